@@ -1,0 +1,45 @@
+/*
+ * auth.h: authentication backends behind one interface.  Runs as root when
+ * pop3d was started as root; never touches a mailbox.
+ *
+ *   auth_configure(spec)          "pam" or "file:PATH"; false if unusable
+ *                                 (the reason is logged)
+ *   auth_login(user, pass, acct)  checks the password; on AUTH_OK fills in the
+ *                                 account to serve.  A failure costs about the
+ *                                 same time whether the user exists or not.
+ *   auth_session_open/close()     the PAM session around the TRANSACTION
+ *                                 state (no-ops for the file backend)
+ */
+#ifndef POP3D_AUTH_H
+#define POP3D_AUTH_H
+
+#include "params.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct account {
+	char name[MAX_USER + 1];
+	bool has_ids;		/* uid/gid known: switch to them when root */
+	uid_t uid;
+	gid_t gid;
+	char home[PATH_MAX];	/* "" when unknown */
+	bool system;		/* a passwd account: initgroups() applies */
+};
+
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAIL,		/* bad user or password: the client is told [AUTH] */
+	AUTH_EXPIRED,		/* the account may not log in now */
+	AUTH_TEMPFAIL,		/* the backend could not answer: [SYS/TEMP] */
+};
+
+bool auth_configure(const char *spec);
+enum auth_result auth_login(const char *user, const char *pass,
+    struct account *acct);
+bool auth_session_open(void);
+void auth_session_close(void);
+bool auth_is_pam(void);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * io.c: bounded line input and buffered reply output.  See io.h.
+ */
+#include "io.h"
+#include "log.h"
+#include "params.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int in_fd = 0, out_fd = 1, timeout_s = DEFAULT_TIMEOUT;
+
+static char inbuf[4096];
+static size_t in_pos, in_len;
+
+static char outbuf[OUTPUT_BUFFER];
+static size_t out_len;
+
+static volatile sig_atomic_t write_expired;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	write_expired = 1;
+}
+
+void io_init(int in, int out, int timeout)
+{
+	in_fd = in;
+	out_fd = out;
+	timeout_s = timeout;
+	/* A blocking write to a client that stops reading is ended by SIGALRM
+	 * (no SA_RESTART, so write returns early with EINTR or a short count). */
+	struct sigaction sa = { .sa_handler = on_alarm };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* Waits for fd to become ready; false after timeout_s seconds of silence.
+ * EINTR restarts the wait with the time that is left. */
+static bool wait_ready(int fd, short events)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long left = (long long)timeout_s * 1000 -
+		    ((now.tv_sec - start.tv_sec) * 1000LL +
+		     (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0)
+			return false;
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return true; /* let the read/write report the error */
+	}
+}
+
+/* Refills the input buffer: 1 with new bytes, 0 at EOF, -1 error, -2 timeout.
+ * Before waiting for the client everything queued is sent (PIPELINING). */
+static int fill(void)
+{
+	if (in_pos > 0) {
+		memmove(inbuf, inbuf + in_pos, in_len - in_pos);
+		in_len -= in_pos;
+		in_pos = 0;
+	}
+	if (!io_flush())
+		return -1;
+	if (!wait_ready(in_fd, POLLIN))
+		return -2;
+	ssize_t n;
+	do
+		n = read(in_fd, inbuf + in_len, sizeof(inbuf) - in_len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	in_len += (size_t)n;
+	return 1;
+}
+
+bool io_pending(void)
+{
+	return in_pos < in_len;
+}
+
+enum io_status io_getline(char *buf, size_t size, size_t *length)
+{
+	size_t got = 0;
+	bool toolong = false;
+	for (;;) {
+		char *lf = memchr(inbuf + in_pos, '\n', in_len - in_pos);
+		size_t n = (lf ? (size_t)(lf - inbuf) : in_len) - in_pos;
+		if (!toolong) {
+			if (got + n < size) {
+				memcpy(buf + got, inbuf + in_pos, n);
+				got += n;
+			} else {
+				toolong = true;
+			}
+		}
+		in_pos += n;
+		if (lf) {
+			in_pos++;
+			if (toolong)
+				return IO_TOOLONG;
+			if (got > 0 && buf[got - 1] == '\r')
+				got--;
+			buf[got] = '\0';
+			*length = got;
+			return IO_LINE;
+		}
+		int r = fill();
+		if (r == 0)
+			return IO_EOF;
+		if (r == -1)
+			return IO_ERROR;
+		if (r == -2)
+			return IO_TIMEOUT;
+	}
+}
+
+/* write(2) of everything in outbuf.  A short write is continued; EINTR is
+ * retried; a client that does not read for timeout_s seconds, or any other
+ * error, ends the session: the peer is gone. */
+bool io_flush(void)
+{
+	size_t done = 0;
+	write_expired = 0;
+	while (done < out_len) {
+		alarm((unsigned)timeout_s);
+		ssize_t n = write(out_fd, outbuf + done, out_len - done);
+		int e = errno;
+		alarm(0);
+		if (write_expired)
+			goto fail;
+		if (n < 0 && e == EINTR)
+			continue;
+		if (n < 0 && e == EAGAIN && wait_ready(out_fd, POLLOUT))
+			continue;
+		if (n <= 0)
+			goto fail;
+		done += (size_t)n;
+	}
+	out_len = 0;
+	return true;
+fail:
+	log_msg(LOG_INFO, "write to client failed: %s",
+	    errno ? strerror(errno) : "timeout");
+	_exit(1);
+}
+
+char *io_space(size_t n)
+{
+	if (n > sizeof(outbuf))
+		abort();
+	if (sizeof(outbuf) - out_len < n)
+		io_flush();
+	return outbuf + out_len;
+}
+
+void io_commit(size_t n)
+{
+	out_len += n;
+	if (out_len >= OUTPUT_FLUSH && out_len + OUTPUT_FLUSH > sizeof(outbuf))
+		io_flush();
+}
+
+void io_put(const char *s, size_t n)
+{
+	while (n > 0) {
+		size_t room = sizeof(outbuf) - out_len;
+		if (room == 0) {
+			io_flush();
+			continue;
+		}
+		size_t k = n < room ? n : room;
+		memcpy(outbuf + out_len, s, k);
+		out_len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+void io_puts(const char *s)
+{
+	io_put(s, strlen(s));
+}
+
+void io_printf(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	io_put(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}

@@ -1,0 +1,63 @@
+/*
+ * params.h: every limit and default of pop3d in one place, each with the
+ * reason for its value.  Nothing here is a secret; change with care.
+ */
+#ifndef POP3D_PARAMS_H
+#define POP3D_PARAMS_H
+
+/* RFC 1939 section 3: the autologout timer "MUST be of at least 10 minutes'
+ * duration".  -t may set less (admins, tests); 600 s is the default. */
+#define DEFAULT_TIMEOUT		600
+
+/* RFC 2449 section 4: servers that offer CAPA "MUST support commands up to
+ * 255 octets".  We accept 255 octets of command text before the CRLF; a
+ * longer line is answered -ERR and discarded up to its end. */
+#define MAX_COMMAND		255
+
+/* RFC 1939 section 3: "Each argument may be up to 40 characters long". A user
+ * name is one argument; we allow a little more for long virtual names. */
+#define MAX_USER		64
+
+/* Passwords may contain spaces; they are the rest of the PASS line. */
+#define MAX_PASS		MAX_COMMAND
+
+/* Consecutive bad commands before we give up on a client.  Before login a
+ * client that keeps sending junk is not a mail client; after login the
+ * foundation issue requires tolerating at least 50. */
+#define MAX_ERRORS_AUTH		10
+#define MAX_ERRORS_TRANS	100
+
+/* Failed logins per connection, and the pause after each one: every login
+ * method goes through the same throttle (like Dovecot's auth_failure_delay). */
+#define MAX_LOGIN_FAILURES	3
+#define LOGIN_FAILURE_DELAY_MS	1000
+
+/* I/O block sizes: reading the mbox in large sequential blocks and writing
+ * replies in large writes keeps RETR close to the speed of a plain copy. */
+#define SCAN_BUFFER		(256 * 1024)
+#define SEND_BUFFER		(128 * 1024)
+#define OUTPUT_BUFFER		(256 * 1024)
+#define OUTPUT_FLUSH		(64 * 1024)
+
+/* A message index entry costs ~64 bytes; refuse mailboxes beyond these with
+ * -ERR [SYS/PERM] rather than grow without bound.  Messages are streamed,
+ * never held, so the size limit only guards offsets and counters. */
+#define MAX_MESSAGES		(4 * 1024 * 1024)
+#define MAX_MAILBOX_BYTES	((long long)64 << 30)
+
+/* The crypt(3) hash the file backend checks unknown users against, so that a
+ * failure costs the same whether the user exists or not (yescrypt, the
+ * Debian default; it only needs to be a valid setting). */
+#define DUMMY_HASH \
+	"$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7"
+
+/* Lines of the password file longer than this are refused, not truncated. */
+#define MAX_PASSWD_LINE		1024
+
+#define DEFAULT_MAILBOX		"/var/mail/%u"
+#define DEFAULT_PAM_SERVICE	"pop3"
+#define DEFAULT_MIN_UID		1000
+
+#define POP3D_VERSION		"0.1"
+
+#endif

@@ -1,0 +1,360 @@
+/*
+ * pop3d.c: entry point, options and privilege handling.
+ *
+ * One pop3d serves one connection on fd 0/1 (inetd, xinetd, tcpserver,
+ * systemd Accept=yes) and exits.  The privilege map, line by line:
+ *
+ *   main, options, log_open                 as started (root or a user)
+ *   session_authorize (AUTHORIZATION)       as started; reads the network
+ *   auth_login                              as started (root for PAM/shadow)
+ *   become_user                             root -> the user, for good
+ *   mailbox_open, session_transact, UPDATE  the user only; never root
+ *
+ * Started by an ordinary user, pop3d serves only that user's own mail.
+ * fd 2 may be the client's socket under inetd: it is pointed at /dev/null
+ * unless -d is given.
+ */
+#include "auth.h"
+#include "io.h"
+#include "log.h"
+#include "mailbox.h"
+#include "params.h"
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	const char *mailbox;
+	const char *auth;
+	int timeout;
+	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
+	int debug;
+} opt = {
+	.mailbox = DEFAULT_MAILBOX,
+	.auth = "pam",
+	.timeout = DEFAULT_TIMEOUT,
+	.plaintext = PLAIN_SECURE,
+};
+
+static char peer[INET6_ADDRSTRLEN + 8] = "local";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "Usage: pop3d [OPTION]...\n"
+	    "Serve one POP3 session on standard input and output.\n\n"
+	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
+	    "                          (default %s)\n"
+	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
+	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
+	    "      --plaintext=WHEN    secure (default), always or never: when\n"
+	    "                          USER/PASS is accepted\n"
+	    "  -d, --debug             also log to standard error\n"
+	    "  -V, --version           print the version and exit\n"
+	    "  -h, --help              print this help and exit\n",
+	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT);
+}
+
+/* A decimal number in [min, max]; false for anything else. */
+static bool parse_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max || s[0] == '-' ||
+	    s[0] == '+' || s[0] == ' ')
+		return false;
+	*out = v;
+	return true;
+}
+
+static void parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mailbox", required_argument, NULL, 'm' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "plaintext", required_argument, NULL, 'P' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	long n;
+	while ((c = getopt_long(argc, argv, "m:a:t:dVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			opt.mailbox = optarg;
+			break;
+		case 'a':
+			opt.auth = optarg;
+			break;
+		case 't':
+			if (!parse_number(optarg, 1, 86400 * 7, &n)) {
+				fprintf(stderr, "pop3d: bad --timeout: %s\n", optarg);
+				exit(2);
+			}
+			opt.timeout = (int)n;
+			break;
+		case 'P':
+			if (strcmp(optarg, "secure") == 0)
+				opt.plaintext = PLAIN_SECURE;
+			else if (strcmp(optarg, "always") == 0)
+				opt.plaintext = PLAIN_ALWAYS;
+			else if (strcmp(optarg, "never") == 0)
+				opt.plaintext = PLAIN_NEVER;
+			else {
+				fprintf(stderr, "pop3d: bad --plaintext: %s\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'd':
+			opt.debug = 1;
+			break;
+		case 'V':
+			printf("pop3d " POP3D_VERSION "\n");
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* fds 0-2 exist, and fd 2 goes nowhere unless debugging: under inetd it is
+ * the client's socket, and only protocol replies may reach the client. */
+static void setup_fds(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		exit(1);
+	while (fd <= 2 && fd >= 0)
+		fd = dup(fd);
+	if (!opt.debug)
+		dup2(fd, 2);
+	close(fd);
+}
+
+/* Who is on the other end, and is the line safe for a plaintext password:
+ * loopback, a Unix socket or no socket at all (a pipe, a terminal). */
+static bool find_peer(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
+		const char *ip = getenv("TCPREMOTEIP");
+		if (errno == ENOTSOCK && ip)
+			snprintf(peer, sizeof(peer), "%.45s", ip);
+		return errno == ENOTSOCK;
+	}
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, peer, sizeof(peer));
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, peer, sizeof(peer));
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return in6->sin6_addr.s6_addr[12] == 127;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	snprintf(peer, sizeof(peer), "local");
+	return ss.ss_family == AF_UNIX;
+}
+
+/* A user name that is safe in a path and a log line. */
+static bool valid_user_name(const char *u)
+{
+	if (u[0] == '\0' || u[0] == '.' || u[0] == '-' || strlen(u) > MAX_USER)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '/' || *p == ':')
+			return false;
+	return true;
+}
+
+/* Expands the --mailbox pattern; false if it does not fit or needs a home
+ * directory that the account has not got. */
+static bool mailbox_path(const struct account *a, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = opt.mailbox; *p; p++) {
+		const char *add = NULL;
+		char one[2] = { *p, '\0' };
+		if (*p == '%') {
+			p++;
+			if (*p == 'u')
+				add = a->name;
+			else if (*p == 'h' && a->home[0])
+				add = a->home;
+			else if (*p == '%')
+				add = "%";
+			else
+				return false;
+		} else {
+			add = one;
+		}
+		size_t n = strlen(add);
+		if (o + n >= size)
+			return false;
+		memcpy(out + o, add, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+/* Root -> the account, for good: groups, gid, uid, then proof that root
+ * cannot be had back.  Never uid 0.  Not root: only one's own account. */
+static bool become_user(const struct account *a)
+{
+	if (geteuid() != 0) {
+		if (a->has_ids && a->uid != getuid()) {
+			log_msg(LOG_ERR, "not started as root: cannot serve uid %lu",
+			    (unsigned long)a->uid);
+			return false;
+		}
+		return true;
+	}
+	if (!a->has_ids || a->uid == 0) {
+		log_msg(LOG_ERR, "refusing to serve %s as root (no uid:gid, or uid 0)",
+		    a->name);
+		return false;
+	}
+	int r = a->system ? initgroups(a->name, a->gid) :
+	    setgroups(1, &a->gid);
+	if (r < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
+		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
+		    (unsigned long)a->uid, strerror(errno));
+		return false;
+	}
+	if (setuid(0) == 0 || geteuid() != a->uid || getegid() != a->gid) {
+		log_msg(LOG_CRIT, "privileges could not be dropped");
+		_exit(1);
+	}
+	return true;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int main(int argc, char **argv)
+{
+	parse_options(argc, argv);
+	setup_fds();
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+	log_open(opt.debug);
+	if (!auth_configure(opt.auth)) {
+		fprintf(stderr, "pop3d: cannot use --auth=%s (see the log)\n",
+		    opt.auth);
+		return 2;
+	}
+	bool safe_line = find_peer();
+	struct policy policy = {
+		.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
+		    (opt.plaintext == PLAIN_SECURE && safe_line),
+	};
+	io_init(0, 1, opt.timeout);
+	io_puts("+OK pop3d ready\r\n");
+
+	struct credentials creds;
+	struct account acct;
+	enum session_end end;
+	int failures = 0;
+	char who[4 * MAX_USER + 1];
+	for (;;) {
+		end = session_authorize(&policy, &creds);
+		if (end != END_LOGIN) {
+			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
+			    peer, session_end_name(end));
+			return end == END_QUIT ? 0 : 1;
+		}
+		memset(&acct, 0, sizeof(acct));
+		enum auth_result r = valid_user_name(creds.user) ?
+		    auth_login(creds.user, creds.pass, &acct) : AUTH_FAIL;
+		explicit_bzero(creds.pass, sizeof(creds.pass));
+		if (r == AUTH_OK)
+			break;
+		/* Only names of real accounts are logged: an unknown one may be
+		 * a password typed into the wrong field. */
+		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=USER "
+		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
+		    sizeof(who)) : "(unknown)", peer, r == AUTH_TEMPFAIL ?
+		    "backend error" : r == AUTH_EXPIRED ? "account expired" :
+		    "bad credentials");
+		io_flush();
+		pause_ms(LOGIN_FAILURE_DELAY_MS);
+		if (r == AUTH_TEMPFAIL)
+			io_puts("-ERR [SYS/TEMP] authentication is not available "
+			    "now, try later\r\n");
+		else
+			io_puts("-ERR [AUTH] authentication failed\r\n");
+		if (++failures >= MAX_LOGIN_FAILURES) {
+			io_flush();
+			log_msg(LOG_NOTICE, "too many login failures peer=%s", peer);
+			return 1;
+		}
+	}
+
+	log_escape(acct.name, who, sizeof(who));
+	char path[PATH_MAX];
+	if (!become_user(&acct) || !mailbox_path(&acct, path, sizeof(path))) {
+		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
+		io_flush();
+		log_msg(LOG_ERR, "login user=%s peer=%s refused: cannot serve",
+		    who, peer);
+		return 1;
+	}
+	struct mailbox mb;
+	enum mb_status st = mailbox_open(&mb, path);
+	if (st != MB_OK) {
+		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
+		    peer, path, mailbox_strerror(st));
+		io_printf("-ERR [%s] cannot open the mailbox\r\n",
+		    st == MB_SYSERR ? "SYS/TEMP" : "SYS/PERM");
+		io_flush();
+		return 1;
+	}
+	unsigned long long total = 0;
+	for (size_t i = 0; i < mb.count; i++)
+		total += mb.msg[i].octets;
+	log_msg(LOG_INFO, "login user=%s peer=%s method=USER messages=%zu",
+	    who, peer, mb.count);
+	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
+	    total);
+
+	struct stats stats = { 0 };
+	end = session_transact(&mb, &stats);
+	io_flush();
+	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
+	    "deleted=%lu end=%s", who, peer, stats.retrieved,
+	    stats.retrieved_bytes, stats.deleted, session_end_name(end));
+	mailbox_close(&mb);
+	return end == END_QUIT ? 0 : 1;
+}

@@ -1,0 +1,50 @@
+/*
+ * session.h: the POP3 state machine (RFC 1939, RFC 2449).
+ *
+ *   session_authorize(policy, creds)  the AUTHORIZATION state: answers
+ *       commands until the client has named a user and given a password
+ *       (END_LOGIN, creds filled in; the caller authenticates and replies)
+ *       or leaves.  Touches no mailbox; may run unprivileged.
+ *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
+ *       UPDATE state on QUIT.
+ * Both return how the session (or the state) ended.
+ */
+#ifndef POP3D_SESSION_H
+#define POP3D_SESSION_H
+
+#include "mailbox.h"
+#include "params.h"
+
+#include <stdbool.h>
+
+struct policy {
+	bool plaintext_ok;	/* USER/PASS accepted on this connection */
+};
+
+struct credentials {
+	char user[MAX_USER + 1];
+	char pass[MAX_PASS + 1];
+};
+
+struct stats {
+	unsigned long retrieved;
+	unsigned long long retrieved_bytes;
+	unsigned long deleted;
+};
+
+enum session_end {
+	END_LOGIN,		/* credentials are ready */
+	END_QUIT,		/* QUIT, and UPDATE if in TRANSACTION, succeeded */
+	END_UPDATE_FAILED,	/* QUIT, but the UPDATE removed nothing */
+	END_EOF,
+	END_TIMEOUT,
+	END_ERRORS,		/* too many bad commands */
+	END_IOERR,
+};
+
+enum session_end session_authorize(const struct policy *p,
+    struct credentials *creds);
+enum session_end session_transact(struct mailbox *mb, struct stats *st);
+const char *session_end_name(enum session_end e);
+
+#endif

@@ -1,0 +1,27 @@
+#!/usr/bin/env bats
+# The core of RFC 1939 as transcripts: what the client sends, what it gets.
+
+load helpers
+
+setup() {
+	setup_account
+	{ msg a@example.org one 'hello'; msg b@example.org two 'line\n.dot'; } | write_mbox
+}
+
+@test "greeting, login, STAT, QUIT" {
+	run pop STAT QUIT
+	assert_success
+	assert_line --index 0 --regexp '^\+OK '
+	assert_line --index 1 '+OK send the password'
+	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
+	assert_line --index 3 --regexp '^\+OK 2 [0-9]+$'
+	assert_line --index 4 --regexp '^\+OK '
+}
+
+@test "RETR sends CRLF lines, dot-stuffed, ending in .CRLF" {
+	printf 'USER alice\r\nPASS secret\r\nRETR 2\r\nQUIT\r\n' | pop_raw >"$T/out"
+	# The reply to RETR 2, byte for byte.
+	sed -n '4,9p' "$T/out" >"$T/retr"
+	printf '+OK 49 octets\r\nFrom: b@example.org\r\nSubject: two\r\n\r\nline\r\n..dot\r\n.\r\n' >"$T/want"
+	cmp "$T/want" "$T/retr"
+}

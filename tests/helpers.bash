@@ -1,0 +1,65 @@
+# Shared fixtures for the bats suites: a throwaway account, mbox builders and
+# a transcript runner.  Every test gets its own directory ($T).
+load /usr/lib/bats/bats-support/load.bash
+load /usr/lib/bats/bats-assert/load.bash
+
+: "${POP3D:=$BATS_TEST_DIRNAME/../pop3d}"
+# The uid/gid test accounts are served as when the suite runs as root: a
+# number that no real account uses.
+TEST_UID=${TEST_UID:-40123}
+TEST_GID=${TEST_GID:-40123}
+
+setup_account() {
+	T=$BATS_TEST_TMPDIR
+	# The served user must be able to reach $T: open the directories above
+	# it (bats makes them 0700) for search.
+	local d=$T
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+	# sha512crypt of "secret", made once per test run.
+	HASH=${HASH:-$(openssl passwd -6 -salt testsalt secret)}
+	if [ "$(id -u)" -eq 0 ]; then
+		printf 'alice:%s:%s:%s:%s\n' "$HASH" "$TEST_UID" "$TEST_GID" "$T" >"$T/passwd"
+	else
+		printf 'alice:%s\n' "$HASH" >"$T/passwd"
+	fi
+	chmod 600 "$T/passwd"
+	mkdir -p "$T/mail"
+	chmod 1777 "$T/mail"
+	MBOX=$T/mail/alice
+}
+
+# own FILE...: give files to the test account (a no-op unless root).
+own() {
+	if [ "$(id -u)" -eq 0 ]; then
+		chown "$TEST_UID:$TEST_GID" "$@"
+	fi
+}
+
+# msg FROM SUBJECT BODY: one mbox message (From_ line, headers, body), with
+# the blank separator line after it.
+msg() {
+	printf 'From %s Mon Jan  1 00:00:00 2024\nFrom: %s\nSubject: %s\n\n%b\n\n' "$1" "$1" "$2" "$3"
+}
+
+# write_mbox: stdin becomes alice's mailbox, mode 600, owned by her.
+write_mbox() {
+	cat >"$MBOX"
+	chmod 600 "$MBOX"
+	own "$MBOX"
+}
+
+# pop LINE...: sends the lines (CRLF added) after logging in as alice and
+# prints the server's replies with CRs removed.  POP3D_ARGS adds options.
+pop() {
+	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+		"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${POP3D_ARGS:-} |
+		tr -d '\r'
+}
+
+# pop_raw: stdin is sent as is; replies printed as is (CRs kept).
+pop_raw() {
+	"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${POP3D_ARGS:-}
+}
