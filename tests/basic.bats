@@ -21,7 +21,7 @@ setup() {
 @test "RETR sends CRLF lines, dot-stuffed, ending in .CRLF" {
 	printf 'USER alice\r\nPASS secret\r\nRETR 2\r\nQUIT\r\n' | pop_raw >"$T/out"
 	# The reply to RETR 2, byte for byte.
-	sed -n '4,9p' "$T/out" >"$T/retr"
+	sed -n '4,10p' "$T/out" >"$T/retr"
 	printf '+OK 49 octets\r\nFrom: b@example.org\r\nSubject: two\r\n\r\nline\r\n..dot\r\n.\r\n' >"$T/want"
 	cmp "$T/want" "$T/retr"
 }
