@@ -630,6 +630,9 @@ enum mb_status mailbox_update(struct mailbox *mb)
 	case UPD_NOTHING:
 		st = MB_SYSERR;
 		break;
+	case UPD_UNSURE:
+		st = MB_UNSURE;
+		break;
 	case UPD_PENDING:
 		st = MB_PENDING;
 		break;
@@ -664,6 +667,7 @@ const char *mailbox_strerror(enum mb_status s)
 	case MB_INUSE: return "in use by another POP3 session";
 	case MB_LOCKED: return "locked by another program";
 	case MB_PENDING: return "an interrupted UPDATE is not finished yet";
+	case MB_UNSURE: return "UPDATE done, but fsync failed";
 	}
 	return "?";
 }

@@ -67,6 +67,7 @@ enum mb_status {
 	MB_SYSERR,	/* an I/O error; errno says which */
 	MB_INUSE,	/* another POP3 session has it (RFC 2449 [IN-USE]) */
 	MB_LOCKED,	/* the delivery lock could not be had in time */
+	MB_UNSURE,	/* UPDATE done, but fsync failed: deleted mail may return */
 	MB_PENDING,	/* an UPDATE could not be finished; the next start will */
 };
 

@@ -478,9 +478,9 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 	if (l == 0) {
 		/* Nothing kept after `from`: one ftruncate, atomic, needs no
 		 * journal and costs no copy (deleting everything). */
-		if (ftruncate(fd, from) == 0 && fsync(fd) == 0)
-			s = UPD_OK;
-		else
+		if (ftruncate(fd, from) == 0)
+			s = fsync(fd) == 0 ? UPD_OK : UPD_UNSURE;
+		if (s != UPD_OK)
 			log_msg(LOG_ERR, "UPDATE (truncate): %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return s;

@@ -12,6 +12,9 @@
  * Results:
  *   UPD_OK       done, durable (fsync'ed) before returning
  *   UPD_NOTHING  the mailbox was not touched (errno / the log say why)
+ *   UPD_UNSURE   done, but the disk reported an error when making it
+ *                durable: the deleted messages may come back (no kept one
+ *                is at risk)
  *   UPD_PENDING  the rewrite started and could not be finished now: the
  *                journal is durable and the next start completes it; the
  *                mailbox must not be served until then
@@ -28,7 +31,7 @@ struct range {
 	off_t from, len;
 };
 
-enum upd_status { UPD_OK, UPD_NOTHING, UPD_PENDING };
+enum upd_status { UPD_OK, UPD_NOTHING, UPD_UNSURE, UPD_PENDING };
 
 enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
     off_t from, off_t size, const struct range *keep, size_t n);
