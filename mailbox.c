@@ -435,8 +435,8 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? MB_OK :
-		    errno == ELOOP ? MB_UNSAFE : MB_SYSERR;
+		return errno == ENOENT ? MB_OK : errno == ELOOP ||
+		    errno == EACCES ? MB_UNSAFE : MB_SYSERR;
 	mb->fd = fd;
 	if (fstat(fd, &mb->st) < 0)
 		return MB_SYSERR;

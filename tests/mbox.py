@@ -9,10 +9,12 @@
   mbox.py same FILE WANT...     exit 0 if FILE holds exactly the messages of
                                 one WANT file (each once, byte-identical, in
                                 order) and parses; prints which one
-  mbox.py one TAG               the message that "append FILE TAG" writes
-  mbox.py append FILE TAG [N]   an MDA: append N messages under fcntl + a
+  mbox.py one TAG [N]           the messages that "append FILE TAG N" writes
+  mbox.py append FILE TAG [N] [PAUSE]
+                                an MDA: append N messages under fcntl + a
                                 dotlock (dotlockfile, like Postfix local),
-                                printing each TAG-i once it is durable
+                                printing each TAG-i once it is durable, PAUSE
+                                seconds apart
 """
 import fcntl
 import hashlib
@@ -98,17 +100,21 @@ def main():
         return 1
     elif cmd == "one":
         tag = sys.argv[2]
+        n = int(sys.argv[3]) if len(sys.argv) > 3 else 1
         rnd = random.Random(tag)
-        sys.stdout.buffer.write(message(f"{tag}-1", rnd.randrange(100, 20000),
-                                        rnd))
+        for k in range(1, n + 1):
+            sys.stdout.buffer.write(message(f"{tag}-{k}",
+                                            rnd.randrange(100, 20000), rnd))
     elif cmd == "append":
         path, tag = sys.argv[2], sys.argv[3]
         n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
         rnd = random.Random(tag)
+        pause = float(sys.argv[5]) if len(sys.argv) > 5 else 0
         for k in range(1, n + 1):
             deliver(path, message(f"{tag}-{k}", rnd.randrange(100, 20000),
                                   rnd))
             print(f"{tag}-{k}", flush=True)
+            time.sleep(pause)
     return 0
 
 
