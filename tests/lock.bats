@@ -15,7 +15,10 @@ setup() {
 teardown() {
 	exec 4>&- 2>/dev/null || true
 	[ -z "${SESSION:-}" ] || kill -9 "$SESSION" 2>/dev/null || true
-	[ -z "${HOLDER:-}" ] || kill -9 "$HOLDER" 2>/dev/null || true
+	if [ -n "${HOLDER:-}" ]; then
+		kill -9 "$HOLDER" 2>/dev/null || true
+		wait "$HOLDER" 2>/dev/null || true
+	fi
 }
 
 # A session that stays open: start_session logs in, say sends lines,
