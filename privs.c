@@ -55,27 +55,36 @@ static void forward(int sig)
 
 bool privs_monitor(void)
 {
+	/* Stop requests wait until the monitor's handler is in place: a
+	 * session may run before the parent is scheduled again. */
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	pid_t pid = fork();
-	if (pid < 0) {
-		log_msg(LOG_ERR, "fork: %s", strerror(errno));
-		return false;
-	}
-	if (pid == 0) {
-		auth_forget();
-		return true;
+	if (pid <= 0) {
+		if (pid < 0)
+			log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		else
+			auth_forget();
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return pid == 0;
 	}
 	child = pid;
+	struct sigaction sa = { .sa_handler = forward };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Nothing from the network reaches this process again. */
 	int fd = open("/dev/null", O_RDWR);
 	if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
 		log_msg(LOG_WARNING, "monitor: cannot detach from the client");
 	if (fd > 1)
 		close(fd);
-	struct sigaction sa = { .sa_handler = forward };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {

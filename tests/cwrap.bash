@@ -83,12 +83,19 @@ cwrap_setup() {
 # cannot, and that is harmless here; deep binding is what the wrappers'
 # manuals say to disable under sanitizers.
 cw() {
-	env LD_PRELOAD="libpam_wrapper.so libnss_wrapper.so ${CW_EXTRA_PRELOAD:-}" \
-		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam" \
-		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
-		ASAN_OPTIONS=verify_asan_link_order=0 \
-		PAM_WRAPPER_DISABLE_DEEPBIND=1 NSS_WRAPPER_DISABLE_DEEPBIND=1 \
-		UID_WRAPPER_DISABLE_DEEPBIND=1 "$@"
+	cw_env
+	env "${CW_ENV[@]}" "$@"
+}
+
+# cw_env: the variables of cw in the array CW_ENV, for "env" run directly
+# (in the background, $! is then pop3d itself).
+cw_env() {
+	CW_ENV=(LD_PRELOAD="libpam_wrapper.so libnss_wrapper.so ${CW_EXTRA_PRELOAD:-}"
+		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam"
+		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group"
+		ASAN_OPTIONS=verify_asan_link_order=0
+		PAM_WRAPPER_DISABLE_DEEPBIND=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
+		UID_WRAPPER_DISABLE_DEEPBIND=1)
 }
 
 cw_root() {
