@@ -224,8 +224,9 @@ static bool find_peer(void)
 	socklen_t len = sizeof(ss);
 	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
 		const char *ip = getenv("TCPREMOTEIP");
-		if (errno == ENOTSOCK && ip)
-			snprintf(peer, sizeof(peer), "%.45s", ip);
+		if (errno == ENOTSOCK && ip && ip[0] && strlen(ip) <= 45 &&
+		    strspn(ip, "0123456789abcdefABCDEF:.") == strlen(ip))
+			snprintf(peer, sizeof(peer), "%s", ip);
 		return errno == ENOTSOCK;
 	}
 	if (ss.ss_family == AF_INET) {

@@ -93,7 +93,7 @@ cw_env() {
 	CW_ENV=(LD_PRELOAD="libpam_wrapper.so libnss_wrapper.so ${CW_EXTRA_PRELOAD:-}"
 		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam"
 		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group"
-		ASAN_OPTIONS=verify_asan_link_order=0
+		ASAN_OPTIONS="verify_asan_link_order=0${CW_ASAN:+:$CW_ASAN}"
 		PAM_WRAPPER_DISABLE_DEEPBIND=1 NSS_WRAPPER_DISABLE_DEEPBIND=1
 		UID_WRAPPER_DISABLE_DEEPBIND=1)
 }

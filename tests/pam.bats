@@ -54,6 +54,15 @@ setup() {
 	assert_output 1
 }
 
+@test "a TCPREMOTEIP that is not an address is not trusted" {
+	printf 'USER alice\r\nPASS secret\r\nQUIT\r\n' |
+		TCPREMOTEIP=$'1.2.3.4\nforged line' cw_root "$POP3D" -d -m "$T/mail/%u" 2>>"$LOG" >/dev/null
+	run grep -c 'pop3d: login user=alice peer=local ' "$LOG"
+	assert_output 1
+	run grep -e forged -e 1.2.3.4 "$LOG"
+	assert_failure
+}
+
 @test "bad password and unknown user: the same reply, the same time" {
 	local t0 t1 t2
 	t0=$(date +%s%N)
