@@ -16,10 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What other daemons put in PAM_TTY (vsftpd "ftp", Dovecot "dovecot"): a
- * name for the service, so that pam_time/pam_access rules can match it. */
-#define PAM_TTY_NAME	"pop3"
-
 static const char *service = DEFAULT_PAM_SERVICE;
 static char rhost[64];
 static pam_handle_t *pamh;

@@ -328,7 +328,8 @@ static bool become_user(const struct account *a)
 		    (unsigned long)a->uid, strerror(errno));
 		return false;
 	}
-	if (setuid(0) == 0 || seteuid(0) == 0 || getuid() != a->uid ||
+	if (setuid(0) == 0 || seteuid(0) == 0 || setegid(0) == 0 ||
+	    getuid() != a->uid ||
 	    geteuid() != a->uid || getgid() != a->gid || getegid() != a->gid) {
 		log_msg(LOG_CRIT, "privileges could not be dropped");
 		_exit(1);
