@@ -110,6 +110,10 @@ static void set_lock_group(const char *name)
 {
 	struct group *gr = getgrnam(name);
 	long n;
+	if (gr && gr->gr_gid == 0) {
+		fprintf(stderr, "pop3d: --lock-group: not group 0\n");
+		exit(2);
+	}
 	if (gr)
 		privs_set_lock_group(gr->gr_gid);
 	else if (parse_number(name, 1, 0x7fffffffL, &n))

@@ -190,6 +190,9 @@ setup() {
 	run cw_root "$POP3D" --lock-group=nosuchgroup </dev/null
 	assert_failure 2
 	assert_output --partial 'no group nosuchgroup'
+	run cw_root "$POP3D" --lock-group=root </dev/null
+	assert_failure 2
+	assert_output --partial 'not group 0'
 	POP3D_ARGS=--lock-group=mail run pop_pam 'USER alice' 'PASS secret' QUIT
 	assert_line --index 2 --regexp '^\+OK alice has 1 messages'
 	[ "$(cat "$T/status")" = 0 ]
