@@ -4,6 +4,7 @@
 #include "lock.h"
 #include "log.h"
 #include "params.h"
+#include "privs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,27 @@ static void pause_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* --lock-group: the kept group is the effective one only around the
+ * dotlock's creation, touch and removal (privs.h; pop3d.8 SECURITY).
+ * Without it, liblockfile reaches the setgid dotlockfile helper itself. */
+enum dot_op { DOT_CREATE, DOT_TOUCH, DOT_REMOVE };
+
+static int dotlock(enum dot_op op, const char *path)
+{
+	gid_t g;
+	bool raised = privs_lock_gid(&g) && privs_lock_group_enter();
+	int r = op == DOT_CREATE ? lockfile_create(path, 0, L_PID) :
+	    op == DOT_TOUCH ? lockfile_touch(path) : lockfile_remove(path);
+	int e = errno;
+	if (raised && !privs_lock_group_leave()) {
+		log_msg(LOG_CRIT, "cannot leave the lock group: %s",
+		    strerror(errno));
+		_exit(1);
+	}
+	errno = e;
+	return r;
 }
 
 /* fcntl on the whole file, without waiting; EINTR is retried.  Returns
@@ -61,7 +83,7 @@ bool lock_acquire(struct lock *lk, int fd, const char *path, bool exclusive)
 		if (r > 0) {
 			/* Holding fcntl: one attempt at the dotlock, never a
 			 * wait (liblockfile's own retries sleep 5 s each). */
-			why = lockfile_create(lk->dotlock, 0, L_PID);
+			why = dotlock(DOT_CREATE, lk->dotlock);
 			if (why == L_SUCCESS) {
 				lk->fd = fd;
 				lk->touched = time(NULL);
@@ -91,7 +113,7 @@ void lock_refresh(struct lock *lk)
 {
 	if (lk->fd < 0 || time(NULL) - lk->touched < LOCK_TOUCH_S)
 		return;
-	if (lockfile_touch(lk->dotlock) < 0)
+	if (dotlock(DOT_TOUCH, lk->dotlock) < 0)
 		log_msg(LOG_WARNING, "touching %s: %s", lk->dotlock,
 		    strerror(errno));
 	lk->touched = time(NULL);
@@ -101,7 +123,7 @@ void lock_release(struct lock *lk)
 {
 	if (lk->fd < 0)
 		return;
-	if (lockfile_remove(lk->dotlock) < 0)
+	if (dotlock(DOT_REMOVE, lk->dotlock) < 0)
 		log_msg(LOG_ERR, "removing %s: %s", lk->dotlock, strerror(errno));
 	fcntl_try(lk->fd, F_UNLCK);
 	lk->fd = -1;

@@ -3,7 +3,8 @@
  * (Debian policy 11.6): fcntl on the file first, then a dotlock
  * "MAILBOX.lock" made by liblockfile (NFS-safe link(2), the pid inside so
  * a lock left by a dead process is recognised at once, and the setgid
- * dotlockfile helper when the spool directory is not writable by the user).
+ * dotlockfile helper when the spool directory is not writable by the user;
+ * with --lock-group, the kept group around the dotlock's operations).
  *
  *   lock_acquire(lk, fd, path, excl)  both locks, or neither: the second is
  *                      only tried, never waited for while the first is held

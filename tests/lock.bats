@@ -208,6 +208,23 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 	$MB expect "$T/orig" "$T/want" 1
 	cmp "$T/want" "$MBOX"
 	[ ! -e "$MBOX.lock" ]
+	# The helper made the dotlock; with --lock-group=mail the kept group
+	# does, and no helper runs.
+	traced_execs() {
+		{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+			strace -f -qq -o "$T/execs" -e trace=execve "$POP3D" \
+				-a "file:$T/passwd" -t 5 $POP3D_ARGS | tr -d '\r'
+	}
+	run traced_execs 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 6 messages left'
+	grep -q dotlockfile "$T/execs"
+	POP3D_ARGS="$POP3D_ARGS --lock-group=mail"
+	run traced_execs 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 5 messages left'
+	! grep -q dotlockfile "$T/execs"
+	$MB expect "$T/orig" "$T/want" 1 2 3
+	cmp "$T/want" "$MBOX"
+	[ ! -e "$MBOX.lock" ]
 	# Neither the user nor group mail may write there: no dotlock at all.
 	chown root:root "$T/spool"
 	chmod 755 "$T/spool"
