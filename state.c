@@ -83,8 +83,9 @@ bool state_sync(void)
 int state_session_lock(dev_t dev, ino_t ino)
 {
 	char name[64];
-	snprintf(name, sizeof(name), "session-%llx-%llx.lock",
-	    (unsigned long long)dev, (unsigned long long)ino);
+	(void)dev;	/* may change across mounts (NFS): the inode is enough */
+	snprintf(name, sizeof(name), "session-%llx.lock",
+	    (unsigned long long)ino);
 	int fd = -1;
 	for (int tries = 0; fd < 0 && tries < 3; tries++) {
 		fd = openat(dirfd_, name, O_RDWR | O_NOFOLLOW | O_NOCTTY |

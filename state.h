@@ -11,7 +11,7 @@
  *   state_create(name)  a new file in it: O_CREAT|O_EXCL|O_NOFOLLOW, mode
  *                       0600; -1 and errno on failure
  *   state_sync()        fsync the directory (after creating/removing files)
- *   state_session_lock(dev, ino)  flock on "session-DEV-INO.lock", held
+ *   state_session_lock(dev, ino)  flock on "session-INO.lock", held
  *                       until the process ends (it dies with it): 1 held,
  *                       0 another live session holds it, -1 error
  */

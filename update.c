@@ -2,11 +2,11 @@
  * update.c: the crash-safe in-place UPDATE.  See update.h and the README
  * ("Locking and UPDATE") for the design; in short:
  *
- *   1. journal: write "update-DEV-INO.new" in the state directory with the
+ *   1. journal: write "update-INO.new" in the state directory with the
  *      plan (P = first byte rewritten, S = file size, L = bytes kept after
  *      P, the kept ranges, a digest of the old tail [P+L, S)) and a backup
  *      of every kept byte that lies in [P, P+L) (the copy overwrites those),
- *      fsync it, rename it to "update-DEV-INO.journal", fsync the directory;
+ *      fsync it, rename it to "update-INO.journal", fsync the directory;
  *   2. copy: write the kept ranges one after another from P on (bytes
  *      below P+L come from the backup, the others from the file, which the
  *      copy never overwrites), fsync the mailbox, mark the journal "copied"
@@ -107,11 +107,13 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-static void journal_name(char *out, size_t size, uint64_t dev, uint64_t ino,
+/* Named after the mailbox's inode only: a device number may change across
+ * reboots or NFS mounts, and a journal that is not found is a mailbox
+ * served half rewritten.  (The journal's own checks tell a wrong file.) */
+static void journal_name(char *out, size_t size, uint64_t ino,
     const char *suffix)
 {
-	snprintf(out, size, "update-%llx-%llx.%s", (unsigned long long)dev,
-	    (unsigned long long)ino, suffix);
+	snprintf(out, size, "update-%llx.%s", (unsigned long long)ino, suffix);
 }
 
 /* Copies n bytes from (in, at) to (out, to); touches the dotlock now and
@@ -213,8 +215,8 @@ static bool write_hashed(int fd, SHA2_CTX *ctx, const void *p, size_t n,
 static bool journal_write(struct journal *j, int mfd, char *buf)
 {
 	char tmp[96], name[96];
-	journal_name(tmp, sizeof(tmp), j->dev, j->ino, "new");
-	journal_name(name, sizeof(name), j->dev, j->ino, "journal");
+	journal_name(tmp, sizeof(tmp), j->ino, "new");
+	journal_name(name, sizeof(name), j->ino, "journal");
 	int dfd = state_fd();
 	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
 		return false;
@@ -270,9 +272,9 @@ static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
     char *buf)
 {
 	char name[96];
-	journal_name(name, sizeof(name), dev, ino, "new");
+	journal_name(name, sizeof(name), ino, "new");
 	unlinkat(state_fd(), name, 0);	/* never renamed: never used */
-	journal_name(name, sizeof(name), dev, ino, "journal");
+	journal_name(name, sizeof(name), ino, "journal");
 	int fd = openat(state_fd(), name, O_RDWR | O_NOFOLLOW | O_NOCTTY |
 	    O_CLOEXEC);
 	if (fd < 0)
@@ -294,7 +296,11 @@ static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
 	j->blen = (off_t)get64(v + 48);
 	memcpy(j->tail, v + 56, sizeof(j->tail));
 	j->backup_at = HEAD_BYTES + 16 * (off_t)j->nseg;
-	if (j->dev != dev || j->ino != ino || j->nseg > MAX_MESSAGES + 1 ||
+	if (j->dev != dev)
+		log_msg(LOG_WARNING, "UPDATE journal %s/%s: the device number "
+		    "changed (remounted?); checking the mailbox's content",
+		    state_dir(), name);
+	if (j->ino != ino || j->nseg > MAX_MESSAGES + 1 ||
 	    (j->phase != PHASE_COPYING && j->phase != PHASE_COPIED) ||
 	    j->p < 0 || j->l < 0 || j->s < j->p + j->l || j->blen < 0 ||
 	    st.st_size != j->backup_at + j->blen + (off_t)sizeof(d))
@@ -354,7 +360,7 @@ static void journal_free(struct journal *j)
 static bool journal_remove(struct journal *j)
 {
 	char name[96];
-	journal_name(name, sizeof(name), j->dev, j->ino, "journal");
+	journal_name(name, sizeof(name), j->ino, "journal");
 	if (unlinkat(state_fd(), name, 0) < 0)
 		return false;
 	if (!state_sync())	/* harmless: see the README */

@@ -66,6 +66,8 @@ check() {
 		diff <($MB digests "$T/want-complete") <($MB digests "$MBOX")
 		false
 	fi
+	# ... and the next session serves them all.
+	assert_line --index 3 --regexp "^\+OK $(grep -c '^From ' "$MBOX") "
 	case $reply in
 	'+OK bye'*) [ $got = complete ] ;;
 	*'nothing deleted'*) [ $got = orig ] ;;
