@@ -244,6 +244,17 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 	[ "$(stat -c %a "$T/mail/st-alice"/session-*)" = 600 ]
 }
 
+@test "the default state directory is ~/.pop3d when the home directory is usable" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the account a home of its own"
+	mkdir "$T/home"
+	own "$T/home"
+	sed -i "s|:$T\$|:$T/home|" "$T/passwd"
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 7 messages left'
+	[ -d "$T/home/.pop3d" ] && [ ! -e "$STATE" ]
+	[ "$(stat -c %a "$T/home/.pop3d")" = 700 ]
+}
+
 @test "no usable state directory: no DELE that needs a journal, but deleting all works" {
 	mkdir -m 777 "$T/mail/open"
 	POP3D_ARGS="--state-dir=$T/mail/open"	# writable by others: refused

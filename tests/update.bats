@@ -96,9 +96,10 @@ matrix() {
 	for sc in ${SYSCALLS//,/ }; do
 		n=$(count "$sc" "${dele[@]}" QUIT)
 		for ((k = 1; k <= n; k++)); do
-			for err in error=EIO error=ENOSPC signal=KILL; do
-				[ "$err" = error=ENOSPC ] && [ "$sc" != pwrite64 ] &&
-					continue
+			for err in error=EIO error=ENOSPC error=EDQUOT signal=KILL; do
+				case $err in error=ENOSPC | error=EDQUOT)
+					[ "$sc" = pwrite64 ] || continue ;;
+				esac
 				reset_mbox "$T/orig"
 				reply=$(traced "$sc:$err:when=$k" "${dele[@]}" QUIT |
 					tail -n 1)
@@ -169,4 +170,20 @@ matrix() {
 	run pop STAT QUIT
 	assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
 	cmp "$MBOX" "$T/before"
+}
+
+@test "a disk that keeps failing: QUIT says the UPDATE completes at the next login, and it does" {
+	expected 1 5 6
+	: >"$T/none"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	local n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT)
+	reset_mbox "$T/orig"
+	# Every write from the copy's second one on fails, the redo's too.
+	run traced "pwrite64:error=EIO:when=$((n - 2))+" 'DELE 1' 'DELE 5' \
+		'DELE 6' QUIT
+	assert_line --index -1 '-ERR [SYS/TEMP] deleting was interrupted; it completes at the next login'
+	[ -e "$STATE"/update-*.journal ]
+	check killed "$T/none"
+	cmp "$T/complete" "$MBOX"
 }
