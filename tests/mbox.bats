@@ -312,7 +312,8 @@ uidls() {
 	C: QUIT
 	S: +OK bye, 0 messages left
 	EOF
-	[ -f "$MBOX" ] && [ ! -s "$MBOX" ]
+	[ -f "$MBOX" ]
+	[ ! -s "$MBOX" ]
 }
 
 @test "EOF before QUIT deletes nothing" {

@@ -181,7 +181,8 @@ setup() {
 	local all one
 	all=$(tr -d '\r' <"$T/replies" | sed -n 's/^3 //p')
 	one=$(tr -d '\r' <"$T/replies" | sed -n 's/^+OK 3 //p')
-	[ -n "$all" ] && [ "$all" = "$one" ]
+	[ -n "$all" ]
+	[ "$all" = "$one" ]
 }
 
 @test "QUIT runs the UPDATE: exactly the DELE'd messages go, the rest stay byte for byte" {

@@ -24,6 +24,7 @@ transcript() {
 			kinds+=('~' '=' '~')
 			want+=('^\+OK ' '+OK send the password'
 				'^\+OK alice has [0-9]+ messages \([0-9]+ octets\)$') ;;
+		'C:') printf '\r\n' >>"$T/input" ;;
 		'C: '*) printf '%s\r\n' "${line#C: }" >>"$T/input" ;;
 		'L: '*) printf '%s\n' "${line#L: }" >>"$T/input" ;;
 		'B: '*) printf '%b' "${line#B: }" >>"$T/input" ;;
@@ -63,13 +64,13 @@ compare_replies() {
 		else
 			[ "$g" = "$w" ] || { mark='!='; ok=0; }
 		fi
-		printf '%s %-40s %s %s\n' "$mark" "$g" "$k" "$w"
+		printf '%s %-40s %s %s\n' "$mark" "${g:0:200}" "$k" "${w:0:200}"
 	done >"$T/compared"
 	if [ $ok -eq 0 ]; then
 		echo "transcript mismatch (got | kind | wanted):"
 		cat "$T/compared"
 		echo "sent (cat -v):"
-		cat -v "$T/input"
+		cat -v "$T/input" | cut -c 1-200
 		return 1
 	fi
 }
