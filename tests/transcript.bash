@@ -10,7 +10,8 @@
 #   @login               greeting, USER alice, PASS secret, the maildrop line
 #   EOF
 # pop3d runs with fd 2 joined to fd 1, as under inetd, so that anything it
-# wrote to stderr would break the transcript.  $rc is its exit status; the
+# wrote to stderr would break the transcript (--stderr FILE as the first
+# option sends it to FILE instead).  $rc is its exit status; the
 # raw replies are in $T/replies.
 
 transcript() {
@@ -36,8 +37,13 @@ transcript() {
 		esac
 	done
 	rc=0
+	local err=/dev/stdout
+	if [ "${1-}" = --stderr ]; then
+		err=$2
+		shift 2
+	fi
 	"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${POP3D_ARGS:-} "$@" \
-		<"$T/input" >"$T/replies" 2>&1 || rc=$?
+		<"$T/input" >"$T/replies" 2>"$err" || rc=$?
 	compare_replies
 }
 
