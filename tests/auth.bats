@@ -8,8 +8,7 @@ load transcript
 
 setup() {
 	setup_account
-	{ msg a@example.org one 'hello'; msg b@example.org two 'bye'; } | write_mbox
-	cp "$MBOX" "$T/before"
+	two_messages
 }
 
 # entry HASH [IDS]: alice's line in the password file: "alice:HASH" plus

@@ -8,6 +8,7 @@
 #   L: NOOP              sent with a bare LF
 #   B: NO\0OP\r\n        sent through printf %b, no line end added
 #   @login               greeting, USER alice, PASS secret, the maildrop line
+#   ...                  whatever replies come from here on are not compared
 #   EOF
 # pop3d runs with fd 2 joined to fd 1, as under inetd, so that anything it
 # wrote to stderr would break the transcript (--stderr FILE as the first
@@ -32,6 +33,7 @@ transcript() {
 		'S:') kinds+=('='); want+=('') ;;
 		'S: '*) kinds+=('='); want+=("${line#S: }") ;;
 		'S~ '*) kinds+=('~'); want+=("${line#S~ }") ;;
+		'...') kinds+=('...'); want+=('') ;;
 		''|'#'*) ;;
 		*) echo "transcript: bad line: $line" >&2; return 1 ;;
 		esac
@@ -59,6 +61,7 @@ compare_replies() {
 	[ ${#got[@]} -gt "$n" ] && n=${#got[@]}
 	for ((i = 0; i < n; i++)); do
 		local g=${got[i]-'(nothing)'} w=${want[i]-'(nothing)'} k=${kinds[i]-=}
+		[ "$k" = '...' ] && break
 		local mark='  '
 		if [[ $g != *$'\r' && $g != '(nothing)' ]]; then
 			mark='LF'
@@ -79,6 +82,13 @@ compare_replies() {
 		cat -v "$T/input" | cut -c 1-200
 		return 1
 	fi
+}
+
+# two_messages: alice's mailbox holds two messages of 44 and 42 octets (86 in
+# all); a copy is kept in $T/before.
+two_messages() {
+	{ msg a@example.org one 'hello'; msg b@example.org two 'bye'; } | write_mbox
+	cp "$MBOX" "$T/before"
 }
 
 # as_user UID CMD...: CMD as that uid and gid, no groups, empty environment.
