@@ -120,7 +120,7 @@ login_works() {
 }
 
 @test "%h in the mailbox pattern is the entry's home, %% a percent sign" {
-	local ids=''
+	local ids=":$(id -u):$(id -g)"
 	[ "$(id -u)" -eq 0 ] && ids=":$TEST_UID:$TEST_GID"
 	mkdir -p "$T/home%"
 	chmod 777 "$T/home%"
