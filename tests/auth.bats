@@ -171,7 +171,8 @@ login_works() {
 		run "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\nSTAT\r\n')
 	fi
 	assert_failure 1
-	assert_line $'-ERR [SYS/PERM] this account cannot be served\r'
+	assert_line $'-ERR [AUTH] authentication failed\r'
+	refute_line --partial '+OK alice has'
 	cmp "$T/before" "$MBOX"
 }
 
@@ -222,8 +223,9 @@ login_works() {
 		C: USER alice
 		S: +OK send the password
 		C: PASS secret
-		S: -ERR [SYS/PERM] this account cannot be served
+		S: -ERR [AUTH] authentication failed
 		C: STAT
+		S: -ERR command not valid in this state
 		EOF
 		[ "$rc" -eq 1 ]
 	done
