@@ -407,20 +407,21 @@ static enum session_end run(struct ctx *c)
 
 /* The policy of the login, kept for CAPA in TRANSACTION: RFC 2449 section 5
  * wants the AUTHORIZATION capabilities announced in both states. */
-static struct policy login_policy;
+static const struct policy *login_policy;
 
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds)
 {
-	login_policy = *p;
+	login_policy = p;
 	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
 	return run(&c);
 }
 
 enum session_end session_transact(struct mailbox *mb, struct stats *st)
 {
-	struct ctx c = { .state = TRANSACTION, .policy = &login_policy,
-	    .mb = mb, .stats = st };
+	static const struct policy none;
+	struct ctx c = { .state = TRANSACTION, .policy = login_policy ?
+	    login_policy : &none, .mb = mb, .stats = st };
 	return run(&c);
 }
 
