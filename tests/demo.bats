@@ -43,6 +43,8 @@ teardown() {
 	# A wrong password is refused.
 	run curl -s --max-time 5 "pop3://demo:nope@127.0.0.1:$PORT/1"
 	assert_failure
+	# pop3d serves only a mailbox owned by the uid it runs as: the mailbox
+	# is the demo uid's, so the sessions above ran as that uid.
 	if [ "$(id -u)" -eq 0 ]; then
 		grep -q 'as uid [1-9][0-9]*,' "$T/log"
 		[ "$(stat -c %u "$T/demo/mail/demo")" -ne 0 ]
