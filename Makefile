@@ -90,6 +90,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
 
 clean:
-	rm -rf pop3d *.o build-san tests/tmp
+	rm -rf pop3d *.o build-san tests/tmp demo/state
 
 .PHONY: all check check-deps check-sanitize demo clean install uninstall
