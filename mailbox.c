@@ -11,18 +11,22 @@
  * X-Status, X-Keywords, X-UID, X-IMAP, X-IMAPbase, X-Dovecot-*) are hidden
  * from clients and from the counts.
  */
+/* memrchr: in glibc, musl and the BSDs. */
+#define _GNU_SOURCE
 #include "mailbox.h"
+#include "cache.h"
+#include "digest.h"
 #include "io.h"
 #include "log.h"
 #include "params.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A sequential reader over [offset, limit) of the file, in large blocks. */
@@ -97,6 +101,12 @@ static enum header_class classify(const char *p, size_t n)
 		{ "X-Dovecot-", HDR_HIDE },	{ "Content-Length:", HDR_NODIGEST },
 		{ "Lines:", HDR_NODIGEST },
 	};
+	switch (p[0] | 0x20) {	/* most headers start with none of these */
+	case 's': case 'x': case 'c': case 'l':
+		break;
+	default:
+		return HDR_KEEP;
+	}
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
 		size_t k = strlen(h[i].name);
 		if (n >= k && strncasecmp(p, h[i].name, k) == 0)
@@ -118,7 +128,7 @@ static bool is_from(const char *p, size_t n)
 
 /* Consumes one line from the reader; returns its length (LF included) and
  * whether it ended with LF.  Feeds it to ctx when ctx is not NULL. */
-static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx)
+static off_t consume_line(struct reader *r, bool *lf, digest_ctx *ctx)
 {
 	off_t n = 0;
 	*lf = false;
@@ -128,7 +138,7 @@ static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx)
 		char *e = memchr(p, '\n', avail);
 		size_t k = e ? (size_t)(e - p) + 1 : avail;
 		if (ctx)
-			SHA256Update(ctx, (const uint8_t *)p, k);
+			digest_add(ctx, p, k);
 		r->pos += k;
 		n += (off_t)k;
 		if (e) {
@@ -141,7 +151,7 @@ static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx)
 
 struct scan {
 	struct message *m;	/* the message being scanned, or NULL */
-	SHA2_CTX ctx;
+	digest_ctx *ctx;
 	bool in_headers;
 	enum header_class hclass;
 	uint64_t header_octets;
@@ -167,12 +177,12 @@ static void finish(struct scan *s, off_t end, bool drop_blank)
 	if (s->in_headers)
 		s->header_octets = m->octets;
 	uint64_t body = m->octets - s->header_octets;
-	uint8_t le[8], full[SHA256_DIGEST_LENGTH];
+	uint8_t le[8], full[SHA256_BYTES];
 	for (int i = 0; i < 8; i++)
 		le[i] = (uint8_t)(body >> (8 * i));
-	SHA256Update(&s->ctx, (const uint8_t *)"\n", 1);
-	SHA256Update(&s->ctx, le, sizeof(le));
-	SHA256Final(full, &s->ctx);
+	digest_add(s->ctx, "\n", 1);
+	digest_add(s->ctx, le, sizeof(le));
+	digest_end(s->ctx, full);
 	memcpy(m->digest, full, DIGEST_BYTES);
 	s->m = NULL;
 }
@@ -187,9 +197,24 @@ static int cmp_digest(const void *a, const void *b)
 	return c ? c : (x > y) - (x < y);
 }
 
-/* Numbers identical messages 1, 2, 3... in mailbox order. */
-static bool number_duplicates(struct mailbox *mb)
+/* Numbers identical messages 1, 2, 3... in mailbox order.  Messages before
+ * `fresh` are numbered already (from the index cache): a few new ones are
+ * numbered against them directly, many by sorting everything again. */
+static bool number_duplicates(struct mailbox *mb, size_t fresh)
 {
+	if (fresh > 0 && mb->count - fresh <= CACHE_RENUMBER_MAX) {
+		for (size_t j = fresh; j < mb->count; j++) {
+			struct message *m = &mb->msg[j];
+			m->occurrence = 1;
+			for (size_t i = j; i-- > 0; )
+				if (memcmp(mb->msg[i].digest, m->digest,
+				    DIGEST_BYTES) == 0) {
+					m->occurrence = mb->msg[i].occurrence + 1;
+					break;
+				}
+		}
+		return true;
+	}
 	if (mb->count == 0)
 		return true;
 	uint32_t *order = malloc(mb->count * sizeof(*order));
@@ -210,33 +235,130 @@ static bool number_duplicates(struct mailbox *mb)
 	return true;
 }
 
-static enum mb_status grow(struct mailbox *mb, size_t *alloc)
+static enum mb_status grow(struct mailbox *mb)
 {
-	if (mb->count < *alloc)
+	if (mb->count < mb->alloc)
 		return MB_OK;
-	if (*alloc >= MAX_MESSAGES)
+	if (mb->alloc >= MAX_MESSAGES)
 		return MB_TOOBIG;
-	size_t n = *alloc ? *alloc * 2 : 64;
+	size_t n = mb->alloc ? mb->alloc * 2 : 64;
 	if (n > MAX_MESSAGES)
 		n = MAX_MESSAGES;
+	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
+	 * beyond the last message are never touched and cost no memory. */
 	struct message *p = realloc(mb->msg, n * sizeof(*p));
 	if (!p)
 		return MB_SYSERR;
 	mb->msg = p;
-	*alloc = n;
+	mb->alloc = n;
 	return MB_OK;
 }
 
-/* One sequential pass over [0, size): the index of every message. */
-static enum mb_status scan(struct mailbox *mb, off_t size)
+typedef unsigned char v16 __attribute__((vector_size(16)));
+
+/* LFs in p[0..n), 16 bytes at a time (SSE2 on x86-64, NEON on arm64). */
+static size_t count_lf(const char *p, size_t n)
+{
+	const v16 nl = (v16){ 0 } + '\n';
+	size_t c = 0, i = 0;
+	while (n - i >= 16) {
+		size_t blocks = (n - i) / 16;
+		if (blocks > 255)	/* a byte lane counts to 255 */
+			blocks = 255;
+		v16 acc = { 0 };
+		for (size_t b = 0; b < blocks; b++, i += 16) {
+			v16 v;
+			memcpy(&v, p + i, 16);
+			acc -= (v16)(v == nl);	/* a match is all ones: -1 */
+		}
+		for (int k = 0; k < 16; k++)
+			c += acc[k];
+	}
+	for (; i < n; i++)
+		c += p[i] == '\n';
+	return c;
+}
+
+/* The first "\nFrom " in [p, e), or NULL.  glibc's memmem takes 3x longer:
+ * here "\nF" pairs are found 16 at a time and only they are compared. */
+static const char *find_from_line(const char *p, const char *e)
+{
+	const v16 nl = (v16){ 0 } + '\n', f = (v16){ 0 } + 'F';
+	for (; e - p >= 17; p += 16) {
+		v16 a, b;
+		uint64_t w[2];
+		memcpy(&a, p, 16);
+		memcpy(&b, p + 1, 16);
+		v16 m = (v16)((a == nl) & (b == f));
+		memcpy(w, &m, 16);
+		if ((w[0] | w[1]) == 0)
+			continue;
+		for (int k = 0; k < 16; k++)
+			if (m[k] && e - (p + k) >= 6 &&
+			    memcmp(p + k, "\nFrom ", 6) == 0)
+				return p + k;
+	}
+	for (; e - p >= 6; p++)
+		if (memcmp(p, "\nFrom ", 6) == 0)
+			return p;
+	return NULL;
+}
+
+/* The length of the blank line ("\n" or "\r\n") ending with the LF at lf,
+ * or 0 if that line is not blank; p is a line start at or before lf. */
+static size_t blank_length(const char *p, const char *lf)
+{
+	if (lf == p || lf[-1] == '\n')
+		return 1;
+	if (lf[-1] == '\r' && (lf - 1 == p || lf[-2] == '\n'))
+		return 2;
+	return 0;
+}
+
+/* Body lines in bulk, from a line start: everything up to the next "From "
+ * line that follows a blank line, else up to the last LF in the buffer.  The
+ * body needs only its octets (each LF counts twice) and whether its last
+ * line was blank, so no line is looked at on its own. */
+static void scan_body(struct scan *s, struct reader *r)
+{
+	const char *p = r->buf + r->pos, *e = r->buf + r->len;
+	const char *lf = NULL;
+	for (const char *x = p; (x = find_from_line(x, e)); x++)
+		if (blank_length(p, x)) {
+			lf = x;
+			break;
+		}
+	if (!lf)
+		lf = memrchr(p, '\n', (size_t)(e - p));
+	if (!lf) {
+		/* A line longer than what is buffered, or a last line without
+		 * LF: neither is blank. */
+		bool has_lf;
+		off_t n = consume_line(r, &has_lf, NULL);
+		s->m->octets += (uint64_t)n + (has_lf ? 1 : 2);
+		s->last_blank = false;
+		return;
+	}
+	size_t n = (size_t)(lf + 1 - p), k = blank_length(p, lf);
+	s->m->octets += n + count_lf(p, n);
+	s->last_blank = k > 0;
+	if (k) {
+		s->blank_off = reader_offset(r) + (off_t)(n - k);
+		s->blank_octets = k + 1;
+	}
+	r->pos += n;
+}
+
+/* One sequential pass over [from, size), `from` being the start of a
+ * message (or 0): the index of every message from there on. */
+static enum mb_status scan(struct mailbox *mb, off_t from, off_t size)
 {
 	char *buf = malloc(SCAN_BUFFER);
 	if (!buf)
 		return MB_SYSERR;
 	struct reader r;
-	reader_init(&r, mb->fd, buf, SCAN_BUFFER, 0, size);
+	reader_init(&r, mb->fd, buf, SCAN_BUFFER, from, size);
 	struct scan s = { .last_blank = true };
-	size_t alloc = 0;
 	enum mb_status st = MB_OK;
 	bool first = true;
 
@@ -249,13 +371,16 @@ static enum mb_status scan(struct mailbox *mb, off_t size)
 		bool lf;
 		if (s.last_blank && is_from(p, avail)) {
 			finish(&s, off, !first);
-			if ((st = grow(mb, &alloc)) != MB_OK)
+			if ((st = grow(mb)) != MB_OK)
 				goto out;
+			if (!(s.ctx = digest_begin())) {
+				st = MB_SYSERR;
+				goto out;
+			}
 			s.m = &mb->msg[mb->count++];
 			*s.m = (struct message){ .start = off };
 			consume_line(&r, &lf, NULL);
 			s.m->data = reader_offset(&r);
-			SHA256Init(&s.ctx);
 			s.in_headers = true;
 			s.hclass = HDR_KEEP;
 			s.header_octets = 0;
@@ -267,20 +392,23 @@ static enum mb_status scan(struct mailbox *mb, off_t size)
 			st = MB_NOTMBOX;
 			goto out;
 		}
+		if (!s.in_headers) {
+			scan_body(&s, &r);
+			continue;
+		}
+		/* Headers, line by line. */
 		bool blank = is_blank(p, avail);
 		enum header_class c = HDR_KEEP;
-		if (s.in_headers) {
-			if (blank) {
-				s.in_headers = false;
-				s.header_octets = s.m->octets;
-			} else if (p[0] == ' ' || p[0] == '\t') {
-				c = s.hclass;	/* a continuation line */
-			} else {
-				c = s.hclass = classify(p, avail);
-			}
+		if (blank) {
+			s.in_headers = false;
+			s.header_octets = s.m->octets;
+		} else if (p[0] == ' ' || p[0] == '\t') {
+			c = s.hclass;	/* a continuation line */
+		} else {
+			c = s.hclass = classify(p, avail);
 		}
 		off_t n = consume_line(&r, &lf,
-		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL);
+		    s.in_headers && c == HDR_KEEP ? s.ctx : NULL);
 		uint64_t octets = (uint64_t)n + (lf ? 1 : 2);
 		if (c != HDR_HIDE)
 			s.m->octets += octets;
@@ -298,8 +426,6 @@ static enum mb_status scan(struct mailbox *mb, off_t size)
 	finish(&s, reader_offset(&r), s.last_blank && s.m &&
 	    s.blank_off >= s.m->data && mb->count > 0);
 	mb->scanned = reader_offset(&r);
-	if (!number_duplicates(mb))
-		st = MB_SYSERR;
 out:
 	free(buf);
 	return st;
@@ -317,7 +443,42 @@ static bool lock(int fd, short type)
 	return true;
 }
 
-enum mb_status mailbox_open(struct mailbox *mb, const char *path)
+/* Has the mailbox changed in the current tick of the file system clock?
+ * Then a change after this scan could leave the same mtime and ctime, and
+ * the index must not be cached (Git's "racily clean" problem). */
+static bool changed_just_now(const struct stat *st)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0)
+		return true;
+	return st->st_ctim.tv_sec > now.tv_sec ||
+	    (st->st_ctim.tv_sec == now.tv_sec &&
+	     st->st_ctim.tv_nsec >= now.tv_nsec);
+}
+
+/* The index: from the cache where it still describes the file, else by
+ * scanning what it does not cover.  Called under the read lock. */
+static enum mb_status index_mailbox(struct mailbox *mb, const char *state_dir)
+{
+	enum cache_result c = CACHE_OFF;
+	if (state_dir && mb->st.st_size > 0)
+		c = cache_load(mb, state_dir);
+	mb->cache = c;
+	if (c == CACHE_HIT)
+		return MB_OK;
+	size_t fresh = mb->count;
+	enum mb_status st = scan(mb, mb->scanned, mb->st.st_size);
+	if (st != MB_OK)
+		return st;
+	if (!number_duplicates(mb, fresh))
+		return MB_SYSERR;
+	if (c != CACHE_OFF && !changed_just_now(&mb->st))
+		cache_store(mb, state_dir);
+	return MB_OK;
+}
+
+enum mb_status mailbox_open(struct mailbox *mb, const char *path,
+    const char *state_dir)
 {
 	*mb = (struct mailbox){ .path = path, .fd = -1 };
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
@@ -340,7 +501,7 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path)
 	if (fstat(fd, &mb->st) < 0)
 		return MB_SYSERR;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	enum mb_status st = scan(mb, mb->st.st_size);
+	enum mb_status st = index_mailbox(mb, state_dir);
 	lock(fd, F_UNLCK);
 	return st;
 }
@@ -352,17 +513,22 @@ static bool file_intact(struct mailbox *mb, struct stat *now)
 	    now->st_ino == mb->st.st_ino;
 }
 
-/* Is message m still where the index says?  Its From_ line must still start
- * at m->start, after a newline. */
-static bool boundary_intact(struct mailbox *mb, const struct message *m)
+/* Is there still a From_ line at `start`, after a newline? */
+bool mailbox_at_boundary(const struct mailbox *mb, off_t start)
 {
 	char b[6];
-	off_t at = m->start > 0 ? m->start - 1 : 0;
-	size_t want = m->start > 0 ? 6 : 5;
+	off_t at = start > 0 ? start - 1 : 0;
+	size_t want = start > 0 ? 6 : 5;
 	if (pread(mb->fd, b, want, at) != (ssize_t)want)
 		return false;
-	return m->start == 0 ? memcmp(b, "From ", 5) == 0 :
+	return start == 0 ? memcmp(b, "From ", 5) == 0 :
 	    b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
+}
+
+/* Is message m still where the index says? */
+static bool boundary_intact(struct mailbox *mb, const struct message *m)
+{
+	return mailbox_at_boundary(mb, m->start);
 }
 
 /* Copies in[0..n) to the connection: LF becomes CRLF and a '.' starting a

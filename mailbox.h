@@ -2,8 +2,10 @@
  * mailbox.h: one mbox, scanned into an index at login, served message by
  * message, and rewritten at UPDATE.  Runs as the user, never as root.
  *
- *   mailbox_open(mb, path)     open, lock, scan, unlock; a missing file is an
- *                              empty mailbox
+ *   mailbox_open(mb, path, dir) open, lock, scan, unlock; a missing file is
+ *                              an empty mailbox.  dir: the state directory
+ *                              for the index cache (see cache.h), or NULL
+ *   mailbox_at_boundary(mb, o) does a message (a "From " line) start at o?
  *   mailbox_send(mb, i, lines) queue message i (0-based) on the connection:
  *                              CRLF lines, dot-stuffed, hidden headers left
  *                              out, ".\r\n" at the end; lines < 0 sends it
@@ -43,7 +45,9 @@ struct mailbox {
 	struct stat st;		/* as scanned */
 	off_t scanned;		/* bytes the index covers */
 	size_t count;
+	size_t alloc;		/* entries allocated in msg */
 	struct message *msg;
+	int cache;		/* enum cache_result of the index cache */
 };
 
 enum mb_status {
@@ -55,7 +59,9 @@ enum mb_status {
 	MB_SYSERR,	/* an I/O error; errno says which */
 };
 
-enum mb_status mailbox_open(struct mailbox *mb, const char *path);
+enum mb_status mailbox_open(struct mailbox *mb, const char *path,
+    const char *state_dir);
+bool mailbox_at_boundary(const struct mailbox *mb, off_t start);
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines);
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf);
 enum mb_status mailbox_update(struct mailbox *mb);

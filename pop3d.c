@@ -15,6 +15,7 @@
  * unless -d is given.
  */
 #include "auth.h"
+#include "cache.h"
 #include "io.h"
 #include "log.h"
 #include "mailbox.h"
@@ -32,17 +33,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static struct {
 	const char *mailbox;
+	const char *state_dir;
 	const char *auth;
 	int timeout;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
 } opt = {
 	.mailbox = DEFAULT_MAILBOX,
+	.state_dir = DEFAULT_STATE_DIR,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
 	.plaintext = PLAIN_SECURE,
@@ -57,6 +61,9 @@ static void usage(FILE *f)
 	    "Serve one POP3 session on standard input and output.\n\n"
 	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
 	    "                          (default %s)\n"
+	    "      --state-dir=PATTERN the user's pop3d directory (index cache), used\n"
+	    "                          when it exists; %%u, %%h as above; \"\" for none\n"
+	    "                          (default %s)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
@@ -64,7 +71,7 @@ static void usage(FILE *f)
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT);
+	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -84,6 +91,7 @@ static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mailbox", required_argument, NULL, 'm' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "auth", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
@@ -98,6 +106,9 @@ static void parse_options(int argc, char **argv)
 		switch (c) {
 		case 'm':
 			opt.mailbox = optarg;
+			break;
+		case 'S':
+			opt.state_dir = optarg;
 			break;
 		case 'a':
 			opt.auth = optarg;
@@ -194,12 +205,13 @@ static bool valid_user_name(const char *u)
 	return true;
 }
 
-/* Expands the --mailbox pattern; false if it does not fit or needs a home
- * directory that the account has not got. */
-static bool mailbox_path(const struct account *a, char *out, size_t size)
+/* Expands a --mailbox or --state-dir pattern; false if it does not fit or
+ * needs a home directory that the account has not got. */
+static bool expand(const char *pattern, const struct account *a, char *out,
+    size_t size)
 {
 	size_t o = 0;
-	for (const char *p = opt.mailbox; *p; p++) {
+	for (const char *p = pattern; *p; p++) {
 		const char *add = NULL;
 		char one[2] = { *p, '\0' };
 		if (*p == '%') {
@@ -223,6 +235,18 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 	}
 	out[o] = '\0';
 	return o > 0;
+}
+
+/* The user's state directory if it exists and is the user's to write (the
+ * index cache lives there), else NULL: pop3d creates nothing in a home. */
+static const char *state_dir(const struct account *a, char *out, size_t size)
+{
+	struct stat st;
+	if (!opt.state_dir[0] || !expand(opt.state_dir, a, out, size) ||
+	    stat(out, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || access(out, W_OK | X_OK) < 0)
+		return NULL;
+	return out;
 }
 
 /* Root -> the account, for good: groups, gid, uid, then proof that root
@@ -324,15 +348,18 @@ int main(int argc, char **argv)
 
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!become_user(&acct) || !mailbox_path(&acct, path, sizeof(path))) {
+	if (!become_user(&acct) || !expand(opt.mailbox, &acct, path,
+	    sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
 		log_msg(LOG_ERR, "login user=%s peer=%s refused: cannot serve",
 		    who, peer);
 		return 1;
 	}
+	char state[PATH_MAX];
 	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path);
+	enum mb_status st = mailbox_open(&mb, path,
+	    state_dir(&acct, state, sizeof(state)));
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
@@ -344,8 +371,8 @@ int main(int argc, char **argv)
 	unsigned long long total = 0;
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=USER messages=%zu",
-	    who, peer, mb.count);
+	log_msg(LOG_INFO, "login user=%s peer=%s method=USER messages=%zu "
+	    "index=%s", who, peer, mb.count, cache_result_name(mb.cache));
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 
