@@ -472,7 +472,10 @@ static enum mb_status index_mailbox(struct mailbox *mb, const char *state_dir)
 		return st;
 	if (!number_duplicates(mb, fresh))
 		return MB_SYSERR;
-	if (c != CACHE_OFF && !changed_just_now(&mb->st))
+	if (c != CACHE_OFF && changed_just_now(&mb->st))
+		log_msg(LOG_DEBUG, "index cache: not stored: the mailbox "
+		    "changed in this clock tick");
+	else if (c != CACHE_OFF)
 		cache_store(mb, state_dir);
 	return MB_OK;
 }
