@@ -566,23 +566,63 @@ static size_t emit(const char *in, size_t n, bool *bol, long *lines)
 	return i;
 }
 
+/* The block mailbox_send read last, kept for the next message: a client
+ * that retrieves every message gets them through one pread per
+ * SEND_BUFFER, not one or more per message.  It is a snapshot like any
+ * read; every message sent from it is checked against the index first. */
+static struct {
+	char buf[SEND_BUFFER];
+	off_t base;
+	size_t len;
+} ahead;
+
+/* Bytes readable at the reader before `end` (at least `want` when the file
+ * has them). */
+static size_t readable(struct reader *r, off_t end, size_t want)
+{
+	size_t n = reader_fill(r, want);
+	off_t left = end - reader_offset(r);
+	return left < (off_t)n ? (size_t)left : n;
+}
+
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 {
-	struct message *m = &mb->msg[i];
-	struct stat now;
-	if (!file_intact(mb, &now) || !boundary_intact(mb, m))
-		return MB_CHANGED;
-	static char buf[SEND_BUFFER];
+	const struct message *m = &mb->msg[i];
+	/* Read from the LF before the From_ line: the check that the message
+	 * is still where the index says comes with the first block. */
+	off_t from = m->start > 0 ? m->start - 1 : 0;
 	struct reader r;
-	reader_init(&r, mb->fd, buf, sizeof(buf), m->data, m->end);
+	reader_init(&r, mb->fd, ahead.buf, sizeof(ahead.buf), from, mb->scanned);
+	if (from >= ahead.base && from < ahead.base + (off_t)ahead.len) {
+		r.base = ahead.base;
+		r.len = ahead.len;
+		r.pos = (size_t)(from - ahead.base);
+	}
+	size_t want = m->end - from < (off_t)sizeof(ahead.buf) ?
+	    (size_t)(m->end - from) : sizeof(ahead.buf);
+	bool intact = readable(&r, m->end, want) == want &&
+	    (m->start == 0 ? is_from(r.buf + r.pos, want) : r.buf[r.pos] == '\n' &&
+	     is_from(r.buf + r.pos + 1, want - 1));
+	ahead.base = r.base;
+	ahead.len = r.len;
+	if (!intact) {
+		ahead.len = 0;
+		return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
+	}
+	for (off_t skip = m->data - from; skip > 0; ) {	/* the From_ line */
+		size_t n = readable(&r, m->end, 1);
+		size_t k = (off_t)n < skip ? n : (size_t)skip;
+		r.pos += k;
+		skip -= (off_t)k;
+	}
 	bool bol = true, in_headers = true;
 	enum header_class hclass = HDR_KEEP;
 	long all = -1;
+	size_t avail;
 	io_printf("+OK %llu octets\r\n", (unsigned long long)m->octets);
 	/* Headers line by line, leaving out the hidden ones. */
-	while (in_headers && reader_fill(&r, 16) > 0) {
+	while (in_headers && (avail = readable(&r, m->end, 16)) > 0) {
 		const char *p = r.buf + r.pos;
-		size_t avail = r.len - r.pos;
 		if (is_blank(p, avail))
 			in_headers = false;
 		else if (p[0] != ' ' && p[0] != '\t')
@@ -594,23 +634,23 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 		}
 		do {
 			const char *q = r.buf + r.pos;
-			size_t n = r.len - r.pos;
-			const char *e = memchr(q, '\n', n);
-			size_t k = e ? (size_t)(e - q) + 1 : n;
+			const char *e = memchr(q, '\n', avail);
+			size_t k = e ? (size_t)(e - q) + 1 : avail;
 			if (k > SEND_BUFFER / 2)
 				k = SEND_BUFFER / 2;
 			r.pos += emit(q, k, &bol, &all);
-		} while (!bol && reader_fill(&r, 1) > 0);
+		} while (!bol && (avail = readable(&r, m->end, 1)) > 0);
 	}
 	/* The body, in large blocks. */
-	while (lines != 0 && reader_fill(&r, 1) > 0) {
-		size_t n = r.len - r.pos;
-		if (n > SEND_BUFFER / 2)
-			n = SEND_BUFFER / 2;
-		r.pos += emit(r.buf + r.pos, n, &bol, &lines);
-	}
-	if (r.err) {
-		errno = r.err;
+	while (lines != 0 && (avail = readable(&r, m->end, 1)) > 0)
+		r.pos += emit(r.buf + r.pos, avail < SEND_BUFFER / 2 ? avail :
+		    SEND_BUFFER / 2, &bol, &lines);
+	ahead.base = r.base;
+	ahead.len = r.len;
+	if (r.err || (lines < 0 && reader_offset(&r) < m->end)) {
+		/* Cut short after "+OK": only ending the session is honest. */
+		errno = r.err ? r.err : EIO;
+		ahead.len = 0;
 		return MB_SYSERR;
 	}
 	io_puts(bol ? ".\r\n" : "\r\n.\r\n");
