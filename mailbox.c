@@ -659,9 +659,13 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 {
+	static const char hex[] = "0123456789abcdef";
 	const struct message *m = &mb->msg[i];
-	for (int k = 0; k < DIGEST_BYTES; k++)
-		sprintf(buf + 2 * k, "%02x", m->digest[k]);
+	for (int k = 0; k < DIGEST_BYTES; k++) {
+		buf[2 * k] = hex[m->digest[k] >> 4];
+		buf[2 * k + 1] = hex[m->digest[k] & 15];
+	}
+	buf[2 * DIGEST_BYTES] = '\0';
 	if (m->occurrence > 1)
 		sprintf(buf + 2 * DIGEST_BYTES, "-%u", m->occurrence);
 }
