@@ -68,9 +68,10 @@ read_bytes() {
 
 @test "a second session reads the cache file, not the mailbox" {
 	command -v strace >/dev/null || skip "strace is not installed"
-	for i in $(seq 200); do
-		msg "s$i@example.org" "bulk $i" "$(head -c 3000 /dev/zero | tr '\0' x)"
-	done >>"$MBOX"
+	# 200 more messages of 3 KB: a scan reads the mailbox in several blocks.
+	awk 'BEGIN { body = sprintf("%3000s", ""); gsub(/ /, "x", body)
+		for (i = 1; i <= 200; i++)
+			printf "From s%d@example.org Mon Jan  1 00:00:00 2024\nSubject: bulk %d\n\n%s\n\n", i, i, body }' >>"$MBOX"
 	settle
 	size=$(stat -c %s "$MBOX")
 	first=$(read_bytes)
@@ -88,6 +89,17 @@ read_bytes() {
 	run cat "$T/cached"
 	assert_line --index 3 --regexp '^\+OK 5 [0-9]+$'
 	assert_line --regexp '^5 [0-9a-f]{32}-3$'
+	expect_index hit
+}
+
+@test "much new mail: numbered again as a whole, same answers as a scan" {
+	expect_index miss
+	# More new messages than are numbered one by one (CACHE_RENUMBER_MAX),
+	# all copies of the first message.
+	for i in $(seq 70); do msg a@example.org one 'hello'; done >>"$MBOX"
+	expect_index grew
+	run cat "$T/cached"
+	assert_line --regexp '^73 [0-9a-f]{32}-72$'
 	expect_index hit
 }
 
