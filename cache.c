@@ -250,10 +250,11 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	mb->msg = msg;
 	mb->count = mb->alloc = (size_t)h.count;
 	mb->scanned = (off_t)h.scanned;
-	if (res == CACHE_GREW && mb->count > 0) {
+	if (res == CACHE_GREW) {
 		/* The last message may have grown too: scan it again. */
-		mb->count--;
-		mb->scanned = mb->msg[mb->count].start;
+		mb->scanned = 0;
+		if (mb->count > 0)
+			mb->scanned = mb->msg[--mb->count].start;
 	}
 	return res;
 miss:
