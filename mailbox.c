@@ -464,6 +464,7 @@ static enum mb_status index_mailbox(struct mailbox *mb, const char *state_dir)
 	if (state_dir && mb->st.st_size > 0)
 		c = cache_load(mb, state_dir);
 	mb->cache = c;
+	log_msg(LOG_DEBUG, "index cache: %s", cache_result_name(c));
 	if (c == CACHE_HIT)
 		return MB_OK;
 	size_t fresh = mb->count;

@@ -27,7 +27,6 @@
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
 #include "auth.h"
-#include "cache.h"
 #include "auth_pam.h"
 #include "io.h"
 #include "log.h"
@@ -537,8 +536,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
 	log_msg(LOG_INFO, "login user=%s peer=%s method=USER uid=%lu gid=%lu "
-	    "messages=%zu index=%s", who, peer, (unsigned long)geteuid(),
-	    (unsigned long)getegid(), mb.count, cache_result_name(mb.cache));
+	    "messages=%zu", who, peer, (unsigned long)geteuid(),
+	    (unsigned long)getegid(), mb.count);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 

@@ -3,7 +3,7 @@
 # reads the index from it instead of scanning the mailbox, a mailbox that
 # grew is scanned only from where the index ends, and any other change, or
 # a damaged or foreign cache file, costs a full scan and never a wrong
-# answer.  "index=..." in the login log line says what the cache did.
+# answer.  "index cache: ..." in the debug log says what the cache did.
 
 load helpers
 
@@ -35,13 +35,13 @@ listing() {
 		    --state-dir="${1:-}" 2>"$T/log" | tr -d '\r' >"$T/out"
 }
 
-# expect_index WHAT: the login line says index=WHAT, and the replies are
+# expect_index WHAT: the log says "index cache: WHAT", and the replies are
 # those of a full scan.
 expect_index() {
 	listing "$T/state"
 	cp "$T/log" "$T/cachelog"
 	cp "$T/out" "$T/cached"
-	grep -q "index=$1\$" "$T/cachelog" || { cat "$T/cachelog"; false; }
+	grep -q "index cache: $1\$" "$T/cachelog" || { cat "$T/cachelog"; false; }
 	listing
 	diff -u "$T/out" "$T/cached"
 }
