@@ -117,8 +117,7 @@ static void fill_header(struct cache_header *h, const struct mailbox *mb)
 static bool record_sane(const struct cache_record *r,
     const struct cache_record *prev, uint64_t scanned)
 {
-	if (prev ? r->start < prev->end || r->start <= prev->start :
-	    r->start != 0)
+	if (prev && (r->start < prev->end || r->start <= prev->start))
 		return false;
 	return r->start < r->data && r->data <= r->end && r->end <= scanned &&
 	    r->occurrence >= 1 && r->octets <= 2 * (r->end - r->data) + 2;

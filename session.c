@@ -145,9 +145,14 @@ static enum outcome cmd_quit(struct ctx *c)
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s", c->mb->path,
 		    mailbox_strerror(st));
-		io_printf("-ERR [%s] some deleted messages not removed: mailbox %s\r\n",
-		    st == MB_CHANGED ? "SYS/TEMP" : "SYS/TEMP",
-		    st == MB_CHANGED ? "changed by another program" : "write failed");
+		io_printf("-ERR [SYS/TEMP] %s\r\n", st == MB_UNSURE ?
+		    "messages deleted, but the disk reported an error: some "
+		    "may come back" : st == MB_PENDING ?
+		    "deleting was interrupted; it completes at the next login" :
+		    st == MB_CHANGED ? "nothing deleted: mailbox changed by "
+		    "another program" : st == MB_LOCKED ? "nothing deleted: "
+		    "mailbox locked, try later" : "nothing deleted: cannot "
+		    "update the mailbox now");
 		c->end = END_UPDATE_FAILED;
 		return LEAVE;
 	}
