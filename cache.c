@@ -88,11 +88,12 @@ static bool tail_digest(const struct mailbox *mb, off_t end,
 {
 	char buf[CACHE_TAIL];
 	size_t n = end < CACHE_TAIL ? (size_t)end : CACHE_TAIL;
-	digest_ctx *d = digest_begin();
-	if (!d || !pread_all(mb->fd, buf, n, end - (off_t)n))
+	digest_ctx d;
+	if (!pread_all(mb->fd, buf, n, end - (off_t)n))
 		return false;
-	digest_add(d, buf, n);
-	digest_end(d, out);
+	digest_begin(&d);
+	digest_add(&d, buf, n);
+	digest_end(&d, out);
 	return true;
 }
 
@@ -235,12 +236,10 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	} else {
 		res = CACHE_GREW;
 	}
-	digest_ctx *d = digest_begin();
-	why = "cannot hash";
-	if (!d)
-		goto miss;
-	digest_add(d, &h, sizeof(h));
-	if (!(msg = load_records(fd, &h, d, &why)))
+	digest_ctx d;
+	digest_begin(&d);
+	digest_add(&d, &h, sizeof(h));
+	if (!(msg = load_records(fd, &h, &d, &why)))
 		goto miss;
 	why = "the indexed part of the mailbox changed";
 	if (!still_there(mb, &h, msg))
@@ -268,13 +267,12 @@ static bool write_cache(int fd, const struct mailbox *mb)
 {
 	struct cache_header h;
 	fill_header(&h, mb);
-	digest_ctx *d = digest_begin();
-	if (!d || !tail_digest(mb, mb->scanned, h.tail))
+	if (!tail_digest(mb, mb->scanned, h.tail) ||
+	    !write_all(fd, &h, sizeof(h)))
 		return false;
-	d = digest_begin();	/* tail_digest used the context */
-	if (!d || !write_all(fd, &h, sizeof(h)))
-		return false;
-	digest_add(d, &h, sizeof(h));
+	digest_ctx d;
+	digest_begin(&d);
+	digest_add(&d, &h, sizeof(h));
 	struct cache_record *rec = malloc(CHUNK * sizeof(*rec));
 	if (!rec)
 		return false;
@@ -288,12 +286,12 @@ static bool write_cache(int fd, const struct mailbox *mb)
 			    .octets = m->octets, .occurrence = m->occurrence };
 			memcpy(rec[k].digest, m->digest, DIGEST_BYTES);
 		}
-		digest_add(d, rec, n * sizeof(*rec));
+		digest_add(&d, rec, n * sizeof(*rec));
 		ok = write_all(fd, rec, n * sizeof(*rec));
 	}
 	free(rec);
 	uint8_t sum[SHA256_BYTES];
-	digest_end(d, sum);
+	digest_end(&d, sum);
 	return ok && write_all(fd, sum, sizeof(sum));
 }
 

@@ -162,7 +162,7 @@ static off_t consume_line(struct reader *r, bool *lf, digest_ctx *ctx,
 
 struct scan {
 	struct message *m;	/* the message being scanned, or NULL */
-	digest_ctx *ctx;
+	digest_ctx ctx;
 	bool in_headers;
 	enum header_class hclass;
 	uint64_t header_octets;
@@ -196,9 +196,9 @@ static void finish(struct mailbox *mb, struct scan *s, off_t end,
 	uint8_t le[8], full[SHA256_BYTES];
 	for (int i = 0; i < 8; i++)
 		le[i] = (uint8_t)(body >> (8 * i));
-	digest_add(s->ctx, "\n", 1);
-	digest_add(s->ctx, le, sizeof(le));
-	digest_end(s->ctx, full);
+	digest_add(&s->ctx, "\n", 1);
+	digest_add(&s->ctx, le, sizeof(le));
+	digest_end(&s->ctx, full);
 	memcpy(m->digest, full, DIGEST_BYTES);
 	size_t i = (size_t)(m - mb->msg);
 	if (i == 0 && s->u.uidvalidity)
@@ -460,14 +460,11 @@ static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 			finish(mb, &s, off, !first);
 			if ((st = grow(mb)) != MB_OK)
 				goto out;
-			if (!(s.ctx = digest_begin())) {
-				st = MB_SYSERR;
-				goto out;
-			}
 			s.m = &mb->msg[mb->count++];
 			*s.m = (struct message){ .start = off };
 			consume_line(&r, &lf, NULL, NULL);
 			s.m->data = reader_offset(&r);
+			digest_begin(&s.ctx);
 			uidl_begin(&s.u);
 			s.in_headers = true;
 			s.hclass = HDR_KEEP;
@@ -503,7 +500,7 @@ static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 			md5 = uidl_header(&s.u, mb->uidl, p, avail);
 		}
 		off_t n = consume_line(&r, &lf,
-		    s.in_headers && c == HDR_KEEP ? s.ctx : NULL,
+		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL,
 		    md5 ? &s.u : NULL);
 		uint64_t octets = (uint64_t)n + (lf ? 1 : 2);
 		if (c != HDR_HIDE)

@@ -85,6 +85,7 @@ read_bytes() {
 @test "new mail: only the new part is scanned, duplicates numbered on" {
 	expect_index miss
 	{ msg c@example.org three 'new'; msg a@example.org one 'hello'; } >>"$MBOX"
+	settle
 	expect_index grew
 	run cat "$T/cached"
 	assert_line --index 3 --regexp '^\+OK 5 [0-9]+$'
@@ -97,6 +98,7 @@ read_bytes() {
 	# More new messages than are numbered one by one (CACHE_RENUMBER_MAX),
 	# all copies of the first message.
 	for i in $(seq 70); do msg a@example.org one 'hello'; done >>"$MBOX"
+	settle
 	expect_index grew
 	run cat "$T/cached"
 	assert_line --regexp '^73 [0-9a-f]{32}-72$'
@@ -106,9 +108,14 @@ read_bytes() {
 @test "a mailbox rewritten to the same size is scanned again" {
 	expect_index miss
 	settle
-	sed -i 's/^Subject: two$/Subject: owt/' "$MBOX"
-	own "$MBOX"
+	# In place: the same inode, the same size, a header changed.
+	ino=$(stat -c %i "$MBOX")
+	at=$(grep -bo '^Subject: two$' "$MBOX" | cut -d: -f1)
+	printf 'Subject: owt' | dd of="$MBOX" bs=1 seek="$at" conv=notrunc 2>/dev/null
+	[ "$(stat -c %i "$MBOX")" = "$ino" ]
+	settle
 	expect_index miss
+	grep -q 'not used: the mailbox changed' "$T/cachelog"
 	expect_index hit
 }
 
