@@ -41,7 +41,13 @@ build-san/pop3d: $(SRCS) $(HDRS)
 	@mkdir -p build-san
 	$(CC) -std=c17 -D_DEFAULT_SOURCE $(WARN) $(SAN_FLAGS) -o $@ $(SRCS) $(LIBS)
 
-check: pop3d build-san/pop3d
+# The packages in .ci/packages that are missing are installed first (as
+# root), so that `make check` works on a fresh Debian machine.
+check-deps:
+	@.ci/install $$(cat .ci/packages) || \
+		echo "make check: tests that need them will skip or fail" >&2
+
+check: check-deps pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
 
@@ -85,6 +91,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
 
 clean:
-	rm -rf pop3d *.o build-san tests/tmp
+	rm -rf pop3d *.o build-san tests/tmp demo/state
 
-.PHONY: all check check-sanitize demo clean install uninstall
+.PHONY: all check check-deps check-sanitize demo clean install uninstall

@@ -122,7 +122,7 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "AUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n"
 	    "EXPIRE NEVER\r\n");
-	if (c->state == AUTHORIZATION && c->policy->plaintext_ok)
+	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
 	return DONE;
@@ -430,9 +430,14 @@ static enum session_end run(struct ctx *c)
 	}
 }
 
+/* The policy of the login, kept for CAPA in TRANSACTION: RFC 2449 section 5
+ * wants the AUTHORIZATION capabilities announced in both states. */
+static const struct policy *login_policy;
+
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds)
 {
+	login_policy = p;
 	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
 	return run(&c);
 }
@@ -440,8 +445,8 @@ enum session_end session_authorize(const struct policy *p,
 enum session_end session_transact(struct mailbox *mb, struct stats *st)
 {
 	static const struct policy none;
-	struct ctx c = { .state = TRANSACTION, .policy = &none, .mb = mb,
-	    .stats = st };
+	struct ctx c = { .state = TRANSACTION, .policy = login_policy ?
+	    login_policy : &none, .mb = mb, .stats = st };
 	return run(&c);
 }
 
