@@ -7,7 +7,7 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lpam -lcrypt -lmd -llockfile
+LIBS     = -lpam -lcrypt -lcrypto -lmd -llockfile
 
 # Installation directories (GNU names).  sysconfdir is /etc whatever PREFIX
 # is: PAM and xinetd read only there.
@@ -20,8 +20,8 @@ systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c update.c lock.c state.c uidl.c auth.c \
-	auth_pam.c privs.c io.c log.c
+SRCS = pop3d.c session.c mailbox.c cache.c digest.c update.c lock.c state.c \
+	uidl.c auth.c auth_pam.c privs.c io.c log.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 

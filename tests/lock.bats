@@ -243,9 +243,12 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 	run pop 'DELE 2' QUIT
 	assert_line --index -1 '+OK bye, 7 messages left'
 	[ "$(stat -c %a "$T/mail/st-alice")" = 700 ]
+	# The session lock and the index cache (cache.h), nothing else.
 	run ls -A "$T/mail/st-alice"
-	assert_output --regexp '^session-[0-9a-f]+\.lock$'
+	assert_output --regexp '^mbox-index
+session-[0-9a-f]+\.lock$'
 	[ "$(stat -c %a "$T/mail/st-alice"/session-*)" = 600 ]
+	[ "$(stat -c %a "$T/mail/st-alice"/mbox-index)" = 600 ]
 }
 
 @test "the default state directory is ~/.pop3d when the home directory is usable" {
