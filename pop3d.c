@@ -293,6 +293,7 @@ int main(int argc, char **argv)
 		if (end != END_LOGIN) {
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
+			io_flush();
 			return end == END_QUIT ? 0 : 1;
 		}
 		memset(&acct, 0, sizeof(acct));

@@ -25,3 +25,11 @@ setup() {
 	printf '+OK 49 octets\r\nFrom: b@example.org\r\nSubject: two\r\n\r\nline\r\n..dot\r\n.\r\n' >"$T/want"
 	cmp "$T/want" "$T/retr"
 }
+
+@test "QUIT before login is answered, also after pipelined commands" {
+	run pop_raw < <(printf 'CAPA\r\nQUIT\r\n')
+	assert_success
+	assert_line --index 1 $'+OK capability list follows\r'
+	assert_line --partial $'IMPLEMENTATION pop3d'
+	assert_line --index -1 --regexp $'^\\+OK .*\r$'
+}
