@@ -32,6 +32,12 @@ build-san/pop3d: $(SRCS) $(HDRS)
 check: pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
+	@if command -v dpkg-buildpackage >/dev/null; then $(MAKE) deb-check; \
+	else echo "deb-check skipped: dpkg-buildpackage is not installed"; fi
+
+# Builds the Debian package out of tree and checks what it installs.
+deb-check:
+	tests/deb-check
 
 check-sanitize: build-san/pop3d
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
@@ -42,4 +48,4 @@ demo:
 clean:
 	rm -rf pop3d *.o build-san tests/tmp
 
-.PHONY: all check check-sanitize demo clean
+.PHONY: all check check-sanitize deb-check demo clean
