@@ -54,9 +54,41 @@
 /* Lines of the password file longer than this are refused, not truncated. */
 #define MAX_PASSWD_LINE		1024
 
+/* The delivery lock (lock.c): MDAs hold it for the length of one delivery,
+ * so waiting up to 5 s (polling every 100 ms) rides out a busy spool; then
+ * the client gets -ERR [SYS/TEMP] and nothing is touched.  liblockfile
+ * calls a dotlock stale after 5 minutes unless touched: we touch it every
+ * minute while a long UPDATE holds it. */
+#define LOCK_WAIT_MS		5000
+#define LOCK_RETRY_MS		100
+#define LOCK_TOUCH_S		60
+
+/* UPDATE (update.c): copy block size, and how much of the old tail's start
+ * and end the journal fingerprints (tells a truncated tail from one still
+ * there, without reading a deleted gigabyte). */
+#define UPDATE_BUFFER		(1024 * 1024)
+#define TAIL_SAMPLE		(64 * 1024)
+
+/* The per-user state directory (state.c): session lock, UPDATE journal,
+ * index cache.  Under the home directory by default; when that is missing
+ * or unusable, beside the mailbox if its directory is writable. */
+#define DEFAULT_STATE_DIR	"%h/.pop3d"
+#define FALLBACK_STATE_DIR	"%d/.pop3d-%u"
+
 #define DEFAULT_MAILBOX		"/var/mail/%u"
+
+/* The PAM service (-s): /etc/pam.d/pop3, the name Debian's other POP3
+ * servers' PAM files use too, so an admin's existing file keeps working. */
 #define DEFAULT_PAM_SERVICE	"pop3"
+
+/* --min-uid: Debian's UID_MIN (login.defs).  Below it are system accounts
+ * (daemon, mail, www-data...) that have no business reading mail over the
+ * network; Dovecot's first_valid_uid is the same idea. */
 #define DEFAULT_MIN_UID		1000
+
+/* PAM_TTY: a service name, as vsftpd ("ftp") and Dovecot do, so that
+ * pam_access/pam_time rules can tell POP3 logins from others. */
+#define PAM_TTY_NAME		"pop3"
 
 #define POP3D_VERSION		"0.1"
 

@@ -6,20 +6,36 @@
  *
  *   main, options, log_open                 as started (root or a user)
  *   session_authorize (AUTHORIZATION)       as started; reads the network
- *   auth_login                              as started (root for PAM/shadow)
- *   become_user                             root -> the user, for good
+ *   auth_login, login policy                as started (root for PAM/shadow)
+ *   start_session: set_groups, PAM
+ *     setcred + open_session                as started
+ *   privs_monitor (PAM only): fork
+ *     parent: the monitor                   as started; reads nothing from
+ *                                           the client; closes the PAM
+ *                                           session and exits with the
+ *                                           child's status
+ *     child: become_user                    root -> the user, for good (the
+ *                                           --lock-group gid kept as the
+ *                                           saved gid, see privs.h)
  *   mailbox_open, session_transact, UPDATE  the user only; never root
  *
  * Started by an ordinary user, pop3d serves only that user's own mail.
+ * Accounts below --min-uid, and uid 0 always, are never served.
  * fd 2 may be the client's socket under inetd: it is pointed at /dev/null
  * unless -d is given.
  */
+/* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
+#define _GNU_SOURCE
 #include "auth.h"
+#include "auth_pam.h"
 #include "io.h"
 #include "log.h"
 #include "mailbox.h"
 #include "params.h"
+#include "privs.h"
 #include "session.h"
+#include "state.h"
+#include "uidl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +43,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,15 +54,21 @@
 
 static struct {
 	const char *mailbox;
+	const char *state_dir;	/* NULL: the default, with its fallback */
+	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
+	const char *pam_service;
+	unsigned long min_uid;
 } opt = {
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
 	.plaintext = PLAIN_SECURE,
+	.pam_service = DEFAULT_PAM_SERVICE,
+	.min_uid = DEFAULT_MIN_UID,
 };
 
 static char peer[INET6_ADDRSTRLEN + 8] = "local";
@@ -57,14 +80,26 @@ static void usage(FILE *f)
 	    "Serve one POP3 session on standard input and output.\n\n"
 	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
 	    "                          (default %s)\n"
+	    "      --state-dir=PATTERN pop3d's own files (session lock, UPDATE\n"
+	    "                          journal): %%u, %%h, %%d the mailbox's directory,\n"
+	    "                          %%%%; default %s, else %s\n"
+	    "      --uidl=MODE         pop3d (default), or reuse the UIDLs of another\n"
+	    "                          server: xuidl, uw, dovecot, popa3d (see README)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
+	    "  -s, --pam-service=NAME  the PAM service (default %s)\n"
+	    "      --min-uid=UID       refuse accounts below UID (default %d;\n"
+	    "                          uid 0 is always refused)\n"
+	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
+	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
 	    "                          USER/PASS is accepted\n"
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT);
+	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
+	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
+	    DEFAULT_TIMEOUT);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -80,13 +115,37 @@ static bool parse_number(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* --lock-group: a group name or number that must exist. */
+static void set_lock_group(const char *name)
+{
+	struct group *gr = getgrnam(name);
+	long n;
+	if (gr && gr->gr_gid == 0) {
+		fprintf(stderr, "pop3d: --lock-group: not group 0\n");
+		exit(2);
+	}
+	if (gr)
+		privs_set_lock_group(gr->gr_gid);
+	else if (parse_number(name, 1, 0x7fffffffL, &n))
+		privs_set_lock_group((gid_t)n);
+	else {
+		fprintf(stderr, "pop3d: --lock-group: no group %s\n", name);
+		exit(2);
+	}
+}
+
 static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mailbox", required_argument, NULL, 'm' },
 		{ "auth", required_argument, NULL, 'a' },
+		{ "pam-service", required_argument, NULL, 's' },
+		{ "min-uid", required_argument, NULL, 'U' },
+		{ "lock-group", required_argument, NULL, 'G' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "uidl", required_argument, NULL, 'I' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -94,13 +153,31 @@ static void parse_options(int argc, char **argv)
 	};
 	int c;
 	long n;
-	while ((c = getopt_long(argc, argv, "m:a:t:dVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:a:s:t:dVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opt.mailbox = optarg;
 			break;
 		case 'a':
 			opt.auth = optarg;
+			break;
+		case 's':
+			if (!optarg[0] || strchr(optarg, '/')) {
+				fprintf(stderr, "pop3d: bad --pam-service: %s\n",
+				    optarg);
+				exit(2);
+			}
+			opt.pam_service = optarg;
+			break;
+		case 'U':
+			if (!parse_number(optarg, 0, 0x7fffffffL, &n)) {
+				fprintf(stderr, "pop3d: bad --min-uid: %s\n", optarg);
+				exit(2);
+			}
+			opt.min_uid = (unsigned long)n;
+			break;
+		case 'G':
+			set_lock_group(optarg);
 			break;
 		case 't':
 			if (!parse_number(optarg, 1, 86400 * 7, &n)) {
@@ -118,6 +195,15 @@ static void parse_options(int argc, char **argv)
 				opt.plaintext = PLAIN_NEVER;
 			else {
 				fprintf(stderr, "pop3d: bad --plaintext: %s\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'S':
+			opt.state_dir = optarg;
+			break;
+		case 'I':
+			if (!uidl_parse_mode(optarg, &opt.uidl)) {
+				fprintf(stderr, "pop3d: bad --uidl: %s\n", optarg);
 				exit(2);
 			}
 			break;
@@ -163,8 +249,9 @@ static bool find_peer(void)
 	socklen_t len = sizeof(ss);
 	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
 		const char *ip = getenv("TCPREMOTEIP");
-		if (errno == ENOTSOCK && ip)
-			snprintf(peer, sizeof(peer), "%.45s", ip);
+		if (errno == ENOTSOCK && ip && ip[0] && strlen(ip) <= 45 &&
+		    strspn(ip, "0123456789abcdefABCDEF:.") == strlen(ip))
+			snprintf(peer, sizeof(peer), "%s", ip);
 		return errno == ENOTSOCK;
 	}
 	if (ss.ss_family == AF_INET) {
@@ -194,12 +281,14 @@ static bool valid_user_name(const char *u)
 	return true;
 }
 
-/* Expands the --mailbox pattern; false if it does not fit or needs a home
- * directory that the account has not got. */
-static bool mailbox_path(const struct account *a, char *out, size_t size)
+/* Expands a --mailbox or --state-dir pattern: %u user, %h home, %d the
+ * mailbox's directory (when dir is given), %% a '%'.  False if it does not
+ * fit or needs something the account has not got. */
+static bool expand(const char *pattern, const struct account *a,
+    const char *dir, char *out, size_t size)
 {
 	size_t o = 0;
-	for (const char *p = opt.mailbox; *p; p++) {
+	for (const char *p = pattern; *p; p++) {
 		const char *add = NULL;
 		char one[2] = { *p, '\0' };
 		if (*p == '%') {
@@ -208,6 +297,8 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 				add = a->name;
 			else if (*p == 'h' && a->home[0])
 				add = a->home;
+			else if (*p == 'd' && dir)
+				add = dir;
 			else if (*p == '%')
 				add = "%";
 			else
@@ -225,8 +316,52 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 	return o > 0;
 }
 
-/* Root -> the account, for good: groups, gid, uid, then proof that root
- * cannot be had back.  Never uid 0.  Not root: only one's own account. */
+/* The state directory: --state-dir if given (no fallback: the admin chose),
+ * else the default under the home directory, else beside the mailbox.
+ * Without one, UPDATEs that need a journal are refused (update.c) and a
+ * second session is not locked out (it cannot delete what changed anyway). */
+static void open_state_dir(const struct account *a, const char *mailbox)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", mailbox);
+	char *slash = strrchr(dir, '/');
+	const char *d = slash == dir ? "/" : dir;
+	if (slash)
+		*slash = '\0';
+	else
+		d = ".";
+	if (opt.state_dir) {
+		if (expand(opt.state_dir, a, d, path, sizeof(path)))
+			state_open(path);
+		else
+			log_msg(LOG_ERR, "--state-dir=%s cannot be expanded",
+			    opt.state_dir);
+	} else if (!(expand(DEFAULT_STATE_DIR, a, d, path, sizeof(path)) &&
+	    state_open(path)) && !(expand(FALLBACK_STATE_DIR, a, d, path,
+	    sizeof(path)) && state_open(path))) {
+		log_msg(LOG_WARNING, "no state directory for %s: no session "
+		    "lock, and only UPDATEs that need no journal", a->name);
+	}
+}
+
+/* As root, before PAM's setcred (which may add groups, e.g. pam_group):
+ * the account's supplementary groups. */
+static bool set_groups(const struct account *a)
+{
+	if (geteuid() != 0)
+		return true;
+	int r = a->system ? initgroups(a->name, a->gid) :
+	    setgroups(1, &a->gid);
+	if (r < 0)
+		log_msg(LOG_ERR, "cannot set the groups of %s: %s", a->name,
+		    strerror(errno));
+	return r == 0;
+}
+
+/* Root -> the account, for good: gid (the --lock-group gid kept as the
+ * saved gid, nothing else), uid, then proof that root cannot be had back.
+ * The groups are set before (set_groups).  Never uid 0.  Not root: only
+ * one's own account. */
 static bool become_user(const struct account *a)
 {
 	if (geteuid() != 0) {
@@ -242,24 +377,77 @@ static bool become_user(const struct account *a)
 		    a->name);
 		return false;
 	}
-	int r = a->system ? initgroups(a->name, a->gid) :
-	    setgroups(1, &a->gid);
-	if (r < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
+	gid_t saved = a->gid;
+	privs_lock_gid(&saved);
+	if (setresgid(a->gid, a->gid, saved) < 0 ||
+	    setresuid(a->uid, a->uid, a->uid) < 0) {
 		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
 		    (unsigned long)a->uid, strerror(errno));
 		return false;
 	}
-	if (setuid(0) == 0 || geteuid() != a->uid || getegid() != a->gid) {
+	if (setuid(0) == 0 || seteuid(0) == 0 || setegid(0) == 0 ||
+	    getuid() != a->uid ||
+	    geteuid() != a->uid || getgid() != a->gid || getegid() != a->gid) {
 		log_msg(LOG_CRIT, "privileges could not be dropped");
 		_exit(1);
 	}
 	return true;
 }
 
-static void pause_ms(long ms)
+/* The account is served in a session of its own: the groups and the PAM
+ * credentials and session are set up as started; with PAM, a monitor stays
+ * behind to close the session; the process that returns is the user's. */
+static bool start_session(const struct account *a)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	if (!set_groups(a) || !auth_session_open())
+		return false;
+	if (auth_is_pam()) {
+		io_flush();
+		if (!privs_monitor())
+			return false;
+	}
+	return become_user(a);
+}
+
+/* Why pop3d refuses an account its backend accepted; NULL if it does not.
+ * These count as failed logins and get the same reply, so that they do
+ * not tell a password guesser that the password was right. */
+static const char *account_refused(const struct account *a)
+{
+	if (a->has_ids && a->uid == 0)
+		return "uid 0 is never served";
+	if (a->has_ids && a->uid < opt.min_uid)
+		return "uid below --min-uid";
+	if (geteuid() == 0 && !a->has_ids)
+		return "no uid:gid to serve it as";
+	if (geteuid() != 0 && a->has_ids && a->uid != getuid())
+		return "not the account pop3d runs as";
+	return NULL;
+}
+
+/* Started as an ordinary user, the PAM backend can only serve that user:
+ * any other name is refused before PAM is asked. */
+static bool other_than_self(const char *user)
+{
+	if (geteuid() == 0 || !auth_is_pam())
+		return false;
+	struct passwd *pw = getpwuid(getuid());
+	return !pw || strcmp(pw->pw_name, user) != 0;
+}
+
+/* Sleeps until ms after t0 (CLOCK_MONOTONIC): a failed login then takes
+ * the same time however long the backend took to say no. */
+static void pause_until(const struct timespec *t0, long ms)
+{
+	struct timespec ts = *t0;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
 		;
 }
 
@@ -276,6 +464,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bool safe_line = find_peer();
+	auth_pam_set_service(opt.pam_service);
+	if (strcmp(peer, "local") != 0)
+		auth_pam_set_rhost(peer);
 	struct policy policy = {
 		.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
@@ -291,29 +482,48 @@ int main(int argc, char **argv)
 	for (;;) {
 		end = session_authorize(&policy, &creds);
 		if (end != END_LOGIN) {
+			io_flush();
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
 			io_flush();
 			return end == END_QUIT ? 0 : 1;
 		}
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		memset(&acct, 0, sizeof(acct));
-		enum auth_result r = valid_user_name(creds.user) ?
-		    auth_login(creds.user, creds.pass, &acct) : AUTH_FAIL;
+		enum auth_result r = AUTH_FAIL;
+		const char *why = NULL;
+		bool not_self = other_than_self(creds.user);
+		if (not_self) {
+			why = "not the account pop3d runs as";
+			if (valid_user_name(creds.user) && getpwnam(creds.user))
+				snprintf(acct.name, sizeof(acct.name), "%s",
+				    creds.user);
+		}
+		else if (valid_user_name(creds.user))
+			r = auth_login(creds.user, creds.pass, &acct);
 		explicit_bzero(creds.pass, sizeof(creds.pass));
+		if (r == AUTH_OK && (why = account_refused(&acct)) != NULL) {
+			auth_session_close();
+			r = AUTH_FAIL;
+		}
 		if (r == AUTH_OK)
 			break;
 		/* Only names of real accounts are logged: an unknown one may be
 		 * a password typed into the wrong field. */
 		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=USER "
 		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
-		    sizeof(who)) : "(unknown)", peer, r == AUTH_TEMPFAIL ?
-		    "backend error" : r == AUTH_EXPIRED ? "account expired" :
-		    "bad credentials");
+		    sizeof(who)) : "(unknown)", peer, why ? why :
+		    r == AUTH_TEMPFAIL ? "backend error" : r == AUTH_EXPIRED ?
+		    "account expired or locked" : "bad credentials");
 		io_flush();
-		pause_ms(LOGIN_FAILURE_DELAY_MS);
+		pause_until(&t0, LOGIN_FAILURE_DELAY_MS);
 		if (r == AUTH_TEMPFAIL)
 			io_puts("-ERR [SYS/TEMP] authentication is not available "
 			    "now, try later\r\n");
+		else if (not_self)
+			io_puts("-ERR [AUTH] this server serves only the account "
+			    "it runs as\r\n");
 		else
 			io_puts("-ERR [AUTH] authentication failed\r\n");
 		if (++failures >= MAX_LOGIN_FAILURES) {
@@ -325,28 +535,44 @@ int main(int argc, char **argv)
 
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!become_user(&acct) || !mailbox_path(&acct, path, sizeof(path))) {
+	if (!expand(opt.mailbox, &acct, NULL, path, sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
-		log_msg(LOG_ERR, "login user=%s peer=%s refused: cannot serve",
-		    who, peer);
+		log_msg(LOG_ERR, "login user=%s peer=%s refused: the mailbox "
+		    "path does not fit", who, peer);
+		auth_session_close();
 		return 1;
 	}
+	if (!start_session(&acct)) {
+		io_puts("-ERR [SYS/TEMP] the session could not be set up\r\n");
+		io_flush();
+		log_msg(LOG_ERR, "login user=%s peer=%s: session setup failed",
+		    who, peer);
+		auth_session_close();
+		return 1;
+	}
+	open_state_dir(&acct, path);
 	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path);
+	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
-		io_printf("-ERR [%s] cannot open the mailbox\r\n",
-		    st == MB_SYSERR ? "SYS/TEMP" : "SYS/PERM");
+		if (st == MB_INUSE)
+			io_puts("-ERR [IN-USE] the mailbox is in use by another "
+			    "POP3 session\r\n");
+		else
+			io_printf("-ERR [%s] cannot open the mailbox\r\n",
+			    st == MB_SYSERR || st == MB_LOCKED ||
+			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
 		io_flush();
 		return 1;
 	}
 	unsigned long long total = 0;
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=USER messages=%zu",
-	    who, peer, mb.count);
+	log_msg(LOG_INFO, "login user=%s peer=%s method=USER uid=%lu gid=%lu "
+	    "messages=%zu", who, peer, (unsigned long)geteuid(),
+	    (unsigned long)getegid(), mb.count);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 
