@@ -196,6 +196,9 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 
 @test "a spool only group mail may write: the setgid dotlockfile helper locks" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to make a spool the user cannot write"
+	# LeakSanitizer ptrace()s the process: refused under strace and once
+	# --lock-group keeps a saved gid (as in root.bats). No leak check here.
+	export ASAN_OPTIONS=$(no_leak_check)
 	getent group mail >/dev/null || skip "no group mail"
 	mkdir "$T/spool"
 	chown root:mail "$T/spool"
