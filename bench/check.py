@@ -226,7 +226,8 @@ def do_ref(a):
     t = Truth(a.mbox, a.idx)
     n = a.n
     data = read_output(a.out)
-    res = {"sizes": [], "md5": [], "topmd5": [], "how": {}}
+    res = {"sizes": [], "md5": [], "topmd5": [], "how": {}, "out": os.path.abspath(a.out),
+           "roff": [], "rlen": [], "rhl": []}
     st = {}
 
     def h(c, r, line, pos):
@@ -242,7 +243,12 @@ def do_ref(a):
                 res["sizes"].append(int(w[1]))
         elif c.startswith("RETR"):
             i = int(c.split()[1]) - 1
+            rstart = r.p
             raw = r.multi(c)
+            res["roff"].append(rstart)
+            res["rlen"].append(len(raw))
+            rh = raw.find(b"\r\n\r\n")
+            res["rhl"].append(rh + 4 if rh >= 0 else len(raw))
             m = destuff(raw, c, pos)
             want = t.crlf(i)
             how = same_message(m, want, b"\r\n")
@@ -332,6 +338,9 @@ def do_scenario(a):
         print("FAIL " + ref.get("note", "reference failed"))
         return
     sizes, md5s, tops = ref["sizes"], ref["md5"], ref["topmd5"]
+    # fast path: the reference session's raw (still stuffed) replies
+    refout = read_output(ref["out"]) if os.path.exists(ref.get("out", "")) else None
+    roff, rlen, rhl = ref.get("roff"), ref.get("rlen"), ref.get("rhl")
     sc = a.scenario
     seen_uid = {}
     octets = [0]
@@ -369,6 +378,15 @@ def do_scenario(a):
         elif w[0] in ("RETR", "TOP"):
             i = int(w[1]) - 1
             raw = r.multi(c)
+            if refout is not None:
+                # byte-identical to the verified reference reply: done
+                o = roff[i]
+                if w[0] == "RETR" and len(raw) == rlen[i] and raw == refout[o:o + rlen[i]]:
+                    octets[0] += sizes[i]
+                    return
+                if w[0] == "TOP" and len(raw) == rhl[i] and raw == refout[o:o + rhl[i]]:
+                    octets[0] += len(raw) - raw.count(b"\r\n.")
+                    return
             m = destuff(raw, c, pos)
             octets[0] += len(m)
             if w[0] == "RETR":

@@ -73,6 +73,8 @@ def main():
     w("- date: %s" % meta.get("date", "?"))
     w("- machine: %s cores (nproc), %s, %s RAM, Linux %s, %s" % (
         meta.get("nproc"), meta.get("cpu"), meta.get("mem"), meta.get("kernel"), meta.get("os")))
+    w("- load average (1/5/15 min) at start: %s, at end: %s; the benchmark took %s s" % (
+        meta.get("load_start", "?"), meta.get("load_end", "?"), meta.get("duration", "?")))
     w("- servers:")
     for k, v in meta.items():
         if k.startswith("v:"):
@@ -116,7 +118,8 @@ def main():
                     line.append("%s%s" % (fnum(c["wall"]), r))
             w("| %s | %s |" % (label, " | ".join(line)))
         w("")
-        w("<details><summary>N = %d: CPU (user+sys, s) / peak RSS (MiB) / runs</summary>\n" % n)
+        w("<details><summary>N = %d: CPU (user+sys, s) (ratio to the peer with the least CPU) / "
+          "peak RSS (MiB) / timed runs</summary>\n" % n)
         w("| scenario | " + " | ".join(servers) + " |")
         w("|---|" + "---|" * len(servers))
         for sc, label in SCEN:
@@ -128,7 +131,10 @@ def main():
                 elif c["wall"] is None:
                     line.append(c["status"])
                 else:
-                    line.append("%s / %.1f / %d" % (fnum(c["cpu"]), c["rss"], c["runs"]))
+                    pc = [d["cpu"] for s2, d in ((s2, cell(n, s2, sc)) for s2 in servers)
+                          if s2 in PEERS and d and d["wall"] is not None]
+                    r = (" (%.2f)" % (c["cpu"] / min(pc))) if pc and min(pc) > 0 else ""
+                    line.append("%s%s / %.1f / %d" % (fnum(c["cpu"]), r, c["rss"], c["runs"]))
             w("| %s | %s |" % (label, " | ".join(line)))
         w("\n</details>\n")
 
