@@ -80,8 +80,8 @@ def main():
         if k.startswith("v:"):
             w("  - %s: %s" % (k[2:], v))
     w("")
-    w("Each cell: median wall-clock seconds of the timed runs (one untimed warm-up "
-      "first, page cache warm), and in parentheses the ratio to the fastest *peer* "
+    w("Each cell: median wall-clock seconds of the timed runs (page cache warm: one untimed "
+      "warm-up run first, or for the big mailboxes the untimed reference session of the same server), and in parentheses the ratio to the fastest *peer* "
       "(Dovecot, popa3d, GNU pop3d) for the same mailbox and scenario in this run "
       "(< 1.00 = faster than every peer). Every run is checked for correctness; "
       "**FAIL** means the output or the mailbox left behind was wrong (details "
