@@ -100,3 +100,6 @@ clean:
 	rm -rf pop3d *.o build-san tests/tmp demo/state
 
 .PHONY: all check check-deps check-sanitize deb-check demo clean install uninstall
+
+# The benchmark (not part of check): see bench/README.md.
+include bench/bench.mk

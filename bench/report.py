@@ -11,7 +11,7 @@ import statistics
 SCEN = [("stat", "login+STAT+QUIT"), ("list", "LIST"), ("uidl", "UIDL"),
         ("retr", "RETR every message"), ("retrdele", "RETR+DELE every message+QUIT"),
         ("delemid", "DELE middle message+QUIT (rewrite)"), ("top", "TOP n 0 every message")]
-SERVER_ORDER = ["pop3d", "dovecot-mem", "dovecot-disk", "popa3d", "gnu-pop3d"]
+SERVER_ORDER = ["pop3d", "pop3d-cold", "dovecot-mem", "dovecot-disk", "popa3d", "gnu-pop3d"]
 PEERS = {"dovecot-mem", "dovecot-disk", "popa3d", "gnu-pop3d"}
 
 
