@@ -19,7 +19,9 @@
 #include "log.h"
 #include "mailbox.h"
 #include "params.h"
+#include "privsep.h"
 #include "session.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,7 +43,12 @@ static struct {
 	int timeout;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
+	struct tls_config tls;
+	const char *login_user;
+	const char *login_chroot;
 } opt = {
+	.login_user = DEFAULT_LOGIN_USER,
+	.login_chroot = DEFAULT_LOGIN_CHROOT,
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
@@ -60,11 +67,22 @@ static void usage(FILE *f)
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
-	    "                          USER/PASS is accepted\n"
+	    "                          USER/PASS is accepted without TLS\n"
+	    "      --tls=MODE          off (default), stls (RFC 2595 STLS) or\n"
+	    "                          implicit (TLS from the first byte, port 995)\n"
+	    "      --tls-cert=FILE     PEM certificate chain, leaf first\n"
+	    "      --tls-key=FILE      PEM private key (mode 600, owned by root)\n"
+	    "      --tls-ciphers=LIST  OpenSSL cipher list for TLS 1.2\n"
+	    "      --tls-min=VERSION   1.2 (default) or 1.3\n"
+	    "      --login-user=NAME   the account that reads the client before\n"
+	    "                          login when started as root (default %s)\n"
+	    "      --login-chroot=DIR  its empty root directory, made when missing\n"
+	    "                          (default %s)\n"
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT);
+	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT, DEFAULT_LOGIN_USER,
+	    DEFAULT_LOGIN_CHROOT);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -87,6 +105,13 @@ static void parse_options(int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
+		{ "tls", required_argument, NULL, 'T' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-ciphers", required_argument, NULL, 'S' },
+		{ "tls-min", required_argument, NULL, 'N' },
+		{ "login-user", required_argument, NULL, 'U' },
+		{ "login-chroot", required_argument, NULL, 'R' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -120,6 +145,36 @@ static void parse_options(int argc, char **argv)
 				fprintf(stderr, "pop3d: bad --plaintext: %s\n", optarg);
 				exit(2);
 			}
+			break;
+		case 'T':
+			if (strcmp(optarg, "off") == 0)
+				opt.tls.mode = TLS_OFF;
+			else if (strcmp(optarg, "stls") == 0)
+				opt.tls.mode = TLS_STLS;
+			else if (strcmp(optarg, "implicit") == 0)
+				opt.tls.mode = TLS_IMPLICIT;
+			else {
+				fprintf(stderr, "pop3d: bad --tls: %s\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'C':
+			opt.tls.cert = optarg;
+			break;
+		case 'K':
+			opt.tls.key = optarg;
+			break;
+		case 'S':
+			opt.tls.ciphers = optarg;
+			break;
+		case 'N':
+			opt.tls.min = optarg;
+			break;
+		case 'U':
+			opt.login_user = optarg;
+			break;
+		case 'R':
+			opt.login_chroot = optarg;
 			break;
 		case 'd':
 			opt.debug = 1;
@@ -275,13 +330,22 @@ int main(int argc, char **argv)
 		    opt.auth);
 		return 2;
 	}
+	if (!tls_configure(&opt.tls)) {
+		fprintf(stderr, "pop3d: cannot use the TLS settings (see the log)\n");
+		return 2;
+	}
 	bool safe_line = find_peer();
-	struct policy policy = {
-		.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
+	struct privsep_config ps = {
+		.policy.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
+		.tls = opt.tls.mode,
+		.greeting = "+OK pop3d ready\r\n",
+		.timeout = opt.timeout,
+		.login_user = opt.login_user,
+		.login_chroot = opt.login_chroot,
 	};
-	io_init(0, 1, opt.timeout);
-	io_puts("+OK pop3d ready\r\n");
+	if (!privsep_start(&ps))
+		return 1;
 
 	struct credentials creds;
 	struct account acct;
@@ -289,7 +353,7 @@ int main(int argc, char **argv)
 	int failures = 0;
 	char who[4 * MAX_USER + 1];
 	for (;;) {
-		end = session_authorize(&policy, &creds);
+		end = privsep_next(&creds);
 		if (end != END_LOGIN) {
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
@@ -310,16 +374,18 @@ int main(int argc, char **argv)
 		    "bad credentials");
 		io_flush();
 		pause_ms(LOGIN_FAILURE_DELAY_MS);
-		if (r == AUTH_TEMPFAIL)
-			io_puts("-ERR [SYS/TEMP] authentication is not available "
-			    "now, try later\r\n");
-		else
-			io_puts("-ERR [AUTH] authentication failed\r\n");
-		if (++failures >= MAX_LOGIN_FAILURES) {
-			io_flush();
+		bool last = ++failures >= MAX_LOGIN_FAILURES;
+		privsep_refuse(r == AUTH_TEMPFAIL ? "-ERR [SYS/TEMP] "
+		    "authentication is not available now, try later\r\n" :
+		    "-ERR [AUTH] authentication failed\r\n", last);
+		if (last) {
 			log_msg(LOG_NOTICE, "too many login failures peer=%s", peer);
 			return 1;
 		}
+	}
+	if (!privsep_accept()) {
+		log_msg(LOG_ERR, "login process lost peer=%s", peer);
+		return 1;
 	}
 
 	log_escape(acct.name, who, sizeof(who));
