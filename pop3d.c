@@ -24,6 +24,7 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -196,6 +197,32 @@ static void parse_options(int argc, char **argv)
 	}
 }
 
+/* Descriptors above 2 that a careless parent left open must reach neither
+ * the login process nor the user's: all are closed.  /proc/self/fd lists
+ * them where it exists; elsewhere every possible number is tried. */
+static void close_inherited_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = 3; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			close((int)i);
+		return;
+	}
+	int fds[256], n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < 256) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	if (n == 256)
+		close_inherited_fds();
+}
+
 /* fds 0-2 exist, and fd 2 goes nowhere unless debugging: under inetd it is
  * the client's socket, and only protocol replies may reach the client. */
 static void setup_fds(void)
@@ -208,6 +235,7 @@ static void setup_fds(void)
 	if (!opt.debug)
 		dup2(fd, 2);
 	close(fd);
+	close_inherited_fds();
 }
 
 /* Who is on the other end, and is the line safe for a plaintext password:
