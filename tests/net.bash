@@ -22,12 +22,13 @@ make_pki() {
 
 # serve ARG...: pop3d -a/-m for alice plus ARGs, one process per connection
 # under tcpserver on 127.0.0.1:$PORT (a free port); -d log in $T/server.log
-# (SERVE_LOG= for no -d).
+# (SERVE_LOG= for no -d).  SERVE_AS: a command prefix to run it as another
+# user (setpriv ...).
 serve() {
 	local try
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		PORT=$((20000 + RANDOM % 40000))
-		tcpserver -v -R -H -l 0 -c 20 127.0.0.1 "$PORT" \
+		${SERVE_AS:-} tcpserver -v -R -H -l 0 -c 20 127.0.0.1 "$PORT" \
 			"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${SERVE_LOG--d} "$@" \
 			>"$T/server.log" 2>&1 &
 		SERVER_PID=$!

@@ -215,3 +215,64 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 	assert_success
 	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
 }
+
+# The shipped examples, run as shipped apart from the paths: the binary,
+# the test certificate, the test account and a loopback port.
+deployed_args() {	# the pop3d arguments of an example's command line
+	sed -e "s|@sbindir@/pop3d|$POP3D|" \
+		-e "s|/etc/ssl/certs/pop3d.pem|$T/pki/cert.pem|" \
+		-e "s|/etc/ssl/private/pop3d.key|$T/pki/key.pem|"
+}
+
+@test "systemd/pop3ds units: port 995, Accept=yes, and the ExecStart line serves implicit TLS" {
+	grep -qx 'ListenStream=995' "$BATS_TEST_DIRNAME/../systemd/pop3ds.socket"
+	grep -qx 'Accept=yes' "$BATS_TEST_DIRNAME/../systemd/pop3ds.socket"
+	cmd=$(sed -n 's/^ExecStart=//p' "$BATS_TEST_DIRNAME/../systemd/pop3ds@.service" | deployed_args)
+	PORT=$((20000 + RANDOM % 40000))
+	systemd-socket-activate --inetd -a -l "127.0.0.1:$PORT" -- \
+		$cmd -a "file:$T/passwd" -m "$T/mail/%u" -t 5 2>"$T/server.log" &
+	SERVER_PID=$!
+	for i in $(seq 50); do grep -q 'Listening' "$T/server.log" && break; sleep 0.1; done
+	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
+	assert_success
+	assert_output "$MSG2"
+}
+
+@test "xinetd.d/pop3s: serves implicit TLS under xinetd" {
+	PORT=$((20000 + RANDOM % 40000))
+	{
+		printf 'defaults\n{\n}\n'
+		sed -e 's/^service pop3s/service pop3s-test/' \
+			-e "s|^\(\tserver_args.*\)|\1 -a file:$T/passwd -m $T/mail/%u -t 5|" \
+			-e "s|^}|\ttype = UNLISTED\n\tport = $PORT\n\tbind = 127.0.0.1\n}|" \
+			"$BATS_TEST_DIRNAME/../xinetd.d/pop3s" | deployed_args
+	} >"$T/xinetd.conf"
+	xinetd -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" \
+		-filelog "$T/xinetd.log" &
+	SERVER_PID=$!
+	for i in $(seq 50); do grep -q 'Started working: 1' "$T/xinetd.log" && break; sleep 0.1; done
+	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
+	assert_success
+	assert_output "$MSG2"
+}
+
+@test "started as an ordinary user: TLS runs in the one process, STLS and implicit" {
+	if [ "$(id -u)" -eq 0 ]; then
+		# A throwaway uid that owns the key, the password file and the mbox.
+		chown "$TEST_UID" "$T/pki/key.pem" "$T/passwd"
+		SERVE_AS="setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups"
+	fi
+	for mode in stls implicit; do
+		serve --tls=$mode $TLS_FILES
+		if [ $mode = stls ]; then
+			run s_client -starttls pop3 <<<$'USER alice\nPASS secret\nRETR 2\nQUIT'
+		else
+			run s_client <<<$'USER alice\nPASS secret\nRETR 2\nQUIT'
+		fi
+		assert_line --regexp '^\+OK alice has 2 messages'
+		assert_line '..dot'
+		assert_line --regexp '^\+OK bye'
+		grep -q 'no privilege separation' "$T/server.log"
+		stop_server
+	done
+}
