@@ -2,17 +2,35 @@
  * pop3d.c: entry point, options and privilege handling.
  *
  * One pop3d serves one connection on fd 0/1 (inetd, xinetd, tcpserver,
- * systemd Accept=yes) and exits.  The privilege map, line by line:
+ * systemd Accept=yes) and exits.  The processes and their privileges,
+ * started as root (popa3d's model; privsep.h has the pipe protocol):
  *
- *   main, options, log_open                 as started (root or a user)
- *   session_authorize (AUTHORIZATION)       as started; reads the network
- *   auth_login                              as started (root for PAM/shadow)
- *   become_user                             root -> the user, for good
- *   mailbox_open, session_transact, UPDATE  the user only; never root
+ *   root parent    main, options, log_open, auth_configure,
+ *                  tls_configure (reads the key)          root
+ *                  privsep_start: fork ---------------------+
+ *                                                           |
+ *   login process  chroot(--login-chroot), setgroups/setgid/setuid
+ *                  (--login-user, default nobody), then the first byte
+ *                  from the client: TLS handshake, greeting, STLS,
+ *                  session_authorize (AUTHORIZATION)      unprivileged
+ *                  -> login record (user, password, pipelined input) up
+ *                  <- verdict (ok, or the failure reply to send)
+ *                  after a login with TLS: tls_relay, plaintext to the
+ *                  user's process over a socketpair; without TLS: exits
  *
- * Started by an ordinary user, pop3d serves only that user's own mail.
- * fd 2 may be the client's socket under inetd: it is pointed at /dev/null
- * unless -d is given.
+ *   root parent    privsep_next: reads the record, checks it
+ *                  auth_login, the failure delay and count  root
+ *                  privsep_accept: the client (socket, or the relay's
+ *                  socketpair with fds 0/1 on /dev/null)
+ *                  become_user                            root -> the user
+ *                  mailbox_open, session_transact, UPDATE the user only
+ *
+ * So no byte from the network is parsed by root or by a process that can
+ * read a mailbox before a login has succeeded, and root never parses a TLS
+ * record.  Started by an ordinary user, pop3d cannot separate privileges:
+ * everything runs in one process as that user (logged), and it serves only
+ * that user's own mail.  fd 2 may be the client's socket under inetd: it is
+ * pointed at /dev/null unless -d is given.
  */
 #include "auth.h"
 #include "io.h"
