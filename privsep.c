@@ -87,7 +87,7 @@ static bool write_full(int fd, const void *buf, size_t n)
 
 static bool start_tls(void)
 {
-	if (!tls_start(0, 1))
+	if (!tls_start(0, 1, cfg.timeout))
 		return false;
 	io_set_transport(tls_transport());
 	policy.stls = false;

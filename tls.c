@@ -201,7 +201,7 @@ static int ms_left(const struct timespec *deadline)
 	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
 }
 
-bool tls_start(int rfd, int wfd)
+bool tls_start(int rfd, int wfd, int timeout)
 {
 	ssl = SSL_new(ctx);
 	if (!ssl || SSL_set_rfd(ssl, rfd) != 1 || SSL_set_wfd(ssl, wfd) != 1) {
@@ -212,7 +212,8 @@ bool tls_start(int rfd, int wfd)
 	set_nonblocking(wfd);
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += TLS_HANDSHAKE_TIMEOUT;
+	deadline.tv_sec += timeout < TLS_HANDSHAKE_TIMEOUT ? timeout :
+	    TLS_HANDSHAKE_TIMEOUT;
 	for (;;) {
 		ERR_clear_error();
 		short want = 0;

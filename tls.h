@@ -6,8 +6,9 @@
  *                          certificate chain and the key (whose file must
  *                          be readable only by its owner, root when root);
  *                          false if unusable (the reason is logged)
- *   tls_start(rfd, wfd)    the server handshake on the client's fds, with
- *                          TLS_HANDSHAKE_TIMEOUT; false if it failed (logged)
+ *   tls_start(rfd, wfd, timeout)  the server handshake on the client's fds,
+ *                          within timeout seconds (at most
+ *                          TLS_HANDSHAKE_TIMEOUT); false if it failed (logged)
  *   tls_transport()        the io_transport to hand to io_set_transport()
  *   tls_active()           a handshake has succeeded
  *   tls_relay(fd, timeout) moves plaintext between the TLS session and fd
@@ -33,7 +34,7 @@ struct tls_config {
 };
 
 bool tls_configure(const struct tls_config *cfg);
-bool tls_start(int rfd, int wfd);
+bool tls_start(int rfd, int wfd, int timeout);
 const struct io_transport *tls_transport(void);
 bool tls_active(void);
 void tls_relay(int fd, int timeout);

@@ -276,3 +276,15 @@ deployed_args() {	# the pop3d arguments of an example's command line
 		stop_server
 	done
 }
+
+@test "a client that stalls in the TLS handshake is dropped after the idle timeout" {
+	serve --tls=stls $TLS_FILES -t 1
+	start=$(date +%s)
+	run timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'STLS\r\n' >&3; tr -d '\r' <&3"
+	assert_success	# the server closed the connection, not timeout(1)
+	assert_output $'+OK pop3d ready\n+OK Begin TLS negotiation'
+	[ $(($(date +%s) - start)) -le 4 ]
+	sleep 0.2
+	grep -q 'TLS handshake timed out' "$T/server.log"
+	grep -q 'end=tls failed' "$T/server.log"
+}
