@@ -117,6 +117,13 @@ static bool parse_number(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* Long-only options: codes past any character, so no short option and no
+ * other long-only option can collide with them. */
+enum {
+	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
+	OPT_LOGIN_USER, OPT_LOGIN_CHROOT,
+};
+
 static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -124,13 +131,13 @@ static void parse_options(int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
-		{ "tls", required_argument, NULL, 'T' },
-		{ "tls-cert", required_argument, NULL, 'C' },
-		{ "tls-key", required_argument, NULL, 'K' },
-		{ "tls-ciphers", required_argument, NULL, 'S' },
-		{ "tls-min", required_argument, NULL, 'N' },
-		{ "login-user", required_argument, NULL, 'U' },
-		{ "login-chroot", required_argument, NULL, 'R' },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-ciphers", required_argument, NULL, OPT_TLS_CIPHERS },
+		{ "tls-min", required_argument, NULL, OPT_TLS_MIN },
+		{ "login-user", required_argument, NULL, OPT_LOGIN_USER },
+		{ "login-chroot", required_argument, NULL, OPT_LOGIN_CHROOT },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -165,7 +172,7 @@ static void parse_options(int argc, char **argv)
 				exit(2);
 			}
 			break;
-		case 'T':
+		case OPT_TLS:
 			if (strcmp(optarg, "off") == 0)
 				opt.tls.mode = TLS_OFF;
 			else if (strcmp(optarg, "stls") == 0)
@@ -177,22 +184,22 @@ static void parse_options(int argc, char **argv)
 				exit(2);
 			}
 			break;
-		case 'C':
+		case OPT_TLS_CERT:
 			opt.tls.cert = optarg;
 			break;
-		case 'K':
+		case OPT_TLS_KEY:
 			opt.tls.key = optarg;
 			break;
-		case 'S':
+		case OPT_TLS_CIPHERS:
 			opt.tls.ciphers = optarg;
 			break;
-		case 'N':
+		case OPT_TLS_MIN:
 			opt.tls.min = optarg;
 			break;
-		case 'U':
+		case OPT_LOGIN_USER:
 			opt.login_user = optarg;
 			break;
-		case 'R':
+		case OPT_LOGIN_CHROOT:
 			opt.login_chroot = optarg;
 			break;
 		case 'd':

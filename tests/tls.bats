@@ -288,3 +288,11 @@ deployed_args() {	# the pop3d arguments of an example's command line
 	grep -q 'TLS handshake timed out' "$T/server.log"
 	grep -q 'end=tls failed' "$T/server.log"
 }
+
+@test "--help names the TLS and privilege-separation options" {
+	run "$POP3D" --help
+	assert_success
+	for o in --tls= --tls-cert= --tls-key= --tls-ciphers= --tls-min= --login-user= --login-chroot=; do
+		assert_output --partial "$o"
+	done
+}
