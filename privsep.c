@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -258,6 +259,18 @@ static bool start_separated(void)
 	return true;
 }
 
+/* Separation needs a kernel that lets this process chroot and change uid:
+ * the kernel is asked, since an LD_PRELOADed uid wrapper (cwrap, in the
+ * tests) can make geteuid() say 0 to a process that is not root. */
+static bool really_root(void)
+{
+#ifdef SYS_geteuid
+	return syscall(SYS_geteuid) == 0;
+#else
+	return geteuid() == 0;
+#endif
+}
+
 bool privsep_start(const struct privsep_config *c)
 {
 	cfg = *c;
@@ -265,7 +278,7 @@ bool privsep_start(const struct privsep_config *c)
 	policy.stls = c->tls == TLS_STLS;
 	if (c->tls == TLS_IMPLICIT)
 		policy.plaintext_ok = true;
-	separated = geteuid() == 0;
+	separated = really_root();
 	if (separated)
 		return start_separated();
 	log_msg(LOG_INFO, "not started as root: no privilege separation "
