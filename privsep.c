@@ -31,6 +31,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -200,14 +201,23 @@ static bool chroot_dir_ok(const char *dir)
 	return true;
 }
 
-/* Into the chroot as the login account, for good. */
+/* Into the chroot as the login account, for good.  Then the limits of a
+ * process that needs no new process and must never dump a password into a
+ * core file.  (No RLIMIT_FSIZE: the "client" or the -d log may be a file.) */
 static bool drop_to(const struct passwd *pw)
 {
 	if (chroot(cfg.login_chroot) < 0 || chdir("/") < 0 ||
 	    setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0)
 		return false;
-	return setuid(0) < 0 && geteuid() == pw->pw_uid;
+	if (setuid(0) == 0 || geteuid() != pw->pw_uid)
+		return false;
+	const struct rlimit none = { 0, 0 };
+	return setrlimit(RLIMIT_CORE, &none) == 0 &&
+#ifdef RLIMIT_NPROC
+	    setrlimit(RLIMIT_NPROC, &none) == 0 &&
+#endif
+	    true;
 }
 
 static bool start_separated(void)
@@ -299,7 +309,8 @@ static void reap(void)
  * a count that fits.  Anything else is treated as a broken connection. */
 static bool record_ok(const struct login_record *r)
 {
-	if (r->end < END_LOGIN || r->end > END_IOERR)
+	if (r->end < END_LOGIN || r->end > END_IOERR ||
+	    (r->tls && cfg.tls == TLS_OFF))
 		return false;
 	return r->end != END_LOGIN ||
 	    (memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&

@@ -94,6 +94,9 @@ await_uid() {
 	assert_equal "$others" ""	# no file, no directory, no mailbox
 	assert_line --regexp '^socket:'	# the client
 	assert_line --regexp '^pipe:'	# to and from the root parent
+	# It may not fork, and never dumps core.
+	grep -Eq '^Max processes +0 +0 ' "/proc/$login_pid/limits"
+	grep -Eq '^Max core file size +0 +0 ' "/proc/$login_pid/limits"
 	# Log in: the root parent becomes alice and serves the socket itself.
 	printf 'USER alice\r\nPASS secret\r\n' >&4
 	await_uid "$root_pid" "$TEST_UID"
