@@ -1,11 +1,13 @@
 /*
- * auth.c: the password-file backend (and, later, PAM).  See auth.h.
+ * auth.c: the password-file backend, and the dispatch to PAM (auth_pam.c).
+ * See auth.h.
  *
  * file:PATH holds one account a line, "user:crypt-hash[:uid:gid:home]", with
  * '#' comments.  The hash is anything libxcrypt verifies (yescrypt, sha512crypt,
  * bcrypt...).  The file is refused when others may write it.
  */
 #include "auth.h"
+#include "auth_pam.h"
 #include "log.h"
 
 #include <crypt.h>
@@ -186,15 +188,22 @@ enum auth_result auth_login(const char *user, const char *pass,
 {
 	if (backend == BACKEND_FILE)
 		return file_login(user, pass, acct);
-	log_msg(LOG_ERR, "the PAM backend is not built in yet");
-	return AUTH_TEMPFAIL;
+	return auth_pam_login(user, pass, acct);
 }
 
 bool auth_session_open(void)
 {
-	return true;
+	return backend == BACKEND_FILE || auth_pam_session_open();
 }
 
 void auth_session_close(void)
 {
+	if (backend == BACKEND_PAM)
+		auth_pam_end();
+}
+
+void auth_forget(void)
+{
+	if (backend == BACKEND_PAM)
+		auth_pam_forget();
 }

@@ -7,8 +7,14 @@
  *   auth_login(user, pass, acct)  checks the password; on AUTH_OK fills in the
  *                                 account to serve.  A failure costs about the
  *                                 same time whether the user exists or not.
- *   auth_session_open/close()     the PAM session around the TRANSACTION
- *                                 state (no-ops for the file backend)
+ *   auth_session_open()           after a successful login, in the process
+ *                                 that stays root: PAM credentials and
+ *                                 session (a no-op for the file backend)
+ *   auth_session_close()          ends what auth_login and
+ *                                 auth_session_open started; call it after
+ *                                 any login, failed, refused or served
+ *   auth_forget()                 in a forked child: forget the PAM handle
+ *                                 without closing the parent's session
  */
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H
@@ -40,6 +46,7 @@ enum auth_result auth_login(const char *user, const char *pass,
     struct account *acct);
 bool auth_session_open(void);
 void auth_session_close(void);
+void auth_forget(void);
 bool auth_is_pam(void);
 
 #endif

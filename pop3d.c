@@ -19,25 +19,40 @@
  *                  user's process over a socketpair; without TLS: exits
  *
  *   root parent    privsep_next: reads the record, checks it
- *                  auth_login, the failure delay and count  root
+ *                  auth_login, login policy, the failure
+ *                  delay and count                        root
  *                  privsep_accept: the client (socket, or the relay's
  *                  socketpair with fds 0/1 on /dev/null)
- *                  become_user                            root -> the user
- *                  mailbox_open, session_transact, UPDATE the user only
+ *                  start_session: set_groups, PAM setcred
+ *                  + open_session                         root
+ *                  privs_monitor (PAM only): fork
+ *     parent: the monitor                   root; reads nothing from the
+ *                                           client; closes the PAM session
+ *                                           and exits with the child's
+ *                                           status
+ *     child: become_user                    root -> the user, for good (the
+ *                                           --lock-group gid kept as the
+ *                                           saved gid, see privs.h)
+ *   mailbox_open, session_transact, UPDATE  the user only; never root
  *
  * So no byte from the network is parsed by root or by a process that can
  * read a mailbox before a login has succeeded, and root never parses a TLS
  * record.  Started by an ordinary user, pop3d cannot separate privileges:
  * everything runs in one process as that user (logged), and it serves only
- * that user's own mail.  fd 2 may be the client's socket under inetd: it is
+ * that user's own mail.  Accounts below --min-uid, and uid 0 always, are
+ * never served.  fd 2 may be the client's socket under inetd: it is
  * pointed at /dev/null unless -d is given.
  */
+/* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
+#define _GNU_SOURCE
 #include "auth.h"
+#include "auth_pam.h"
 #include "io.h"
 #include "log.h"
 #include "mailbox.h"
 #include "params.h"
 #include "privsep.h"
+#include "privs.h"
 #include "session.h"
 #include "tls.h"
 
@@ -48,6 +63,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +81,8 @@ static struct {
 	struct tls_config tls;
 	const char *login_user;
 	const char *login_chroot;
+	const char *pam_service;
+	unsigned long min_uid;
 } opt = {
 	.login_user = DEFAULT_LOGIN_USER,
 	.login_chroot = DEFAULT_LOGIN_CHROOT,
@@ -72,6 +90,8 @@ static struct {
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
 	.plaintext = PLAIN_SECURE,
+	.pam_service = DEFAULT_PAM_SERVICE,
+	.min_uid = DEFAULT_MIN_UID,
 };
 
 static char peer[INET6_ADDRSTRLEN + 8] = "local";
@@ -84,6 +104,11 @@ static void usage(FILE *f)
 	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
 	    "                          (default %s)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
+	    "  -s, --pam-service=NAME  the PAM service (default %s)\n"
+	    "      --min-uid=UID       refuse accounts below UID (default %d;\n"
+	    "                          uid 0 is always refused)\n"
+	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
+	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
 	    "                          USER/PASS is accepted without TLS\n"
@@ -100,8 +125,8 @@ static void usage(FILE *f)
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT, DEFAULT_LOGIN_USER,
-	    DEFAULT_LOGIN_CHROOT);
+	    DEFAULT_MAILBOX, DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
+	    DEFAULT_TIMEOUT, DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -123,12 +148,33 @@ enum {
 	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
 	OPT_LOGIN_USER, OPT_LOGIN_CHROOT,
 };
+/* --lock-group: a group name or number that must exist. */
+static void set_lock_group(const char *name)
+{
+	struct group *gr = getgrnam(name);
+	long n;
+	if (gr && gr->gr_gid == 0) {
+		fprintf(stderr, "pop3d: --lock-group: not group 0\n");
+		exit(2);
+	}
+	if (gr)
+		privs_set_lock_group(gr->gr_gid);
+	else if (parse_number(name, 1, 0x7fffffffL, &n))
+		privs_set_lock_group((gid_t)n);
+	else {
+		fprintf(stderr, "pop3d: --lock-group: no group %s\n", name);
+		exit(2);
+	}
+}
 
 static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mailbox", required_argument, NULL, 'm' },
 		{ "auth", required_argument, NULL, 'a' },
+		{ "pam-service", required_argument, NULL, 's' },
+		{ "min-uid", required_argument, NULL, 'U' },
+		{ "lock-group", required_argument, NULL, 'G' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
 		{ "tls", required_argument, NULL, OPT_TLS },
@@ -145,13 +191,31 @@ static void parse_options(int argc, char **argv)
 	};
 	int c;
 	long n;
-	while ((c = getopt_long(argc, argv, "m:a:t:dVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:a:s:t:dVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opt.mailbox = optarg;
 			break;
 		case 'a':
 			opt.auth = optarg;
+			break;
+		case 's':
+			if (!optarg[0] || strchr(optarg, '/')) {
+				fprintf(stderr, "pop3d: bad --pam-service: %s\n",
+				    optarg);
+				exit(2);
+			}
+			opt.pam_service = optarg;
+			break;
+		case 'U':
+			if (!parse_number(optarg, 0, 0x7fffffffL, &n)) {
+				fprintf(stderr, "pop3d: bad --min-uid: %s\n", optarg);
+				exit(2);
+			}
+			opt.min_uid = (unsigned long)n;
+			break;
+		case 'G':
+			set_lock_group(optarg);
 			break;
 		case 't':
 			if (!parse_number(optarg, 1, 86400 * 7, &n)) {
@@ -271,8 +335,9 @@ static bool find_peer(void)
 	socklen_t len = sizeof(ss);
 	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
 		const char *ip = getenv("TCPREMOTEIP");
-		if (errno == ENOTSOCK && ip)
-			snprintf(peer, sizeof(peer), "%.45s", ip);
+		if (errno == ENOTSOCK && ip && ip[0] && strlen(ip) <= 45 &&
+		    strspn(ip, "0123456789abcdefABCDEF:.") == strlen(ip))
+			snprintf(peer, sizeof(peer), "%s", ip);
 		return errno == ENOTSOCK;
 	}
 	if (ss.ss_family == AF_INET) {
@@ -333,8 +398,24 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 	return o > 0;
 }
 
-/* Root -> the account, for good: groups, gid, uid, then proof that root
- * cannot be had back.  Never uid 0.  Not root: only one's own account. */
+/* As root, before PAM's setcred (which may add groups, e.g. pam_group):
+ * the account's supplementary groups. */
+static bool set_groups(const struct account *a)
+{
+	if (geteuid() != 0)
+		return true;
+	int r = a->system ? initgroups(a->name, a->gid) :
+	    setgroups(1, &a->gid);
+	if (r < 0)
+		log_msg(LOG_ERR, "cannot set the groups of %s: %s", a->name,
+		    strerror(errno));
+	return r == 0;
+}
+
+/* Root -> the account, for good: gid (the --lock-group gid kept as the
+ * saved gid, nothing else), uid, then proof that root cannot be had back.
+ * The groups are set before (set_groups).  Never uid 0.  Not root: only
+ * one's own account. */
 static bool become_user(const struct account *a)
 {
 	if (geteuid() != 0) {
@@ -350,24 +431,77 @@ static bool become_user(const struct account *a)
 		    a->name);
 		return false;
 	}
-	int r = a->system ? initgroups(a->name, a->gid) :
-	    setgroups(1, &a->gid);
-	if (r < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
+	gid_t saved = a->gid;
+	privs_lock_gid(&saved);
+	if (setresgid(a->gid, a->gid, saved) < 0 ||
+	    setresuid(a->uid, a->uid, a->uid) < 0) {
 		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
 		    (unsigned long)a->uid, strerror(errno));
 		return false;
 	}
-	if (setuid(0) == 0 || geteuid() != a->uid || getegid() != a->gid) {
+	if (setuid(0) == 0 || seteuid(0) == 0 || setegid(0) == 0 ||
+	    getuid() != a->uid ||
+	    geteuid() != a->uid || getgid() != a->gid || getegid() != a->gid) {
 		log_msg(LOG_CRIT, "privileges could not be dropped");
 		_exit(1);
 	}
 	return true;
 }
 
-static void pause_ms(long ms)
+/* The account is served in a session of its own: the groups and the PAM
+ * credentials and session are set up as started; with PAM, a monitor stays
+ * behind to close the session; the process that returns is the user's. */
+static bool start_session(const struct account *a)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	if (!set_groups(a) || !auth_session_open())
+		return false;
+	if (auth_is_pam()) {
+		io_flush();
+		if (!privs_monitor())
+			return false;
+	}
+	return become_user(a);
+}
+
+/* Why pop3d refuses an account its backend accepted; NULL if it does not.
+ * These count as failed logins and get the same reply, so that they do
+ * not tell a password guesser that the password was right. */
+static const char *account_refused(const struct account *a)
+{
+	if (a->has_ids && a->uid == 0)
+		return "uid 0 is never served";
+	if (a->has_ids && a->uid < opt.min_uid)
+		return "uid below --min-uid";
+	if (geteuid() == 0 && !a->has_ids)
+		return "no uid:gid to serve it as";
+	if (geteuid() != 0 && a->has_ids && a->uid != getuid())
+		return "not the account pop3d runs as";
+	return NULL;
+}
+
+/* Started as an ordinary user, the PAM backend can only serve that user:
+ * any other name is refused before PAM is asked. */
+static bool other_than_self(const char *user)
+{
+	if (geteuid() == 0 || !auth_is_pam())
+		return false;
+	struct passwd *pw = getpwuid(getuid());
+	return !pw || strcmp(pw->pw_name, user) != 0;
+}
+
+/* Sleeps until ms after t0 (CLOCK_MONOTONIC): a failed login then takes
+ * the same time however long the backend took to say no. */
+static void pause_until(const struct timespec *t0, long ms)
+{
+	struct timespec ts = *t0;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
 		;
 }
 
@@ -388,6 +522,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bool safe_line = find_peer();
+	auth_pam_set_service(opt.pam_service);
+	if (strcmp(peer, "local") != 0)
+		auth_pam_set_rhost(peer);
 	struct privsep_config ps = {
 		.policy.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
@@ -408,29 +545,47 @@ int main(int argc, char **argv)
 	for (;;) {
 		end = privsep_next(&creds);
 		if (end != END_LOGIN) {
+			io_flush();
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
 			return end == END_QUIT ? 0 : 1;
 		}
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		memset(&acct, 0, sizeof(acct));
-		enum auth_result r = valid_user_name(creds.user) ?
-		    auth_login(creds.user, creds.pass, &acct) : AUTH_FAIL;
+		enum auth_result r = AUTH_FAIL;
+		const char *why = NULL;
+		bool not_self = other_than_self(creds.user);
+		if (not_self) {
+			why = "not the account pop3d runs as";
+			if (valid_user_name(creds.user) && getpwnam(creds.user))
+				snprintf(acct.name, sizeof(acct.name), "%s",
+				    creds.user);
+		}
+		else if (valid_user_name(creds.user))
+			r = auth_login(creds.user, creds.pass, &acct);
 		explicit_bzero(creds.pass, sizeof(creds.pass));
+		if (r == AUTH_OK && (why = account_refused(&acct)) != NULL) {
+			auth_session_close();
+			r = AUTH_FAIL;
+		}
 		if (r == AUTH_OK)
 			break;
 		/* Only names of real accounts are logged: an unknown one may be
 		 * a password typed into the wrong field. */
 		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=USER "
 		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
-		    sizeof(who)) : "(unknown)", peer, r == AUTH_TEMPFAIL ?
-		    "backend error" : r == AUTH_EXPIRED ? "account expired" :
-		    "bad credentials");
+		    sizeof(who)) : "(unknown)", peer, why ? why :
+		    r == AUTH_TEMPFAIL ? "backend error" : r == AUTH_EXPIRED ?
+		    "account expired or locked" : "bad credentials");
 		io_flush();
-		pause_ms(LOGIN_FAILURE_DELAY_MS);
+		pause_until(&t0, LOGIN_FAILURE_DELAY_MS);
 		bool last = ++failures >= MAX_LOGIN_FAILURES;
 		privsep_refuse(r == AUTH_TEMPFAIL ? "-ERR [SYS/TEMP] "
 		    "authentication is not available now, try later\r\n" :
-		    "-ERR [AUTH] authentication failed\r\n", last);
+		    not_self ? "-ERR [AUTH] this server serves only the account "
+		    "it runs as\r\n" : "-ERR [AUTH] authentication failed\r\n",
+		    last);
 		if (last) {
 			log_msg(LOG_NOTICE, "too many login failures peer=%s", peer);
 			return 1;
@@ -443,11 +598,20 @@ int main(int argc, char **argv)
 
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!become_user(&acct) || !mailbox_path(&acct, path, sizeof(path))) {
+	if (!mailbox_path(&acct, path, sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
-		log_msg(LOG_ERR, "login user=%s peer=%s refused: cannot serve",
+		log_msg(LOG_ERR, "login user=%s peer=%s refused: the mailbox "
+		    "path does not fit", who, peer);
+		auth_session_close();
+		return 1;
+	}
+	if (!start_session(&acct)) {
+		io_puts("-ERR [SYS/TEMP] the session could not be set up\r\n");
+		io_flush();
+		log_msg(LOG_ERR, "login user=%s peer=%s: session setup failed",
 		    who, peer);
+		auth_session_close();
 		return 1;
 	}
 	struct mailbox mb;
@@ -463,8 +627,9 @@ int main(int argc, char **argv)
 	unsigned long long total = 0;
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=USER messages=%zu",
-	    who, peer, mb.count);
+	log_msg(LOG_INFO, "login user=%s peer=%s method=USER uid=%lu gid=%lu "
+	    "messages=%zu", who, peer, (unsigned long)geteuid(),
+	    (unsigned long)getegid(), mb.count);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 

@@ -289,9 +289,13 @@ deployed_args() {	# the pop3d arguments of an example's command line
 	grep -q 'end=tls failed' "$T/server.log"
 }
 
-@test "--help names the TLS and privilege-separation options" {
+@test "--help and pop3d.8 name the TLS and privilege-separation options" {
 	run "$POP3D" --help
 	assert_success
+	for o in --tls= --tls-cert= --tls-key= --tls-ciphers= --tls-min= --login-user= --login-chroot=; do
+		assert_output --partial "$o"
+	done
+	run bash -c "MANWIDTH=200 man -l '$BATS_TEST_DIRNAME/../pop3d.8' 2>&1 | col -b"
 	for o in --tls= --tls-cert= --tls-key= --tls-ciphers= --tls-min= --login-user= --login-chroot=; do
 		assert_output --partial "$o"
 	done
