@@ -89,7 +89,7 @@ static bool write_full(int fd, const void *buf, size_t n)
 
 static bool start_tls(void)
 {
-	if (!tls_start(0, 1, cfg.timeout))
+	if (!tls_start(0, 1, cfg.login_timeout))
 		return false;
 	io_set_transport(tls_transport());
 	policy.stls = false;
@@ -100,7 +100,7 @@ static bool start_tls(void)
 /* The first line, after the handshake for implicit TLS (RFC 8314 3.3). */
 static void open_session(void)
 {
-	io_init(0, 1, cfg.timeout);
+	io_init(0, 1, cfg.login_timeout);
 	if (cfg.tls == TLS_IMPLICIT && !start_tls()) {
 		tls_failed = true;
 		return;
@@ -284,6 +284,8 @@ static bool really_root(void)
 bool privsep_start(const struct privsep_config *c)
 {
 	cfg = *c;
+	if (cfg.login_timeout <= 0 || cfg.login_timeout > cfg.timeout)
+		cfg.login_timeout = cfg.timeout;
 	policy = c->policy;
 	policy.stls = c->tls == TLS_STLS;
 	if (c->tls == TLS_IMPLICIT)
@@ -306,7 +308,9 @@ static void reap(void)
 }
 
 /* A record the parent may act on: an end it knows, terminated strings and
- * a count that fits.  Anything else is treated as a broken connection. */
+ * a count that fits.  Anything else is treated as a broken connection.
+ * Every field of struct credentials must be checked here, and none may be
+ * a pointer: the login process is not trusted with root's memory. */
 static bool record_ok(const struct login_record *r)
 {
 	if (r->end < END_LOGIN || r->end > END_IOERR ||
@@ -362,6 +366,7 @@ bool privsep_accept(void)
 	if (!separated) {
 		if (tls_active())
 			atexit(tls_close);
+		io_init(0, 1, cfg.timeout);	/* the same fds and transport */
 		return true;
 	}
 	struct verdict v = { .ok = true };

@@ -29,7 +29,8 @@ struct privsep_config {
 	struct policy policy;	/* before TLS */
 	enum tls_mode tls;
 	const char *greeting;	/* the first line, CRLF included */
-	int timeout;
+	int timeout;		/* idle timeout after login (and of the relay) */
+	int login_timeout;	/* before login and for the handshake; 0: timeout */
 	const char *login_user;
 	const char *login_chroot;
 };
