@@ -47,10 +47,26 @@ serve() {
 	return 1
 }
 
+# children PID: the pids whose parent is PID (from /proc, no procps).
+children() {
+	local p
+	for p in /proc/[0-9]*; do
+		if [ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$1" ]; then
+			echo "${p#/proc/}"
+		fi
+	done
+}
+
+# stop_server: the server, and with SERVE_AS a shell function, the
+# tcpserver that the function's subshell started.
 stop_server() {
 	if [ -n "${SERVER_PID:-}" ]; then
+		if [ -n "${SERVE_AS:-}" ]; then
+			kill $(children "$SERVER_PID") 2>/dev/null || true
+		fi
 		kill "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
+		SERVER_PID=
 	fi
 }
 

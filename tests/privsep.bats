@@ -27,16 +27,6 @@ need_root() {
 	fi
 }
 
-# children PID: the pids whose parent is PID (from /proc, no procps).
-children() {
-	local p
-	for p in /proc/[0-9]*; do
-		if [ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$1" ]; then
-			echo "${p#/proc/}"
-		fi
-	done
-}
-
 # await_child PID: the first child of PID, waiting up to 5 s for it.
 await_child() {
 	local i c
