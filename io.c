@@ -71,6 +71,11 @@ void io_init(int in, int out, int timeout)
 	sigaction(SIGALRM, &sa, NULL);
 }
 
+void io_set_timeout(int timeout)
+{
+	timeout_s = timeout;
+}
+
 /* Waits for fd to become ready; false after timeout_s seconds of silence.
  * EINTR restarts the wait with the time that is left. */
 static bool wait_ready(int fd, short events)

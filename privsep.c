@@ -366,7 +366,7 @@ bool privsep_accept(void)
 	if (!separated) {
 		if (tls_active())
 			atexit(tls_close);
-		io_init(0, 1, cfg.timeout);	/* the same fds and transport */
+		io_set_timeout(cfg.timeout);
 		return true;
 	}
 	struct verdict v = { .ok = true };
