@@ -54,6 +54,27 @@
 /* Lines of the password file longer than this are refused, not truncated. */
 #define MAX_PASSWD_LINE		1024
 
+/* The delivery lock (lock.c): MDAs hold it for the length of one delivery,
+ * so waiting up to 5 s (polling every 100 ms) rides out a busy spool; then
+ * the client gets -ERR [SYS/TEMP] and nothing is touched.  liblockfile
+ * calls a dotlock stale after 5 minutes unless touched: we touch it every
+ * minute while a long UPDATE holds it. */
+#define LOCK_WAIT_MS		5000
+#define LOCK_RETRY_MS		100
+#define LOCK_TOUCH_S		60
+
+/* UPDATE (update.c): copy block size, and how much of the old tail's start
+ * and end the journal fingerprints (tells a truncated tail from one still
+ * there, without reading a deleted gigabyte). */
+#define UPDATE_BUFFER		(1024 * 1024)
+#define TAIL_SAMPLE		(64 * 1024)
+
+/* The per-user state directory (state.c): session lock, UPDATE journal,
+ * index cache.  Under the home directory by default; when that is missing
+ * or unusable, beside the mailbox if its directory is writable. */
+#define DEFAULT_STATE_DIR	"%h/.pop3d"
+#define FALLBACK_STATE_DIR	"%d/.pop3d-%u"
+
 /* TLS: a handshake is a round trip or two; a client that has not finished
  * one in this many seconds is not going to. */
 #define TLS_HANDSHAKE_TIMEOUT	60

@@ -55,6 +55,8 @@
 #include "privs.h"
 #include "session.h"
 #include "tls.h"
+#include "state.h"
+#include "uidl.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -74,6 +76,8 @@
 
 static struct {
 	const char *mailbox;
+	const char *state_dir;	/* NULL: the default, with its fallback */
+	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
@@ -103,6 +107,11 @@ static void usage(FILE *f)
 	    "Serve one POP3 session on standard input and output.\n\n"
 	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
 	    "                          (default %s)\n"
+	    "      --state-dir=PATTERN pop3d's own files (session lock, UPDATE\n"
+	    "                          journal): %%u, %%h, %%d the mailbox's directory,\n"
+	    "                          %%%%; default %s, else %s\n"
+	    "      --uidl=MODE         pop3d (default), or reuse the UIDLs of another\n"
+	    "                          server: xuidl, uw, dovecot, popa3d (see README)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
 	    "  -s, --pam-service=NAME  the PAM service (default %s)\n"
 	    "      --min-uid=UID       refuse accounts below UID (default %d;\n"
@@ -125,8 +134,9 @@ static void usage(FILE *f)
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
-	    DEFAULT_TIMEOUT, DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
+	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
+	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
+	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -177,6 +187,8 @@ static void parse_options(int argc, char **argv)
 		{ "lock-group", required_argument, NULL, 'G' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "uidl", required_argument, NULL, 'I' },
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
@@ -233,6 +245,15 @@ static void parse_options(int argc, char **argv)
 				opt.plaintext = PLAIN_NEVER;
 			else {
 				fprintf(stderr, "pop3d: bad --plaintext: %s\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'S':
+			opt.state_dir = optarg;
+			break;
+		case 'I':
+			if (!uidl_parse_mode(optarg, &opt.uidl)) {
+				fprintf(stderr, "pop3d: bad --uidl: %s\n", optarg);
 				exit(2);
 			}
 			break;
@@ -367,12 +388,14 @@ static bool valid_user_name(const char *u)
 	return true;
 }
 
-/* Expands the --mailbox pattern; false if it does not fit or needs a home
- * directory that the account has not got. */
-static bool mailbox_path(const struct account *a, char *out, size_t size)
+/* Expands a --mailbox or --state-dir pattern: %u user, %h home, %d the
+ * mailbox's directory (when dir is given), %% a '%'.  False if it does not
+ * fit or needs something the account has not got. */
+static bool expand(const char *pattern, const struct account *a,
+    const char *dir, char *out, size_t size)
 {
 	size_t o = 0;
-	for (const char *p = opt.mailbox; *p; p++) {
+	for (const char *p = pattern; *p; p++) {
 		const char *add = NULL;
 		char one[2] = { *p, '\0' };
 		if (*p == '%') {
@@ -381,6 +404,8 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 				add = a->name;
 			else if (*p == 'h' && a->home[0])
 				add = a->home;
+			else if (*p == 'd' && dir)
+				add = dir;
 			else if (*p == '%')
 				add = "%";
 			else
@@ -396,6 +421,34 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 	}
 	out[o] = '\0';
 	return o > 0;
+}
+
+/* The state directory: --state-dir if given (no fallback: the admin chose),
+ * else the default under the home directory, else beside the mailbox.
+ * Without one, UPDATEs that need a journal are refused (update.c) and a
+ * second session is not locked out (it cannot delete what changed anyway). */
+static void open_state_dir(const struct account *a, const char *mailbox)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", mailbox);
+	char *slash = strrchr(dir, '/');
+	const char *d = slash == dir ? "/" : dir;
+	if (slash)
+		*slash = '\0';
+	else
+		d = ".";
+	if (opt.state_dir) {
+		if (expand(opt.state_dir, a, d, path, sizeof(path)))
+			state_open(path);
+		else
+			log_msg(LOG_ERR, "--state-dir=%s cannot be expanded",
+			    opt.state_dir);
+	} else if (!(expand(DEFAULT_STATE_DIR, a, d, path, sizeof(path)) &&
+	    state_open(path)) && !(expand(FALLBACK_STATE_DIR, a, d, path,
+	    sizeof(path)) && state_open(path))) {
+		log_msg(LOG_WARNING, "no state directory for %s: no session "
+		    "lock, and only UPDATEs that need no journal", a->name);
+	}
 }
 
 /* As root, before PAM's setcred (which may add groups, e.g. pam_group):
@@ -598,7 +651,7 @@ int main(int argc, char **argv)
 
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!mailbox_path(&acct, path, sizeof(path))) {
+	if (!expand(opt.mailbox, &acct, NULL, path, sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
 		log_msg(LOG_ERR, "login user=%s peer=%s refused: the mailbox "
@@ -614,13 +667,19 @@ int main(int argc, char **argv)
 		auth_session_close();
 		return 1;
 	}
+	open_state_dir(&acct, path);
 	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path);
+	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
-		io_printf("-ERR [%s] cannot open the mailbox\r\n",
-		    st == MB_SYSERR ? "SYS/TEMP" : "SYS/PERM");
+		if (st == MB_INUSE)
+			io_puts("-ERR [IN-USE] the mailbox is in use by another "
+			    "POP3 session\r\n");
+		else
+			io_printf("-ERR [%s] cannot open the mailbox\r\n",
+			    st == MB_SYSERR || st == MB_LOCKED ||
+			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
 		io_flush();
 		return 1;
 	}

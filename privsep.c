@@ -371,6 +371,11 @@ bool privsep_accept(void)
 	}
 	struct verdict v = { .ok = true };
 	bool ok = write_full(verdict_fd, &v, sizeof(v));
+	if (rec.tls) {	/* what the login process's policy became */
+		policy.stls = false;
+		policy.plaintext_ok = true;
+	}
+	session_login_policy(&policy);
 	if (rec.tls) {
 		/* The user's process never sees a TLS record: the socket is
 		 * the relay's alone. */

@@ -138,7 +138,7 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "EXPIRE NEVER\r\n");
 	if (c->state == AUTHORIZATION && c->policy->stls)
 		io_puts("STLS\r\n");
-	if (c->state == AUTHORIZATION && c->policy->plaintext_ok)
+	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
 	return DONE;
@@ -161,9 +161,14 @@ static enum outcome cmd_quit(struct ctx *c)
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s", c->mb->path,
 		    mailbox_strerror(st));
-		io_printf("-ERR [%s] some deleted messages not removed: mailbox %s\r\n",
-		    st == MB_CHANGED ? "SYS/TEMP" : "SYS/TEMP",
-		    st == MB_CHANGED ? "changed by another program" : "write failed");
+		io_printf("-ERR [SYS/TEMP] %s\r\n", st == MB_UNSURE ?
+		    "messages deleted, but the disk reported an error: some "
+		    "may come back" : st == MB_PENDING ?
+		    "deleting was interrupted; it completes at the next login" :
+		    st == MB_CHANGED ? "nothing deleted: mailbox changed by "
+		    "another program" : st == MB_LOCKED ? "nothing deleted: "
+		    "mailbox locked, try later" : "nothing deleted: cannot "
+		    "update the mailbox now");
 		c->end = END_UPDATE_FAILED;
 		return LEAVE;
 	}
@@ -422,18 +427,28 @@ static enum session_end run(struct ctx *c)
 	}
 }
 
+/* The policy of the login, kept for CAPA in TRANSACTION: RFC 2449 section 5
+ * wants the AUTHORIZATION capabilities announced in both states. */
+static const struct policy *login_policy;
+
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds)
 {
+	login_policy = p;
 	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
 	return run(&c);
+}
+
+void session_login_policy(const struct policy *p)
+{
+	login_policy = p;
 }
 
 enum session_end session_transact(struct mailbox *mb, struct stats *st)
 {
 	static const struct policy none;
-	struct ctx c = { .state = TRANSACTION, .policy = &none, .mb = mb,
-	    .stats = st };
+	struct ctx c = { .state = TRANSACTION, .policy = login_policy ?
+	    login_policy : &none, .mb = mb, .stats = st };
 	return run(&c);
 }
 

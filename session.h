@@ -6,6 +6,8 @@
  *       (END_LOGIN, creds filled in; the caller authenticates and replies)
  *       or leaves, or asks for TLS (END_STARTTLS).  Touches no mailbox;
  *       runs unprivileged when pop3d was started as root.
+ *   session_login_policy(p)  the login's policy, for CAPA in TRANSACTION,
+ *       when AUTHORIZATION ran in another process (privsep.c)
  *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
  *       UPDATE state on QUIT.
  * Both return how the session (or the state) ended.
@@ -52,6 +54,7 @@ enum session_end {
 
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds);
+void session_login_policy(const struct policy *p);
 enum session_end session_transact(struct mailbox *mb, struct stats *st);
 const char *session_end_name(enum session_end e);
 
