@@ -32,6 +32,7 @@ serve() {
 			"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${SERVE_LOG--d} "$@" \
 			>"$T/server.log" 2>&1 &
 		SERVER_PID=$!
+		SERVER_AS=${SERVE_AS:-}
 		local i
 		for i in $(seq 50); do
 			if grep -q 'status: 0/' "$T/server.log"; then
@@ -61,7 +62,7 @@ children() {
 # tcpserver that the function's subshell started.
 stop_server() {
 	if [ -n "${SERVER_PID:-}" ]; then
-		if [ -n "${SERVE_AS:-}" ]; then
+		if [ -n "${SERVER_AS:-}" ]; then
 			kill $(children "$SERVER_PID") 2>/dev/null || true
 		fi
 		kill "$SERVER_PID" 2>/dev/null || true
