@@ -78,3 +78,16 @@ s_client() {
 		-verify_return_error -verify_hostname localhost -crlf -quiet \
 		"$@" 2>/dev/null | tr -d '\r'
 }
+
+# await_sessions N: waits (up to 5 s) until N pop3d processes have exited
+# (tcpserver -v says so in $T/server.log).  A session releases the mailbox's
+# session lock only after its last reply, so a client that logs in again at
+# once can meet [IN-USE].
+await_sessions() {
+	local i
+	for i in $(seq 50); do
+		[ "$(grep -c '^tcpserver: end ' "$T/server.log")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -97,6 +97,7 @@ line
 		run bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'CAPA\r\nUSER alice\r\nPASS secret\r\nQUIT\r\n' >&3; tr -d '\r' <&3"
 		assert_line 'USER'
 		assert_line --regexp '^\+OK alice has 2 messages'
+		await_sessions 1
 		stop_server
 	done
 	POP3D_ARGS=--plaintext=never run pop_raw <<<$'CAPA\r\nUSER alice\r\nQUIT\r\n'
@@ -118,6 +119,7 @@ line
 	assert_success
 	assert_line --index 0 --regexp '^1 [0-9]+'
 	assert_line --index 1 --regexp '^2 [0-9]+'
+	await_sessions 1
 	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
 	assert_output "$MSG2"
 	# A plaintext client gets no POP3 reply from an implicit-TLS port.
@@ -166,6 +168,7 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 		grep -qx 'Subject: two' "$T/mpop.mbox"
 		grep -qx '.dot' "$T/mpop.mbox"
 		grep -q 'TLS established' "$T/server.log"
+		await_sessions 1
 		stop_server
 	done
 }
@@ -188,6 +191,7 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 		grep -qx 'Subject: two' "$T/fm.out"
 		grep -qx '.dot' "$T/fm.out"
 		grep -q 'TLS established' "$T/server.log"
+		await_sessions 1
 		stop_server
 	done
 }
@@ -273,6 +277,7 @@ deployed_args() {	# the pop3d arguments of an example's command line
 		assert_line '..dot'
 		assert_line --regexp '^\+OK bye'
 		grep -q 'no privilege separation' "$T/server.log"
+		await_sessions 1
 		stop_server
 	done
 }
