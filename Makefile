@@ -7,7 +7,7 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lpam -lcrypt -lmd -llockfile -lssl -lcrypto
+LIBS     = -lpam -lcrypt -lssl -lcrypto -lmd -llockfile
 
 # Installation directories (GNU names).  sysconfdir is /etc whatever PREFIX
 # is: PAM and xinetd read only there.
@@ -20,8 +20,8 @@ systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c update.c lock.c state.c uidl.c auth.c \
-	auth_pam.c privs.c io.c log.c tls.c privsep.c
+SRCS = pop3d.c session.c mailbox.c cache.c digest.c update.c lock.c state.c \
+	uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c privsep.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -50,6 +50,12 @@ check-deps:
 check: check-deps pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
+	@if command -v dpkg-buildpackage >/dev/null; then $(MAKE) deb-check; \
+	else echo "deb-check skipped: dpkg-buildpackage is not installed"; fi
+
+# Builds the Debian package out of tree and checks what it installs.
+deb-check:
+	tests/deb-check
 
 check-sanitize: build-san/pop3d
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
@@ -96,4 +102,4 @@ uninstall:
 clean:
 	rm -rf pop3d *.o build-san tests/tmp demo/state
 
-.PHONY: all check check-deps check-sanitize demo clean install uninstall
+.PHONY: all check check-deps check-sanitize deb-check demo clean install uninstall

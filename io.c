@@ -99,8 +99,8 @@ static bool wait_ready(int fd, short events)
 }
 
 /* Refills the input buffer: 1 with new bytes, 0 at EOF, -1 error, -2 timeout.
- * Before waiting for the client everything queued is sent (PIPELINING).
- * The wait is skipped when the transport holds decrypted bytes already. */
+ * Before waiting for the client everything queued is sent; the wait is
+ * skipped when the transport holds decrypted bytes already. */
 static int fill(void)
 {
 	if (in_pos > 0) {
@@ -108,13 +108,21 @@ static int fill(void)
 		in_len -= in_pos;
 		in_pos = 0;
 	}
-	if (!io_flush())
-		return -1;
+	/* Replies wait in the buffer while more commands are already there
+	 * (RFC 2449 PIPELINING): they leave together, in large writes.  With
+	 * TLS a readable fd may hold part of a record only: the read then asks
+	 * to wait, and the replies are sent before the wait. */
 	short want = POLLIN;
 	for (;;) {
-		if (!tr->pending() && !wait_ready(want == POLLOUT ? out_fd :
-		    in_fd, want))
-			return -2;
+		int fd = want == POLLOUT ? out_fd : in_fd;
+		struct pollfd p = { .fd = fd, .events = want };
+		if (!tr->pending() && (poll(&p, 1, 0) <= 0 ||
+		    !(p.revents & (want | POLLHUP)))) {
+			if (!io_flush())
+				return -1;
+			if (!wait_ready(fd, want))
+				return -2;
+		}
 		ssize_t n = tr->read(inbuf + in_len, sizeof(inbuf) - in_len, &want);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

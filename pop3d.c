@@ -71,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -601,6 +602,7 @@ int main(int argc, char **argv)
 			io_flush();
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
+			io_flush();
 			return end == END_QUIT ? 0 : 1;
 		}
 		struct timespec t0;

@@ -20,13 +20,13 @@
  * can stop it between two system calls, and the journal covers both.
  */
 #include "update.h"
+#include "digest.h"
 #include "log.h"
 #include "params.h"
 #include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sha2.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@
 
 #define MAGIC		"pop3d-journal-1\n"	/* 16 bytes */
 #define PHASE_AT	16
-#define HEAD_BYTES	(PHASE_AT + 8 + 7 * 8 + SHA256_DIGEST_LENGTH)
+#define HEAD_BYTES	(PHASE_AT + 8 + 7 * 8 + SHA256_BYTES)
 #define PHASE_COPYING	'C'
 #define PHASE_COPIED	'T'
 
@@ -46,7 +46,7 @@ struct journal {
 	off_t p, s, l;		/* P, S and L of the plan */
 	size_t nseg;
 	off_t blen;		/* backup bytes */
-	uint8_t tail[SHA256_DIGEST_LENGTH];
+	uint8_t tail[SHA256_BYTES];
 	char phase;
 	struct range *seg;
 	off_t backup_at;	/* where the backup starts in the journal */
@@ -139,11 +139,11 @@ static bool copy(int in, off_t at, int out, off_t to, off_t n, char *buf,
 static bool tail_digest(int fd, off_t from, off_t to, uint8_t *out)
 {
 	static char buf[TAIL_SAMPLE];
-	SHA2_CTX ctx;
+	digest_ctx ctx;
 	uint8_t len[8];
-	SHA256Init(&ctx);
+	digest_begin(&ctx);
 	put64(len, (uint64_t)(to - from));
-	SHA256Update(&ctx, len, sizeof(len));
+	digest_add(&ctx, len, sizeof(len));
 	off_t n = to - from;
 	off_t parts[2][2] = { { from, n < TAIL_SAMPLE ? n : TAIL_SAMPLE },
 	    { to - TAIL_SAMPLE, 0 } };
@@ -155,16 +155,16 @@ static bool tail_digest(int fd, off_t from, off_t to, uint8_t *out)
 	for (int i = 0; i < 2; i++) {
 		if (!pread_all(fd, buf, (size_t)parts[i][1], parts[i][0]))
 			return false;
-		SHA256Update(&ctx, (uint8_t *)buf, (size_t)parts[i][1]);
+		digest_add(&ctx, (uint8_t *)buf, (size_t)parts[i][1]);
 	}
-	SHA256Final(out, &ctx);
+	digest_end(&ctx, out);
 	return true;
 }
 
 /* Is [P+L, S) still the old tail?  (False once it has been truncated.) */
 static bool tail_present(int fd, const struct journal *j, off_t size)
 {
-	uint8_t d[SHA256_DIGEST_LENGTH];
+	uint8_t d[SHA256_BYTES];
 	return size >= j->s && tail_digest(fd, j->p + j->l, j->s, d) &&
 	    memcmp(d, j->tail, sizeof(d)) == 0;
 }
@@ -189,20 +189,20 @@ static void encode_head(const struct journal *j, uint8_t *h)
 	    (uint64_t)j->l, j->nseg, (uint64_t)j->blen };
 	for (int i = 0; i < 7; i++)
 		put64(h + PHASE_AT + 8 + 8 * i, v[i]);
-	memcpy(h + PHASE_AT + 8 + 56, j->tail, SHA256_DIGEST_LENGTH);
+	memcpy(h + PHASE_AT + 8 + 56, j->tail, SHA256_BYTES);
 }
 
 /* The journal's digest covers everything but the phase byte. */
-static void hash_head(SHA2_CTX *ctx, const uint8_t *h)
+static void hash_head(digest_ctx *ctx, const uint8_t *h)
 {
-	SHA256Update(ctx, h, PHASE_AT);
-	SHA256Update(ctx, h + PHASE_AT + 1, HEAD_BYTES - PHASE_AT - 1);
+	digest_add(ctx, h, PHASE_AT);
+	digest_add(ctx, h + PHASE_AT + 1, HEAD_BYTES - PHASE_AT - 1);
 }
 
-static bool write_hashed(int fd, SHA2_CTX *ctx, const void *p, size_t n,
+static bool write_hashed(int fd, digest_ctx *ctx, const void *p, size_t n,
     off_t *at)
 {
-	SHA256Update(ctx, p, n);
+	digest_add(ctx, p, n);
 	if (!pwrite_all(fd, p, n, *at))
 		return false;
 	*at += (off_t)n;
@@ -224,10 +224,10 @@ static bool journal_write(struct journal *j, int mfd, char *buf)
 	if (fd < 0)
 		return false;
 	j->phase = PHASE_COPYING;
-	uint8_t h[HEAD_BYTES], d[SHA256_DIGEST_LENGTH];
+	uint8_t h[HEAD_BYTES], d[SHA256_BYTES];
 	encode_head(j, h);
-	SHA2_CTX ctx;
-	SHA256Init(&ctx);
+	digest_ctx ctx;
+	digest_begin(&ctx);
 	hash_head(&ctx, h);
 	off_t at = HEAD_BYTES;
 	bool ok = pwrite_all(fd, h, HEAD_BYTES, 0);
@@ -247,7 +247,7 @@ static bool journal_write(struct journal *j, int mfd, char *buf)
 			n -= (off_t)k;
 		}
 	}
-	SHA256Final(d, &ctx);
+	digest_end(&ctx, d);
 	ok = ok && pwrite_all(fd, d, sizeof(d), at) && fsync(fd) == 0 &&
 	    renameat(dfd, tmp, dfd, name) == 0;
 	if (!ok) {
@@ -280,7 +280,7 @@ static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	j->fd = fd;
-	uint8_t h[HEAD_BYTES], d[SHA256_DIGEST_LENGTH], want[sizeof(d)];
+	uint8_t h[HEAD_BYTES], d[SHA256_BYTES], want[sizeof(d)];
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !pread_all(fd, h, HEAD_BYTES, 0) ||
 	    memcmp(h, MAGIC, PHASE_AT) != 0)
@@ -308,15 +308,15 @@ static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
 	j->seg = malloc((j->nseg ? j->nseg : 1) * sizeof(*j->seg));
 	if (!j->seg)
 		goto bad;
-	SHA2_CTX ctx;
-	SHA256Init(&ctx);
+	digest_ctx ctx;
+	digest_begin(&ctx);
 	hash_head(&ctx, h);
 	off_t dst = j->p, sum = 0, blen = 0;
 	for (size_t i = 0; i < j->nseg; i++) {
 		uint8_t e[16];
 		if (!pread_all(fd, e, sizeof(e), HEAD_BYTES + 16 * (off_t)i))
 			goto bad;
-		SHA256Update(&ctx, e, sizeof(e));
+		digest_add(&ctx, e, sizeof(e));
 		struct range *r = &j->seg[i];
 		r->from = (off_t)get64(e);
 		r->len = (off_t)get64(e + 8);
@@ -332,11 +332,11 @@ static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
 		if (!pread_all(fd, buf, k, at))
 			goto bad;
-		SHA256Update(&ctx, (uint8_t *)buf, k);
+		digest_add(&ctx, (uint8_t *)buf, k);
 		at += (off_t)k;
 		n -= (off_t)k;
 	}
-	SHA256Final(want, &ctx);
+	digest_end(&ctx, want);
 	if (!pread_all(fd, d, sizeof(d), j->backup_at + j->blen) ||
 	    memcmp(d, want, sizeof(d)) != 0)
 		goto bad;

@@ -196,6 +196,9 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 
 @test "a spool only group mail may write: the setgid dotlockfile helper locks" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to make a spool the user cannot write"
+	# LeakSanitizer ptrace()s the process: refused under strace and once
+	# --lock-group keeps a saved gid (as in root.bats). No leak check here.
+	export ASAN_OPTIONS=$(no_leak_check)
 	getent group mail >/dev/null || skip "no group mail"
 	mkdir "$T/spool"
 	chown root:mail "$T/spool"
@@ -239,9 +242,12 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 	run pop 'DELE 2' QUIT
 	assert_line --index -1 '+OK bye, 7 messages left'
 	[ "$(stat -c %a "$T/mail/st-alice")" = 700 ]
+	# The session lock and the index cache (cache.h), nothing else.
 	run ls -A "$T/mail/st-alice"
-	assert_output --regexp '^session-[0-9a-f]+\.lock$'
+	assert_output --regexp '^mbox-index
+session-[0-9a-f]+\.lock$'
 	[ "$(stat -c %a "$T/mail/st-alice"/session-*)" = 600 ]
+	[ "$(stat -c %a "$T/mail/st-alice"/mbox-index)" = 600 ]
 }
 
 @test "the default state directory is ~/.pop3d when the home directory is usable" {
