@@ -158,6 +158,16 @@ size_t io_take_input(char *buf, size_t size)
 	return n;
 }
 
+size_t io_copy_output(char *buf, size_t size)
+{
+	if (out_len > size) {
+		io_flush();
+		return 0;
+	}
+	memcpy(buf, outbuf, out_len);
+	return out_len;
+}
+
 bool io_preload(const char *buf, size_t n)
 {
 	if (n > sizeof(inbuf) - (in_len - in_pos))

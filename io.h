@@ -16,6 +16,9 @@
  *   io_take_input(buf, size)     move unread input out (pipelined commands
  *                                handed to another process); returns the count
  *   io_preload(buf, n)           put such input in front of what is unread
+ *   io_copy_output(buf, size)    a copy of the queued output when it fits
+ *                                (its length), else sends it (0): replies
+ *                                handed to another process to send
  * A write that fails or times out ends the process (exit 1): the client is
  * gone and there is nobody to answer.
  */
@@ -57,5 +60,6 @@ void io_set_transport(const struct io_transport *t);
 void io_discard_input(void);
 size_t io_take_input(char *buf, size_t size);
 bool io_preload(const char *buf, size_t n);
+size_t io_copy_output(char *buf, size_t size);
 
 #endif

@@ -10,6 +10,9 @@
  *       creds    user and password, NUL-terminated (END_LOGIN only)
  *       pending  count of the input bytes read after the PASS line, and
  *       input    those bytes (pipelined commands), at most IO_INPUT_BUFFER
+ *       queued, output  replies not sent yet (the greeting and those before
+ *                PASS), at most as much: the user's process sends them
+ *                with its own, so pipelined replies still leave together
  *   parent -> login process (struct verdict), one per END_LOGIN:
  *       ok       the login succeeded: hand over the client
  *       last     (failure) this was the last attempt: end after the reply
@@ -45,6 +48,8 @@ struct login_record {
 	struct credentials creds;
 	size_t pending;
 	char input[IO_INPUT_BUFFER];
+	size_t queued;
+	char output[IO_INPUT_BUFFER];
 };
 
 struct verdict {
@@ -135,10 +140,14 @@ static _Noreturn void login_process(void)
 	for (;;) {
 		memset(&rec, 0, sizeof(rec));
 		rec.end = (int)authorize(&rec.creds);
-		io_flush();
 		rec.tls = tls_active();
-		if (rec.end == END_LOGIN)
+		if (rec.end != END_LOGIN)
+			io_flush();
+		else {
 			rec.pending = io_take_input(rec.input, sizeof(rec.input));
+			rec.queued = io_copy_output(rec.output,
+			    sizeof(rec.output));
+		}
 		bool sent = write_full(rec_fd, &rec, sizeof(rec));
 		explicit_bzero(&rec.creds, sizeof(rec.creds));
 		if (!sent || rec.end != END_LOGIN || !read_full(verdict_fd, &v,
@@ -319,7 +328,7 @@ static bool record_ok(const struct login_record *r)
 	return r->end != END_LOGIN ||
 	    (memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&
 	    memchr(r->creds.pass, '\0', sizeof(r->creds.pass)) &&
-	    r->pending <= sizeof(r->input));
+	    r->pending <= sizeof(r->input) && r->queued <= sizeof(r->output));
 }
 
 enum session_end privsep_next(struct credentials *creds)
@@ -394,6 +403,7 @@ bool privsep_accept(void)
 	}
 	close(rec_fd);
 	close(verdict_fd);
+	io_put(rec.output, rec.queued);
 	ok = ok && io_preload(rec.input, rec.pending);
 	explicit_bzero(&rec, sizeof(rec));
 	return ok;
