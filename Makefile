@@ -7,7 +7,7 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lpam -lcrypt -lcrypto -lmd -llockfile
+LIBS     = -lpam -lcrypt -lssl -lcrypto -lmd -llockfile
 
 # Installation directories (GNU names).  sysconfdir is /etc whatever PREFIX
 # is: PAM and xinetd read only there.
@@ -21,7 +21,7 @@ exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c cache.c digest.c update.c lock.c state.c \
-	uidl.c auth.c auth_pam.c privs.c io.c log.c
+	uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c privsep.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -74,7 +74,8 @@ install: pop3d
 	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
 	install -m 644 pop3d.8 $(DESTDIR)$(mandir)/man8/pop3d.8
 	install -m 644 pam.d/pop3 $(DESTDIR)$(sysconfdir)/pam.d/pop3
-	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service; do \
+	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service \
+		systemd/pop3ds.socket systemd/pop3ds@.service; do \
 		$(SUBST) $$f >$(DESTDIR)$(systemdunitdir)/$${f#systemd/}; \
 		chmod 644 $(DESTDIR)$(systemdunitdir)/$${f#systemd/}; done
 	$(SUBST) inetd/pop3d.conf >$(DESTDIR)$(exampledir)/inetd.conf
@@ -91,6 +92,8 @@ uninstall:
 		$(DESTDIR)$(sysconfdir)/pam.d/pop3 \
 		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3d@.service \
+		$(DESTDIR)$(systemdunitdir)/pop3ds.socket \
+		$(DESTDIR)$(systemdunitdir)/pop3ds@.service \
 		$(DESTDIR)$(exampledir)/inetd.conf \
 		$(DESTDIR)$(exampledir)/tcpserver/run \
 		$(addprefix $(DESTDIR)$(sysconfdir)/,$(XINETD_FILES))

@@ -17,13 +17,41 @@
 
 static int in_fd = 0, out_fd = 1, timeout_s = DEFAULT_TIMEOUT;
 
-static char inbuf[4096];
+static char inbuf[IO_INPUT_BUFFER];
 static size_t in_pos, in_len;
 
 static char outbuf[OUTPUT_BUFFER];
 static size_t out_len;
 
 static volatile sig_atomic_t write_expired;
+
+/* The plain transport: the fds themselves.  Usually blocking (inetd hands
+ * over a blocking socket); EAGAIN is handled in case they are not. */
+static ssize_t plain_read(void *buf, size_t n, short *want)
+{
+	*want = POLLIN;
+	return read(in_fd, buf, n);
+}
+
+static ssize_t plain_write(const void *buf, size_t n, short *want)
+{
+	*want = POLLOUT;
+	return write(out_fd, buf, n);
+}
+
+static bool plain_pending(void)
+{
+	return false;
+}
+
+static const struct io_transport plain = { plain_read, plain_write,
+    plain_pending };
+static const struct io_transport *tr = &plain;
+
+void io_set_transport(const struct io_transport *t)
+{
+	tr = t ? t : &plain;
+}
 
 static void on_alarm(int sig)
 {
@@ -41,6 +69,11 @@ void io_init(int in, int out, int timeout)
 	struct sigaction sa = { .sa_handler = on_alarm };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
+}
+
+void io_set_timeout(int timeout)
+{
+	timeout_s = timeout;
 }
 
 /* Waits for fd to become ready; false after timeout_s seconds of silence.
@@ -66,7 +99,8 @@ static bool wait_ready(int fd, short events)
 }
 
 /* Refills the input buffer: 1 with new bytes, 0 at EOF, -1 error, -2 timeout.
- * Before waiting for the client everything queued is sent. */
+ * Before waiting for the client everything queued is sent; the wait is
+ * skipped when the transport holds decrypted bytes already. */
 static int fill(void)
 {
 	if (in_pos > 0) {
@@ -75,29 +109,74 @@ static int fill(void)
 		in_pos = 0;
 	}
 	/* Replies wait in the buffer while more commands are already there
-	 * (RFC 2449 PIPELINING): they leave together, in large writes. */
-	struct pollfd p = { .fd = in_fd, .events = POLLIN };
-	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) {
-		if (!io_flush())
+	 * (RFC 2449 PIPELINING): they leave together, in large writes.  With
+	 * TLS a readable fd may hold part of a record only: the read then asks
+	 * to wait, and the replies are sent before the wait. */
+	short want = POLLIN;
+	for (;;) {
+		int fd = want == POLLOUT ? out_fd : in_fd;
+		struct pollfd p = { .fd = fd, .events = want };
+		if (!tr->pending() && (poll(&p, 1, 0) <= 0 ||
+		    !(p.revents & (want | POLLHUP)))) {
+			if (!io_flush())
+				return -1;
+			if (!wait_ready(fd, want))
+				return -2;
+		}
+		ssize_t n = tr->read(inbuf + in_len, sizeof(inbuf) - in_len, &want);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
 			return -1;
-		if (!wait_ready(in_fd, POLLIN))
-			return -2;
+		if (n == 0)
+			return 0;
+		in_len += (size_t)n;
+		return 1;
 	}
-	ssize_t n;
-	do
-		n = read(in_fd, inbuf + in_len, sizeof(inbuf) - in_len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if (n == 0)
-		return 0;
-	in_len += (size_t)n;
-	return 1;
 }
 
 bool io_pending(void)
 {
 	return in_pos < in_len;
+}
+
+/* RFC 2595 section 4 / CVE-2011-0411: what the client sent before the TLS
+ * handshake must not be taken as sent under TLS. */
+void io_discard_input(void)
+{
+	explicit_bzero(inbuf, sizeof(inbuf));
+	in_pos = in_len = 0;
+}
+
+size_t io_take_input(char *buf, size_t size)
+{
+	size_t n = in_len - in_pos;
+	if (n > size)
+		n = size;
+	memcpy(buf, inbuf + in_pos, n);
+	io_discard_input();
+	return n;
+}
+
+size_t io_copy_output(char *buf, size_t size)
+{
+	if (out_len > size) {
+		io_flush();
+		return 0;
+	}
+	memcpy(buf, outbuf, out_len);
+	return out_len;
+}
+
+bool io_preload(const char *buf, size_t n)
+{
+	if (n > sizeof(inbuf) - (in_len - in_pos))
+		return false;
+	memmove(inbuf + n, inbuf + in_pos, in_len - in_pos);
+	memcpy(inbuf, buf, n);
+	in_len = in_len - in_pos + n;
+	in_pos = 0;
+	return true;
 }
 
 enum io_status io_getline(char *buf, size_t size, size_t *length)
@@ -136,23 +215,25 @@ enum io_status io_getline(char *buf, size_t size, size_t *length)
 	}
 }
 
-/* write(2) of everything in outbuf.  A short write is continued; EINTR is
- * retried; a client that does not read for timeout_s seconds, or any other
- * error, ends the session: the peer is gone. */
+/* Writes everything in outbuf through the transport.  A short write is
+ * continued; EINTR is retried; a client that does not read for timeout_s
+ * seconds, or any other error, ends the session: the peer is gone. */
 bool io_flush(void)
 {
 	size_t done = 0;
 	write_expired = 0;
 	while (done < out_len) {
+		short want = POLLOUT;
 		alarm((unsigned)timeout_s);
-		ssize_t n = write(out_fd, outbuf + done, out_len - done);
+		ssize_t n = tr->write(outbuf + done, out_len - done, &want);
 		int e = errno;
 		alarm(0);
 		if (write_expired)
 			goto fail;
 		if (n < 0 && e == EINTR)
 			continue;
-		if (n < 0 && e == EAGAIN && wait_ready(out_fd, POLLOUT))
+		if (n < 0 && e == EAGAIN && wait_ready(want == POLLIN ? in_fd :
+		    out_fd, want))
 			continue;
 		if (n <= 0)
 			goto fail;

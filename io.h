@@ -4,12 +4,21 @@
  * about to wait for the client, so pipelined replies leave in few writes.
  *
  *   io_init(in, out, timeout)    fds and the idle timeout in seconds
+ *   io_set_timeout(timeout)      a new idle timeout (after login)
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
  *   io_put/io_printf             queue reply bytes
  *   io_space(n) / io_commit(n)   write straight into the output buffer
  *   io_flush()                   write everything queued; false on failure
+ *   io_set_transport(t)          read/write through t (TLS) instead of the fds
+ *   io_discard_input()           forget unread input (STLS, RFC 2595 section 4)
+ *   io_take_input(buf, size)     move unread input out (pipelined commands
+ *                                handed to another process); returns the count
+ *   io_preload(buf, n)           put such input in front of what is unread
+ *   io_copy_output(buf, size)    a copy of the queued output when it fits
+ *                                (its length), else sends it (0): replies
+ *                                handed to another process to send
  * A write that fails or times out ends the process (exit 1): the client is
  * gone and there is nobody to answer.
  */
@@ -19,9 +28,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/types.h>
+
 enum io_status { IO_LINE, IO_TOOLONG, IO_EOF, IO_TIMEOUT, IO_ERROR };
 
+/* The byte pipe under the line reader and the output buffer.  read/write
+ * act like read(2)/write(2) on a non-blocking fd: >0 bytes moved, 0 end of
+ * input (read only), -1 with errno; errno EAGAIN means "call again once the
+ * fd is ready for *want" (POLLIN or POLLOUT: a TLS record may need either).
+ * pending: bytes already inside the transport, readable without waiting. */
+struct io_transport {
+	ssize_t (*read)(void *buf, size_t n, short *want);
+	ssize_t (*write)(const void *buf, size_t n, short *want);
+	bool (*pending)(void);
+};
+
+/* Input read ahead of the current line; a whole buffer of it at most. */
+#define IO_INPUT_BUFFER		4096
+
 void io_init(int in, int out, int timeout);
+void io_set_timeout(int timeout);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);
@@ -30,5 +56,10 @@ void io_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *io_space(size_t n);
 void io_commit(size_t n);
 bool io_flush(void);
+void io_set_transport(const struct io_transport *t);
+void io_discard_input(void);
+size_t io_take_input(char *buf, size_t size);
+bool io_preload(const char *buf, size_t n);
+size_t io_copy_output(char *buf, size_t size);
 
 #endif

@@ -85,6 +85,24 @@
 #define DEFAULT_STATE_DIR	"%h/.pop3d"
 #define FALLBACK_STATE_DIR	"%d/.pop3d-%u"
 
+/* TLS: a handshake is a round trip or two; a client that has not finished
+ * one in this many seconds is not going to. */
+#define TLS_HANDSHAKE_TIMEOUT	60
+
+/* The relay between a TLS session and the user's process moves at most a
+ * TLS record (16 KiB of plaintext) at a time each way. */
+#define TLS_RELAY_BUFFER	(16 * 1024)
+
+/* The relay gives up on a client that reads nothing for the idle timeout
+ * plus this many seconds: the user's process times out first and says so. */
+#define RELAY_GRACE		10
+
+/* Privilege separation before login (see privsep.h): the pre-login process
+ * runs as this account, chrooted to this empty directory (made, mode 0755,
+ * when missing). */
+#define DEFAULT_LOGIN_USER	"nobody"
+#define DEFAULT_LOGIN_CHROOT	"/run/pop3d/empty"
+
 #define DEFAULT_MAILBOX		"/var/mail/%u"
 
 /* The PAM service (-s): /etc/pam.d/pop3, the name Debian's other POP3

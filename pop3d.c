@@ -2,27 +2,46 @@
  * pop3d.c: entry point, options and privilege handling.
  *
  * One pop3d serves one connection on fd 0/1 (inetd, xinetd, tcpserver,
- * systemd Accept=yes) and exits.  The privilege map, line by line:
+ * systemd Accept=yes) and exits.  The processes and their privileges,
+ * started as root (popa3d's model; privsep.h has the pipe protocol):
  *
- *   main, options, log_open                 as started (root or a user)
- *   session_authorize (AUTHORIZATION)       as started; reads the network
- *   auth_login, login policy                as started (root for PAM/shadow)
- *   start_session: set_groups, PAM
- *     setcred + open_session                as started
- *   privs_monitor (PAM only): fork
- *     parent: the monitor                   as started; reads nothing from
- *                                           the client; closes the PAM
- *                                           session and exits with the
- *                                           child's status
+ *   root parent    main, options, log_open, auth_configure,
+ *                  tls_configure (reads the key)          root
+ *                  privsep_start: fork ---------------------+
+ *                                                           |
+ *   login process  chroot(--login-chroot), setgroups/setgid/setuid
+ *                  (--login-user, default nobody), then the first byte
+ *                  from the client: TLS handshake, greeting, STLS,
+ *                  session_authorize (AUTHORIZATION)      unprivileged
+ *                  -> login record (user, password, pipelined input) up
+ *                  <- verdict (ok, or the failure reply to send)
+ *                  after a login with TLS: tls_relay, plaintext to the
+ *                  user's process over a socketpair; without TLS: exits
+ *
+ *   root parent    privsep_next: reads the record, checks it
+ *                  auth_login, login policy, the failure
+ *                  delay and count                        root
+ *                  privsep_accept: the client (socket, or the relay's
+ *                  socketpair with fds 0/1 on /dev/null)
+ *                  start_session: set_groups, PAM setcred
+ *                  + open_session                         root
+ *                  privs_monitor (PAM only): fork
+ *     parent: the monitor                   root; reads nothing from the
+ *                                           client; closes the PAM session
+ *                                           and exits with the child's
+ *                                           status
  *     child: become_user                    root -> the user, for good (the
  *                                           --lock-group gid kept as the
  *                                           saved gid, see privs.h)
  *   mailbox_open, session_transact, UPDATE  the user only; never root
  *
- * Started by an ordinary user, pop3d serves only that user's own mail.
- * Accounts below --min-uid, and uid 0 always, are never served.
- * fd 2 may be the client's socket under inetd: it is pointed at /dev/null
- * unless -d is given.
+ * So no byte from the network is parsed by root or by a process that can
+ * read a mailbox before a login has succeeded, and root never parses a TLS
+ * record.  Started by an ordinary user, pop3d cannot separate privileges:
+ * everything runs in one process as that user (logged), and it serves only
+ * that user's own mail.  Accounts below --min-uid, and uid 0 always, are
+ * never served.  fd 2 may be the client's socket under inetd: it is
+ * pointed at /dev/null unless -d is given.
  */
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
@@ -32,12 +51,15 @@
 #include "log.h"
 #include "mailbox.h"
 #include "params.h"
+#include "privsep.h"
 #include "privs.h"
 #include "session.h"
+#include "tls.h"
 #include "state.h"
 #include "uidl.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -61,9 +83,14 @@ static struct {
 	int timeout;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
+	struct tls_config tls;
+	const char *login_user;
+	const char *login_chroot;
 	const char *pam_service;
 	unsigned long min_uid;
 } opt = {
+	.login_user = DEFAULT_LOGIN_USER,
+	.login_chroot = DEFAULT_LOGIN_CHROOT,
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
@@ -94,13 +121,23 @@ static void usage(FILE *f)
 	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
-	    "                          USER/PASS is accepted\n"
+	    "                          USER/PASS is accepted without TLS\n"
+	    "      --tls=MODE          off (default), stls (RFC 2595 STLS) or\n"
+	    "                          implicit (TLS from the first byte, port 995)\n"
+	    "      --tls-cert=FILE     PEM certificate chain, leaf first\n"
+	    "      --tls-key=FILE      PEM private key (mode 600, owned by root)\n"
+	    "      --tls-ciphers=LIST  OpenSSL cipher list for TLS 1.2\n"
+	    "      --tls-min=VERSION   1.2 (default) or 1.3\n"
+	    "      --login-user=NAME   the account that reads the client before\n"
+	    "                          login when started as root (default %s)\n"
+	    "      --login-chroot=DIR  its empty root directory, made when missing\n"
+	    "                          (default %s)\n"
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
 	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
-	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
-	    DEFAULT_TIMEOUT);
+	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
+	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -116,6 +153,12 @@ static bool parse_number(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* Long-only options: codes past any character, so no short option and no
+ * other long-only option can collide with them. */
+enum {
+	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
+	OPT_LOGIN_USER, OPT_LOGIN_CHROOT,
+};
 /* --lock-group: a group name or number that must exist. */
 static void set_lock_group(const char *name)
 {
@@ -147,6 +190,13 @@ static void parse_options(int argc, char **argv)
 		{ "plaintext", required_argument, NULL, 'P' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "uidl", required_argument, NULL, 'I' },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-ciphers", required_argument, NULL, OPT_TLS_CIPHERS },
+		{ "tls-min", required_argument, NULL, OPT_TLS_MIN },
+		{ "login-user", required_argument, NULL, OPT_LOGIN_USER },
+		{ "login-chroot", required_argument, NULL, OPT_LOGIN_CHROOT },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -208,6 +258,36 @@ static void parse_options(int argc, char **argv)
 				exit(2);
 			}
 			break;
+		case OPT_TLS:
+			if (strcmp(optarg, "off") == 0)
+				opt.tls.mode = TLS_OFF;
+			else if (strcmp(optarg, "stls") == 0)
+				opt.tls.mode = TLS_STLS;
+			else if (strcmp(optarg, "implicit") == 0)
+				opt.tls.mode = TLS_IMPLICIT;
+			else {
+				fprintf(stderr, "pop3d: bad --tls: %s\n", optarg);
+				exit(2);
+			}
+			break;
+		case OPT_TLS_CERT:
+			opt.tls.cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			opt.tls.key = optarg;
+			break;
+		case OPT_TLS_CIPHERS:
+			opt.tls.ciphers = optarg;
+			break;
+		case OPT_TLS_MIN:
+			opt.tls.min = optarg;
+			break;
+		case OPT_LOGIN_USER:
+			opt.login_user = optarg;
+			break;
+		case OPT_LOGIN_CHROOT:
+			opt.login_chroot = optarg;
+			break;
 		case 'd':
 			opt.debug = 1;
 			break;
@@ -228,6 +308,32 @@ static void parse_options(int argc, char **argv)
 	}
 }
 
+/* Descriptors above 2 that a careless parent left open must reach neither
+ * the login process nor the user's: all are closed.  /proc/self/fd lists
+ * them where it exists; elsewhere every possible number is tried. */
+static void close_inherited_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = 3; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			close((int)i);
+		return;
+	}
+	int fds[256], n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < 256) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	if (n == 256)
+		close_inherited_fds();
+}
+
 /* fds 0-2 exist, and fd 2 goes nowhere unless debugging: under inetd it is
  * the client's socket, and only protocol replies may reach the client. */
 static void setup_fds(void)
@@ -240,6 +346,7 @@ static void setup_fds(void)
 	if (!opt.debug)
 		dup2(fd, 2);
 	close(fd);
+	close_inherited_fds();
 }
 
 /* Who is on the other end, and is the line safe for a plaintext password:
@@ -464,16 +571,25 @@ int main(int argc, char **argv)
 		    opt.auth);
 		return 2;
 	}
+	if (!tls_configure(&opt.tls)) {
+		fprintf(stderr, "pop3d: cannot use the TLS settings (see the log)\n");
+		return 2;
+	}
 	bool safe_line = find_peer();
 	auth_pam_set_service(opt.pam_service);
 	if (strcmp(peer, "local") != 0)
 		auth_pam_set_rhost(peer);
-	struct policy policy = {
-		.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
+	struct privsep_config ps = {
+		.policy.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
+		.tls = opt.tls.mode,
+		.greeting = "+OK pop3d ready\r\n",
+		.timeout = opt.timeout,
+		.login_user = opt.login_user,
+		.login_chroot = opt.login_chroot,
 	};
-	io_init(0, 1, opt.timeout);
-	io_puts("+OK pop3d ready\r\n");
+	if (!privsep_start(&ps))
+		return 1;
 
 	struct credentials creds;
 	struct account acct;
@@ -481,7 +597,7 @@ int main(int argc, char **argv)
 	int failures = 0;
 	char who[4 * MAX_USER + 1];
 	for (;;) {
-		end = session_authorize(&policy, &creds);
+		end = privsep_next(&creds);
 		if (end != END_LOGIN) {
 			io_flush();
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
@@ -519,19 +635,20 @@ int main(int argc, char **argv)
 		    "account expired or locked" : "bad credentials");
 		io_flush();
 		pause_until(&t0, LOGIN_FAILURE_DELAY_MS);
-		if (r == AUTH_TEMPFAIL)
-			io_puts("-ERR [SYS/TEMP] authentication is not available "
-			    "now, try later\r\n");
-		else if (not_self)
-			io_puts("-ERR [AUTH] this server serves only the account "
-			    "it runs as\r\n");
-		else
-			io_puts("-ERR [AUTH] authentication failed\r\n");
-		if (++failures >= MAX_LOGIN_FAILURES) {
-			io_flush();
+		bool last = ++failures >= MAX_LOGIN_FAILURES;
+		privsep_refuse(r == AUTH_TEMPFAIL ? "-ERR [SYS/TEMP] "
+		    "authentication is not available now, try later\r\n" :
+		    not_self ? "-ERR [AUTH] this server serves only the account "
+		    "it runs as\r\n" : "-ERR [AUTH] authentication failed\r\n",
+		    last);
+		if (last) {
 			log_msg(LOG_NOTICE, "too many login failures peer=%s", peer);
 			return 1;
 		}
+	}
+	if (!privsep_accept()) {
+		log_msg(LOG_ERR, "login process lost peer=%s", peer);
+		return 1;
 	}
 
 	log_escape(acct.name, who, sizeof(who));

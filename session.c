@@ -112,6 +112,20 @@ static enum outcome cmd_pass(struct ctx *c)
 	return LEAVE;
 }
 
+/* RFC 2595 section 4: only in AUTHORIZATION, only once, and the USER given
+ * before it is forgotten (the new session starts from scratch). */
+static enum outcome cmd_stls(struct ctx *c)
+{
+	if (!want_args(c, 0, 0))
+		return FAILED;
+	if (!c->policy->stls)
+		return reply_err("STLS not available on this connection");
+	reply_ok("Begin TLS negotiation");
+	c->have_user = false;
+	c->end = END_STARTTLS;
+	return LEAVE;
+}
+
 static enum outcome cmd_capa(struct ctx *c)
 {
 	if (!want_args(c, 0, 0))
@@ -123,6 +137,8 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "AUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n"
 	    "EXPIRE NEVER\r\n");
+	if (c->state == AUTHORIZATION && c->policy->stls)
+		io_puts("STLS\r\n");
 	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
@@ -337,6 +353,7 @@ static const struct command {
 } commands[] = {
 	{ "USER", cmd_user, AUTHORIZATION },
 	{ "PASS", cmd_pass, AUTHORIZATION },
+	{ "STLS", cmd_stls, AUTHORIZATION },
 	{ "CAPA", cmd_capa, AUTHORIZATION | TRANSACTION },
 	{ "QUIT", cmd_quit, AUTHORIZATION | TRANSACTION },
 	{ "STAT", cmd_stat, TRANSACTION },
@@ -445,6 +462,11 @@ enum session_end session_authorize(const struct policy *p,
 	return run(&c);
 }
 
+void session_login_policy(const struct policy *p)
+{
+	login_policy = p;
+}
+
 enum session_end session_transact(struct mailbox *mb, struct stats *st)
 {
 	static const struct policy none;
@@ -456,7 +478,8 @@ enum session_end session_transact(struct mailbox *mb, struct stats *st)
 const char *session_end_name(enum session_end e)
 {
 	static const char *const names[] = {
-		[END_LOGIN] = "login", [END_QUIT] = "quit",
+		[END_LOGIN] = "login", [END_STARTTLS] = "starttls",
+		[END_TLS_FAILED] = "tls failed", [END_QUIT] = "quit",
 		[END_UPDATE_FAILED] = "quit, update failed", [END_EOF] = "eof",
 		[END_TIMEOUT] = "timeout", [END_ERRORS] = "too many errors",
 		[END_IOERR] = "i/o error",

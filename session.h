@@ -4,7 +4,10 @@
  *   session_authorize(policy, creds)  the AUTHORIZATION state: answers
  *       commands until the client has named a user and given a password
  *       (END_LOGIN, creds filled in; the caller authenticates and replies)
- *       or leaves.  Touches no mailbox; may run unprivileged.
+ *       or leaves, or asks for TLS (END_STARTTLS).  Touches no mailbox;
+ *       runs unprivileged when pop3d was started as root.
+ *   session_login_policy(p)  the login's policy, for CAPA in TRANSACTION,
+ *       when AUTHORIZATION ran in another process (privsep.c)
  *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
  *       UPDATE state on QUIT.
  * Both return how the session (or the state) ended.
@@ -17,8 +20,11 @@
 
 #include <stdbool.h>
 
+/* What the AUTHORIZATION state offers; the caller updates it between calls
+ * (after STLS: stls off, plaintext_ok on). */
 struct policy {
 	bool plaintext_ok;	/* USER/PASS accepted on this connection */
+	bool stls;		/* STLS offered: configured and TLS not active */
 };
 
 struct credentials {
@@ -34,6 +40,10 @@ struct stats {
 
 enum session_end {
 	END_LOGIN,		/* credentials are ready */
+	END_STARTTLS,		/* STLS was accepted: the caller flushes, drops
+				 * unread input, runs the TLS handshake and
+				 * calls session_authorize again */
+	END_TLS_FAILED,		/* (for the caller) the handshake failed */
 	END_QUIT,		/* QUIT, and UPDATE if in TRANSACTION, succeeded */
 	END_UPDATE_FAILED,	/* QUIT, but the UPDATE removed nothing */
 	END_EOF,
@@ -44,6 +54,7 @@ enum session_end {
 
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds);
+void session_login_policy(const struct policy *p);
 enum session_end session_transact(struct mailbox *mb, struct stats *st);
 const char *session_end_name(enum session_end e);
 

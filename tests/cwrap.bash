@@ -46,6 +46,7 @@ cwrap_setup() {
 		alice:x:$ALICE_UID:$ALICE_UID:Alice:$T/home/alice:/bin/sh
 		bob:x:$BOB_UID:$BOB_UID:Bob:$T/home/bob:/bin/sh
 		carol:x:$CAROL_UID:$CAROL_UID:Carol:$T/home/carol:/bin/sh
+		nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 	EOT
 	cat >"$T/group" <<-EOT
 		root:x:0:

@@ -16,6 +16,8 @@ expected() {
 	echo "$sysconfdir/pam.d/pop3"
 	echo "$prefix/lib/systemd/system/pop3d.socket"
 	echo "$prefix/lib/systemd/system/pop3d@.service"
+	echo "$prefix/lib/systemd/system/pop3ds.socket"
+	echo "$prefix/lib/systemd/system/pop3ds@.service"
 	echo "$prefix/share/pop3d/inetd.conf"
 	echo "$prefix/share/pop3d/tcpserver/run"
 	for f in "$REPO"/xinetd.d/*; do

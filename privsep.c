@@ -1,0 +1,410 @@
+/*
+ * privsep.c: the login process and its two pipes.  See privsep.h.
+ *
+ * The interface between the roles is two fixed-size records, so that the
+ * root parent parses nothing of variable length from the network side:
+ *
+ *   login process -> parent (struct login_record), one per attempt:
+ *       end      END_LOGIN, or how the session ended before a login
+ *       tls      TLS is active, so the login process will stay as relay
+ *       creds    user and password, NUL-terminated (END_LOGIN only)
+ *       pending  count of the input bytes read after the PASS line, and
+ *       input    those bytes (pipelined commands), at most IO_INPUT_BUFFER
+ *       queued, output  replies not sent yet (the greeting and those before
+ *                PASS), at most as much: the user's process sends them
+ *                with its own, so pipelined replies still leave together
+ *   parent -> login process (struct verdict), one per END_LOGIN:
+ *       ok       the login succeeded: hand over the client
+ *       last     (failure) this was the last attempt: end after the reply
+ *       reply    (failure) the line to send to the client
+ *
+ * The parent checks every field (a compromised login process is just
+ * another client), sleeps the failure delay before it answers, and counts
+ * the failures itself: the throttle does not depend on the login process.
+ */
+#include "privsep.h"
+#include "io.h"
+#include "log.h"
+#include "params.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct login_record {
+	int end;		/* enum session_end */
+	bool tls;		/* TLS is active: the login process relays */
+	struct credentials creds;
+	size_t pending;
+	char input[IO_INPUT_BUFFER];
+	size_t queued;
+	char output[IO_INPUT_BUFFER];
+};
+
+struct verdict {
+	bool ok, last;
+	char reply[128];
+};
+
+static struct privsep_config cfg;
+static struct policy policy;
+static bool separated, tls_failed;
+static pid_t child = -1;
+static int rec_fd = -1, verdict_fd = -1, relay_fd = -1;
+static struct login_record rec;	/* static: 4 KiB, and wiped after use */
+
+/* Reads or writes exactly n bytes; EINTR is retried.  false on EOF or an
+ * error: the other process is gone and the session with it. */
+static bool read_full(int fd, void *buf, size_t n)
+{
+	for (size_t done = 0; done < n; ) {
+		ssize_t r = read(fd, (char *)buf + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		done += (size_t)r;
+	}
+	return true;
+}
+
+static bool write_full(int fd, const void *buf, size_t n)
+{
+	for (size_t done = 0; done < n; ) {
+		ssize_t r = write(fd, (const char *)buf + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		done += (size_t)r;
+	}
+	return true;
+}
+
+static bool start_tls(void)
+{
+	if (!tls_start(0, 1, cfg.login_timeout))
+		return false;
+	io_set_transport(tls_transport());
+	policy.stls = false;
+	policy.plaintext_ok = true;	/* the password is now encrypted */
+	return true;
+}
+
+/* The first line, after the handshake for implicit TLS (RFC 8314 3.3). */
+static void open_session(void)
+{
+	io_init(0, 1, cfg.login_timeout);
+	if (cfg.tls == TLS_IMPLICIT && !start_tls()) {
+		tls_failed = true;
+		return;
+	}
+	io_puts(cfg.greeting);
+}
+
+/* AUTHORIZATION until credentials or the end; STLS is done here.  What the
+ * client sent before the handshake is dropped unread (RFC 2595 section 4,
+ * CVE-2011-0411): commands must not be injected into the TLS session. */
+static enum session_end authorize(struct credentials *creds)
+{
+	if (tls_failed)
+		return END_TLS_FAILED;
+	for (;;) {
+		enum session_end end = session_authorize(&policy, creds);
+		if (end != END_STARTTLS)
+			return end;
+		io_flush();
+		io_discard_input();
+		if (!start_tls())
+			return END_TLS_FAILED;
+	}
+}
+
+/* ---- the login process (unprivileged, chrooted) ----------------------- */
+
+static _Noreturn void login_process(void)
+{
+	struct verdict v;
+	open_session();
+	for (;;) {
+		memset(&rec, 0, sizeof(rec));
+		rec.end = (int)authorize(&rec.creds);
+		rec.tls = tls_active();
+		if (rec.end != END_LOGIN)
+			io_flush();
+		else {
+			rec.pending = io_take_input(rec.input, sizeof(rec.input));
+			rec.queued = io_copy_output(rec.output,
+			    sizeof(rec.output));
+		}
+		bool sent = write_full(rec_fd, &rec, sizeof(rec));
+		explicit_bzero(&rec.creds, sizeof(rec.creds));
+		if (!sent || rec.end != END_LOGIN || !read_full(verdict_fd, &v,
+		    sizeof(v)))
+			break;
+		if (v.ok) {
+			if (tls_active())
+				tls_relay(relay_fd, cfg.timeout);
+			_exit(0);
+		}
+		io_preload(rec.input, rec.pending);
+		v.reply[sizeof(v.reply) - 1] = '\0';
+		io_puts(v.reply);
+		if (v.last) {
+			io_flush();
+			break;
+		}
+	}
+	tls_close();
+	_exit(0);
+}
+
+/* mkdir -p, each new directory 0755: the chroot must be reachable by the
+ * login account, and holds nothing. */
+static bool make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+	if (path[0] != '/' || strlen(path) >= sizeof(p))
+		return false;
+	strcpy(p, path);
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0755) == 0)
+			chmod(p, 0755);	/* umask is 077 */
+		else if (errno != EEXIST)
+			return false;
+		*s = c;
+		if (c == '\0')
+			return true;
+	}
+}
+
+/* The chroot: a directory owned by root that nobody else may change. */
+static bool chroot_dir_ok(const char *dir)
+{
+	struct stat st;
+	if (!make_dirs(dir) || lstat(dir, &st) < 0) {
+		log_msg(LOG_ERR, "--login-chroot %s: cannot create: %s", dir,
+		    strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		log_msg(LOG_ERR, "--login-chroot %s: refused: not a directory "
+		    "owned by root and writable only by root", dir);
+		return false;
+	}
+	return true;
+}
+
+/* Into the chroot as the login account, for good.  Then the limits of a
+ * process that needs no new process and must never dump a password into a
+ * core file.  (No RLIMIT_FSIZE: the "client" or the -d log may be a file.) */
+static bool drop_to(const struct passwd *pw)
+{
+	if (chroot(cfg.login_chroot) < 0 || chdir("/") < 0 ||
+	    setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
+		return false;
+	if (setuid(0) == 0 || geteuid() != pw->pw_uid)
+		return false;
+	const struct rlimit none = { 0, 0 };
+	return setrlimit(RLIMIT_CORE, &none) == 0 &&
+#ifdef RLIMIT_NPROC
+	    setrlimit(RLIMIT_NPROC, &none) == 0 &&
+#endif
+	    true;
+}
+
+static bool start_separated(void)
+{
+	struct passwd *pw = getpwnam(cfg.login_user);
+	if (!pw || pw->pw_uid == 0) {
+		log_msg(LOG_ERR, "--login-user %s: %s", cfg.login_user,
+		    pw ? "refused: it is root" : "no such account");
+		return false;
+	}
+	if (!chroot_dir_ok(cfg.login_chroot))
+		return false;
+	int up[2], down[2], sp[2] = { -1, -1 };
+	if (pipe(up) < 0 || pipe(down) < 0 ||
+	    (cfg.tls != TLS_OFF && socketpair(AF_UNIX, SOCK_STREAM, 0,
+	    sp) < 0)) {
+		log_msg(LOG_ERR, "pipe: %s", strerror(errno));
+		return false;
+	}
+	tzset();	/* syslog's timestamps, before /etc is out of reach */
+	child = fork();
+	if (child < 0) {
+		log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		return false;
+	}
+	if (child == 0) {
+		close(up[0]);
+		close(down[1]);
+		if (sp[0] >= 0)
+			close(sp[0]);
+		rec_fd = up[1];
+		verdict_fd = down[0];
+		relay_fd = sp[1];
+		if (!drop_to(pw)) {
+			log_msg(LOG_CRIT, "login process: cannot chroot to %s "
+			    "as %s: %s", cfg.login_chroot, cfg.login_user,
+			    strerror(errno));
+			_exit(1);
+		}
+		login_process();
+	}
+	close(up[1]);
+	close(down[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	rec_fd = up[0];
+	verdict_fd = down[1];
+	relay_fd = sp[0];
+	return true;
+}
+
+/* Separation needs a kernel that lets this process chroot and change uid:
+ * the kernel is asked, since an LD_PRELOADed uid wrapper (cwrap, in the
+ * tests) can make geteuid() say 0 to a process that is not root. */
+static bool really_root(void)
+{
+#ifdef SYS_geteuid
+	return syscall(SYS_geteuid) == 0;
+#else
+	return geteuid() == 0;
+#endif
+}
+
+bool privsep_start(const struct privsep_config *c)
+{
+	cfg = *c;
+	if (cfg.login_timeout <= 0 || cfg.login_timeout > cfg.timeout)
+		cfg.login_timeout = cfg.timeout;
+	policy = c->policy;
+	policy.stls = c->tls == TLS_STLS;
+	if (c->tls == TLS_IMPLICIT)
+		policy.plaintext_ok = true;
+	separated = really_root();
+	if (separated)
+		return start_separated();
+	log_msg(LOG_INFO, "not started as root: no privilege separation "
+	    "before login");
+	open_session();
+	return true;
+}
+
+static void reap(void)
+{
+	if (child > 0)
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+	child = -1;
+}
+
+/* A record the parent may act on: an end it knows, terminated strings and
+ * a count that fits.  Anything else is treated as a broken connection.
+ * Every field of struct credentials must be checked here, and none may be
+ * a pointer: the login process is not trusted with root's memory. */
+static bool record_ok(const struct login_record *r)
+{
+	if (r->end < END_LOGIN || r->end > END_IOERR ||
+	    (r->tls && cfg.tls == TLS_OFF))
+		return false;
+	return r->end != END_LOGIN ||
+	    (memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&
+	    memchr(r->creds.pass, '\0', sizeof(r->creds.pass)) &&
+	    r->pending <= sizeof(r->input) && r->queued <= sizeof(r->output));
+}
+
+enum session_end privsep_next(struct credentials *creds)
+{
+	if (!separated)
+		return authorize(creds);
+	if (!read_full(rec_fd, &rec, sizeof(rec)) || !record_ok(&rec)) {
+		explicit_bzero(&rec, sizeof(rec));
+		reap();
+		return END_IOERR;
+	}
+	*creds = rec.creds;
+	explicit_bzero(&rec.creds, sizeof(rec.creds));
+	if (rec.end != END_LOGIN)
+		reap();
+	return (enum session_end)rec.end;
+}
+
+void privsep_refuse(const char *reply, bool last)
+{
+	if (!separated) {
+		io_puts(reply);
+		if (last)
+			io_flush();
+		return;
+	}
+	struct verdict v = { .ok = false, .last = last };
+	strncpy(v.reply, reply, sizeof(v.reply) - 1);
+	if (write_full(verdict_fd, &v, sizeof(v)) && last)
+		reap();	/* the reply has been sent when it exits */
+}
+
+/* At exit: the relay sees the end of the session, sends what is left and
+ * close_notify; the connection ends when it does. */
+static void finish_relay(void)
+{
+	shutdown(relay_fd, SHUT_RDWR);
+	close(relay_fd);
+	reap();
+}
+
+bool privsep_accept(void)
+{
+	if (!separated) {
+		if (tls_active())
+			atexit(tls_close);
+		io_set_timeout(cfg.timeout);
+		return true;
+	}
+	struct verdict v = { .ok = true };
+	bool ok = write_full(verdict_fd, &v, sizeof(v));
+	if (rec.tls) {	/* what the login process's policy became */
+		policy.stls = false;
+		policy.plaintext_ok = true;
+	}
+	session_login_policy(&policy);
+	if (rec.tls) {
+		/* The user's process never sees a TLS record: the socket is
+		 * the relay's alone. */
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+			ok = false;
+		if (null > 1)
+			close(null);
+		io_init(relay_fd, relay_fd, cfg.timeout);
+		atexit(finish_relay);
+	} else {
+		reap();		/* it has exited: the socket is ours */
+		if (relay_fd >= 0)
+			close(relay_fd);
+		io_init(0, 1, cfg.timeout);
+	}
+	close(rec_fd);
+	close(verdict_fd);
+	io_put(rec.output, rec.queued);
+	ok = ok && io_preload(rec.input, rec.pending);
+	explicit_bzero(&rec, sizeof(rec));
+	return ok;
+}

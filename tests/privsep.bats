@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# Privilege separation before login: started as root, the process that reads
+# the client before a login has succeeded is unprivileged, chrooted to an
+# empty directory and holds nothing but the client and its pipes.  Checked
+# through /proc while a client is connected and idle.
+
+load helpers
+load net
+
+setup() {
+	setup_account
+	{ msg a@example.org one 'hello'; msg b@example.org two 'world'; } | write_mbox
+	NOBODY_UID=$(getent passwd nobody | cut -d: -f3)
+}
+
+teardown() {
+	stop_server
+	if [ -n "${CLIENT_PID:-}" ]; then
+		kill "$CLIENT_PID" 2>/dev/null || true
+		wait "$CLIENT_PID" 2>/dev/null || true
+	fi
+}
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "needs root: privilege separation happens only when started as root"
+	fi
+}
+
+# await_child PID: the first child of PID, waiting up to 5 s for it.
+await_child() {
+	local i c
+	for i in $(seq 50); do
+		c=$(children "$1" | head -n1)
+		if [ -n "$c" ]; then
+			echo "$c"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+uids() {	# real, effective, saved and fs uid of PID
+	awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$1/status"
+}
+
+# fd_targets PID: where each open fd of PID points, one a line.
+fd_targets() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		readlink "$f"
+	done
+}
+
+# await_uid PID UID: waits up to 5 s until PID runs as UID.
+await_uid() {
+	local i
+	for i in $(seq 50); do
+		[ "$(uids "$1")" = "$2 $2 $2 $2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "pre-login process: unprivileged, chrooted, no files; the socket goes to the user after login" {
+	need_root
+	SERVE_LOG= serve --login-chroot="$T/empty"	# no -d: fd 2 is /dev/null
+	mkfifo "$T/to_server"
+	bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <'$T/to_server' >&3 & tr -d '\r' <&3" >"$T/client.out" &
+	CLIENT_PID=$!
+	exec 4>"$T/to_server"
+	root_pid=$(await_child "$SERVER_PID")
+	login_pid=$(await_child "$root_pid")
+	# The client is connected and has sent nothing.
+	[ "$(uids "$root_pid")" = "0 0 0 0" ]
+	[ "$(uids "$login_pid")" = "$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID" ]
+	[ "$(readlink "/proc/$login_pid/root")" = "$T/empty" ]
+	[ "$(stat -c '%U %a' "$T/empty")" = "root 755" ]
+	[ -z "$(ls -A "$T/empty")" ]
+	run fd_targets "$login_pid"
+	assert_success
+	others=$(fd_targets "$login_pid" | grep -v -e '^socket:' -e '^pipe:' -e '^/dev/null$' || true)
+	assert_equal "$others" ""	# no file, no directory, no mailbox
+	assert_line --regexp '^socket:'	# the client
+	assert_line --regexp '^pipe:'	# to and from the root parent
+	# It may not fork, and never dumps core.
+	grep -Eq '^Max processes +0 +0 ' "/proc/$login_pid/limits"
+	grep -Eq '^Max core file size +0 +0 ' "/proc/$login_pid/limits"
+	# Log in: the root parent becomes alice and serves the socket itself.
+	printf 'USER alice\r\nPASS secret\r\n' >&4
+	await_uid "$root_pid" "$TEST_UID"
+	printf 'STAT\r\nQUIT\r\n' >&4
+	exec 4>&-
+	wait "$CLIENT_PID"
+	CLIENT_PID=
+	run cat "$T/client.out"
+	assert_line --index 0 '+OK pop3d ready'
+	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
+	assert_line --index 3 --regexp '^\+OK 2 [0-9]+$'
+	assert_line --index 4 --regexp '^\+OK bye'
+	[ ! -d "/proc/$login_pid" ] || [ "$(cut -d' ' -f3 "/proc/$login_pid/stat")" = Z ]
+}
+
+@test "with TLS the login process owns the TLS session and stays as the relay" {
+	need_root
+	make_pki
+	serve --tls=implicit $TLS_FILES --login-chroot="$T/empty"
+	mkfifo "$T/to_server"
+	s_client <"$T/to_server" >"$T/client.out" &
+	CLIENT_PID=$!
+	exec 4>"$T/to_server"
+	root_pid=$(await_child "$SERVER_PID")
+	login_pid=$(await_child "$root_pid")
+	for i in $(seq 50); do grep -q 'TLS established' "$T/server.log" && break; sleep 0.1; done
+	assert_equal "$(uids "$login_pid")" "$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID"
+	assert_equal "$(readlink "/proc/$login_pid/root")" "$T/empty"
+	tcp=$(readlink "/proc/$root_pid/fd/0")
+	printf 'USER alice\nPASS secret\n' >&4
+	await_uid "$root_pid" "$TEST_UID"
+	# alice's process talks to the relay only: the TCP socket is gone.
+	run fd_targets "$root_pid"
+	refute_line "$tcp"
+	assert_equal "$(readlink "/proc/$root_pid/fd/0")" /dev/null
+	# The relay is still the unprivileged, chrooted login process.
+	assert_equal "$(uids "$login_pid")" "$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID"
+	run fd_targets "$login_pid"
+	assert_line "$tcp"
+	printf 'RETR 2\nQUIT\n' >&4
+	exec 4>&-
+	wait "$CLIENT_PID"
+	CLIENT_PID=
+	run cat "$T/client.out"
+	assert_line --regexp '^\+OK alice has 2 messages'
+	assert_line 'world'
+	assert_line --regexp '^\+OK bye'
+}
+
+@test "failed logins: throttled by the root parent, and pipelined input survives" {
+	start=$(date +%s%N)
+	run pop_raw <<<$'USER alice\r\nPASS wrong\r\nUSER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n'
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	assert_line --index 2 $'-ERR [AUTH] authentication failed\r'
+	assert_line --index 4 --regexp '^\+OK alice has 2 messages'
+	assert_line --index 5 --regexp '^\+OK 2 [0-9]+'
+	[ "$elapsed" -ge 900 ]
+	start=$(date +%s%N)
+	run pop_raw <<<$'USER alice\r\nPASS a\r\nUSER alice\r\nPASS b\r\nUSER alice\r\nPASS c\r\nUSER alice\r\nPASS secret\r\n'
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	assert_failure
+	[ "$(grep -c 'ERR \[AUTH\] authentication failed' <<<"$output")" -eq 3 ]
+	refute_output --partial 'alice has'
+	[ "$elapsed" -ge 2700 ]
+}
+
+@test "failed login then success over TLS (STLS), with the relay" {
+	make_pki
+	serve --tls=stls $TLS_FILES
+	run s_client -starttls pop3 <<<$'USER alice\nPASS wrong\nUSER alice\nPASS secret\nLIST\nQUIT'
+	assert_line --index 1 '-ERR [AUTH] authentication failed'
+	assert_line --index 3 --regexp '^\+OK alice has 2 messages'
+	assert_line --index 4 --regexp '^\+OK'
+	assert_line --index 5 --regexp '^1 [0-9]+$'
+	assert_line --regexp '^\+OK bye'
+}
+
+@test "--login-chroot: made when missing; refused when others may write it" {
+	need_root
+	POP3D_ARGS="--login-chroot=$T/run/pop3d/empty" run pop STAT QUIT
+	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
+	[ "$(stat -c '%U %a' "$T/run/pop3d/empty")" = "root 755" ]
+	[ "$(stat -c '%U %a' "$T/run/pop3d")" = "root 755" ]
+	chmod 775 "$T/run/pop3d/empty"
+	POP3D_ARGS="--login-chroot=$T/run/pop3d/empty -d" run pop_raw <<<$'QUIT\r'
+	assert_failure
+	assert_output --partial 'writable only by root'
+	refute_output --partial '+OK'
+}
+
+@test "--login-user: must exist and must not be root" {
+	need_root
+	POP3D_ARGS="--login-user=no-such-user-here -d" run pop_raw <<<$'QUIT\r'
+	assert_failure
+	assert_output --partial 'no such account'
+	POP3D_ARGS="--login-user=root -d" run pop_raw <<<$'QUIT\r'
+	assert_failure
+	assert_output --partial 'refused: it is root'
+}
+
+@test "started as an ordinary user: no separation, and the log says so" {
+	if [ "$(id -u)" -eq 0 ]; then
+		cp "$T/passwd" "$T/passwd.user"
+		chown 40124 "$T/passwd.user"
+		sh=(setpriv --reuid=40124 --regid=40124 --clear-groups)
+	else
+		cp "$T/passwd" "$T/passwd.user"
+		sh=()
+	fi
+	run "${sh[@]}" "$POP3D" -a "file:$T/passwd.user" -d <<<$'QUIT\r'
+	assert_success
+	assert_output --partial 'not started as root: no privilege separation before login'
+}

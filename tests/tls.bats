@@ -1,0 +1,307 @@
+#!/usr/bin/env bats
+# TLS: STLS (RFC 2595) and implicit TLS (RFC 8314) with real clients, the
+# plaintext policy around them, and the TLS settings.  pop3d runs under
+# tcpserver on 127.0.0.1 with a CA and certificate made for the test.
+
+load helpers
+load net
+
+setup() {
+	setup_account
+	{ msg a@example.org one 'hello'; msg b@example.org two 'line\n.dot'; } | write_mbox
+	make_pki
+}
+
+teardown() {
+	stop_server
+}
+
+# The reply to RETR 2 / the message as a client stores it (LF lines).
+MSG2='From: b@example.org
+Subject: two
+
+line
+.dot'
+
+@test "STLS: CAPA offers STLS and no USER before, USER and no STLS after" {
+	serve --tls=stls --plaintext=never $TLS_FILES
+	# Before TLS, on the plain socket.
+	run bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'CAPA\r\nUSER alice\r\nQUIT\r\n' >&3; tr -d '\r' <&3"
+	assert_line --index 0 '+OK pop3d ready'
+	assert_line 'STLS'
+	refute_line 'USER'
+	assert_line --regexp '^-ERR \[AUTH\] '
+	# After STLS, through openssl s_client.
+	run s_client -starttls pop3 <<<$'CAPA\nUSER alice\nPASS secret\nSTAT\nQUIT'
+	assert_line 'USER'
+	refute_line 'STLS'
+	assert_line '+OK send the password'
+	assert_line --regexp '^\+OK alice has 2 messages'
+	assert_line --regexp '^\+OK 2 [0-9]+$'
+	grep -q 'TLS established: TLSv1.3' "$T/server.log"
+}
+
+@test "STLS: bytes pipelined after STLS are discarded, not run under TLS" {
+	serve --tls=stls $TLS_FILES
+	# STLS and CAPA in one write (CVE-2011-0411): after the handshake the
+	# server must answer only what was sent under TLS.
+	run python3 - "$PORT" "$CA" <<-'EOF'
+	import socket, ssl, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	def line():
+	    b = b""
+	    while not b.endswith(b"\n"):
+	        b += s.recv(1)
+	    return b.decode().rstrip("\r\n")
+	print(line())
+	s.sendall(b"STLS\r\nCAPA\r\n")
+	print(line())
+	t = ssl.create_default_context(cafile=sys.argv[2]).wrap_socket(
+	    s, server_hostname="localhost")
+	t.sendall(b"QUIT\r\n")
+	out = b""
+	while chunk := t.recv(4096):
+	    out += chunk
+	print(out.decode().replace("\r", ""), end="")
+	EOF
+	assert_success
+	assert_output $'+OK pop3d ready\n+OK Begin TLS negotiation\n+OK bye'
+}
+
+@test "STLS: refused once TLS is active, and USER given before it is forgotten" {
+	serve --tls=stls $TLS_FILES
+	run s_client -starttls pop3 <<<$'STLS\nPASS secret\nQUIT'
+	assert_line --index 0 --regexp '^-ERR '
+	assert_line --index 1 '-ERR send USER first'
+	assert_line --index 2 '+OK bye'
+}
+
+@test "STLS: not offered or accepted without --tls=stls" {
+	run pop_raw <<<$'CAPA\r\nSTLS\r\nQUIT\r\n'
+	refute_line $'STLS\r'
+	assert_line --partial '-ERR STLS not available'
+}
+
+@test "--plaintext: never refuses USER/PASS without TLS, accepts them over TLS" {
+	serve --tls=stls --plaintext=never $TLS_FILES
+	run bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'USER alice\r\nPASS secret\r\nQUIT\r\n' >&3; tr -d '\r' <&3"
+	assert_line --index 1 '-ERR [AUTH] Plaintext authentication is not allowed on this connection'
+	assert_line --index 2 '-ERR send USER first'
+	run s_client -starttls pop3 <<<$'USER alice\nPASS secret\nQUIT'
+	assert_line --regexp '^\+OK alice has 2 messages'
+}
+
+@test "--plaintext: secure accepts USER from loopback, always too, never not" {
+	for p in secure always; do
+		serve --plaintext=$p
+		run bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'CAPA\r\nUSER alice\r\nPASS secret\r\nQUIT\r\n' >&3; tr -d '\r' <&3"
+		assert_line 'USER'
+		assert_line --regexp '^\+OK alice has 2 messages'
+		await_sessions 1
+		stop_server
+	done
+	POP3D_ARGS=--plaintext=never run pop_raw <<<$'CAPA\r\nUSER alice\r\nQUIT\r\n'
+	refute_line $'USER\r'
+	assert_line --partial '-ERR [AUTH] '
+}
+
+@test "curl --ssl-reqd pop3:// (STLS) retrieves a message exactly" {
+	serve --tls=stls $TLS_FILES
+	run bash -c "curl -sS --ssl-reqd --cacert '$CA' -u alice:secret \
+		--connect-to localhost:$PORT:127.0.0.1:$PORT pop3://localhost:$PORT/2 | tr -d '\r'"
+	assert_success
+	assert_output "$MSG2"
+}
+
+@test "curl pop3s:// (implicit TLS) lists and retrieves" {
+	serve --tls=implicit $TLS_FILES
+	run curl -sS --cacert "$CA" -u alice:secret "pop3s://127.0.0.1:$PORT/"
+	assert_success
+	assert_line --index 0 --regexp '^1 [0-9]+'
+	assert_line --index 1 --regexp '^2 [0-9]+'
+	await_sessions 1
+	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
+	assert_output "$MSG2"
+	# A plaintext client gets no POP3 reply from an implicit-TLS port.
+	run bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'CAPA\r\n' >&3; timeout 10 cat <&3"
+	refute_output --partial '+OK'
+	grep -q 'TLS handshake failed' "$T/server.log"
+}
+
+@test "openssl s_client: implicit TLS session, TLS 1.2 refused with --tls-min=1.3" {
+	serve --tls=implicit --tls-min=1.3 $TLS_FILES
+	run s_client <<<$'CAPA\nUSER alice\nPASS secret\nRETR 2\nQUIT'
+	assert_line --index 0 '+OK pop3d ready'
+	assert_line 'USER'
+	refute_line 'STLS'
+	assert_line '..dot'
+	run s_client -tls1_2 <<<$'QUIT'
+	refute_output --partial '+OK'
+}
+
+mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
+	cat >"$T/mpoprc" <<-EOF
+	account test
+	host 127.0.0.1
+	port $PORT
+	user alice
+	passwordeval echo secret
+	auth user
+	tls on
+	tls_starttls $1
+	tls_trust_file $CA
+	delivery mbox $T/mpop.mbox
+	keep on
+	uidls_file $T/mpop.uidls
+	EOF
+	chmod 600 "$T/mpoprc"
+}
+
+@test "mpop retrieves over STLS and over implicit TLS" {
+	for mode in stls implicit; do
+		serve --tls=$mode $TLS_FILES
+		mpop_conf $([ $mode = stls ] && echo on || echo off)
+		rm -f "$T/mpop.mbox" "$T/mpop.uidls"
+		run timeout 20 mpop -C "$T/mpoprc" -a
+		assert_success
+		assert_output --partial 'new: 2 messages'
+		grep -qx 'Subject: two' "$T/mpop.mbox"
+		grep -qx '.dot' "$T/mpop.mbox"
+		grep -q 'TLS established' "$T/server.log"
+		await_sessions 1
+		stop_server
+	done
+}
+
+@test "fetchmail retrieves over STLS and over implicit TLS, verifying the certificate" {
+	for mode in stls implicit; do
+		serve --tls=$mode $TLS_FILES
+		rm -f "$T/fm.out" "$T/.fetchids"
+		{
+			echo "poll 127.0.0.1 protocol pop3 port $PORT"
+			echo "  user \"alice\" password \"secret\" is \"$(id -un)\" here"
+			echo "  $([ $mode = implicit ] && echo ssl) sslcertfile \"$CA\" sslcertck"
+			echo "  sslcommonname \"localhost\" sslproto \"tls1.2+\""
+			echo "  keep mda \"tee -a $T/fm.out\""
+		} >"$T/fetchmailrc"
+		chmod 600 "$T/fetchmailrc"
+		run env HOME="$T" FETCHMAILHOME="$T" timeout 30 fetchmail -f "$T/fetchmailrc" \
+			--pidfile "$T/fm.pid" --nodetach
+		assert_success
+		grep -qx 'Subject: two' "$T/fm.out"
+		grep -qx '.dot' "$T/fm.out"
+		grep -q 'TLS established' "$T/server.log"
+		await_sessions 1
+		stop_server
+	done
+}
+
+@test "--tls-key: refused when group or others may read it" {
+	chmod 640 "$T/pki/key.pem"
+	run "$POP3D" -a "file:$T/passwd" --tls=implicit $TLS_FILES -d </dev/null
+	assert_failure 2
+	assert_output --partial 'no group or other permissions'
+}
+
+@test "TLS settings: checked when TLS is on, ignored when off" {
+	run "$POP3D" -a "file:$T/passwd" --tls=stls -d </dev/null
+	assert_failure 2
+	assert_output --partial 'needs --tls-cert and --tls-key'
+	run "$POP3D" -a "file:$T/passwd" --tls=stls --tls-min=1.1 $TLS_FILES -d </dev/null
+	assert_failure 2
+	run "$POP3D" -a "file:$T/passwd" --tls=stls --tls-ciphers=NONSENSE $TLS_FILES -d </dev/null
+	assert_failure 2
+	assert_output --partial 'no usable cipher'
+	run "$POP3D" -a "file:$T/passwd" --tls=bogus </dev/null
+	assert_failure 2
+	# Off: the certificate options are accepted and unused.
+	POP3D_ARGS="--tls-cert=/nonexistent --tls-key=/nonexistent" run pop STAT QUIT
+	assert_success
+	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
+}
+
+# The shipped examples, run as shipped apart from the paths: the binary,
+# the test certificate, the test account and a loopback port.
+deployed_args() {	# the pop3d arguments of an example's command line
+	sed -e "s|@sbindir@/pop3d|$POP3D|" \
+		-e "s|/etc/ssl/certs/pop3d.pem|$T/pki/cert.pem|" \
+		-e "s|/etc/ssl/private/pop3d.key|$T/pki/key.pem|"
+}
+
+@test "systemd/pop3ds units: port 995, Accept=yes, and the ExecStart line serves implicit TLS" {
+	grep -qx 'ListenStream=995' "$BATS_TEST_DIRNAME/../systemd/pop3ds.socket"
+	grep -qx 'Accept=yes' "$BATS_TEST_DIRNAME/../systemd/pop3ds.socket"
+	cmd=$(sed -n 's/^ExecStart=//p' "$BATS_TEST_DIRNAME/../systemd/pop3ds@.service" | deployed_args)
+	PORT=$((20000 + RANDOM % 40000))
+	systemd-socket-activate --inetd -a -l "127.0.0.1:$PORT" -- \
+		$cmd -a "file:$T/passwd" -m "$T/mail/%u" -t 5 2>"$T/server.log" &
+	SERVER_PID=$!
+	for i in $(seq 50); do grep -q 'Listening' "$T/server.log" && break; sleep 0.1; done
+	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
+	assert_success
+	assert_output "$MSG2"
+}
+
+@test "xinetd.d/pop3s: serves implicit TLS under xinetd" {
+	PORT=$((20000 + RANDOM % 40000))
+	{
+		printf 'defaults\n{\n}\n'
+		sed -e 's/^service pop3s/service pop3s-test/' \
+			-e "s|^\(\tserver_args.*\)|\1 -a file:$T/passwd -m $T/mail/%u -t 5|" \
+			-e "s|^}|\ttype = UNLISTED\n\tport = $PORT\n\tbind = 127.0.0.1\n}|" \
+			"$BATS_TEST_DIRNAME/../xinetd.d/pop3s" | deployed_args
+	} >"$T/xinetd.conf"
+	xinetd -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" \
+		-filelog "$T/xinetd.log" &
+	SERVER_PID=$!
+	for i in $(seq 50); do grep -q 'Started working: 1' "$T/xinetd.log" && break; sleep 0.1; done
+	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
+	assert_success
+	assert_output "$MSG2"
+}
+
+@test "started as an ordinary user: TLS runs in the one process, STLS and implicit" {
+	if [ "$(id -u)" -eq 0 ]; then
+		# A throwaway uid that owns the key, the password file and the mbox.
+		chown "$TEST_UID" "$T/pki/key.pem" "$T/passwd"
+		SERVE_AS="setpriv --reuid=$TEST_UID --regid=$TEST_GID --clear-groups"
+	fi
+	for mode in stls implicit; do
+		serve --tls=$mode $TLS_FILES
+		if [ $mode = stls ]; then
+			run s_client -starttls pop3 <<<$'USER alice\nPASS secret\nRETR 2\nQUIT'
+		else
+			run s_client <<<$'USER alice\nPASS secret\nRETR 2\nQUIT'
+		fi
+		assert_line --regexp '^\+OK alice has 2 messages'
+		assert_line '..dot'
+		assert_line --regexp '^\+OK bye'
+		grep -q 'no privilege separation' "$T/server.log"
+		await_sessions 1
+		stop_server
+	done
+}
+
+@test "a client that stalls in the TLS handshake is dropped after the idle timeout" {
+	serve --tls=stls $TLS_FILES -t 1
+	start=$(date +%s)
+	run timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'STLS\r\n' >&3; tr -d '\r' <&3"
+	assert_success	# the server closed the connection, not timeout(1)
+	assert_output $'+OK pop3d ready\n+OK Begin TLS negotiation'
+	[ $(($(date +%s) - start)) -le 4 ]
+	sleep 0.2
+	grep -q 'TLS handshake timed out' "$T/server.log"
+	grep -q 'end=tls failed' "$T/server.log"
+}
+
+@test "--help and pop3d.8 name the TLS and privilege-separation options" {
+	run "$POP3D" --help
+	assert_success
+	for o in --tls= --tls-cert= --tls-key= --tls-ciphers= --tls-min= --login-user= --login-chroot=; do
+		assert_output --partial "$o"
+	done
+	run env LC_ALL=C MANWIDTH=200 man -l "$BATS_TEST_DIRNAME/../pop3d.8"
+	for o in --tls= --tls-cert= --tls-key= --tls-ciphers= --tls-min= --login-user= --login-chroot=; do
+		assert_output --partial "$o"
+	done
+}
