@@ -7,9 +7,9 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lcrypt -lmd
+LIBS     = -lcrypt -lmd -lcrypto
 
-SRCS = pop3d.c session.c mailbox.c auth.c io.c log.c
+SRCS = pop3d.c session.c mailbox.c auth.c io.c log.c sasl.c base64.c apop.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 

@@ -11,6 +11,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,38 @@ enum auth_result auth_login(const char *user, const char *pass,
 		return file_login(user, pass, acct);
 	log_msg(LOG_ERR, "the PAM backend is not built in yet");
 	return AUTH_TEMPFAIL;
+}
+
+/* getpwnam_r into acct; the shape the PAM backend serves. */
+static enum auth_result passwd_account(const char *user, struct account *acct)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int e = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+	if (e != 0) {
+		log_msg(LOG_ERR, "getpwnam: %s", strerror(e));
+		return AUTH_TEMPFAIL;
+	}
+	if (!res || strlen(pw.pw_dir) >= sizeof(acct->home))
+		return AUTH_FAIL;
+	*acct = (struct account){ .has_ids = true, .uid = pw.pw_uid,
+	    .gid = pw.pw_gid, .system = true };
+	snprintf(acct->name, sizeof(acct->name), "%s", user);
+	strcpy(acct->home, pw.pw_dir);
+	return AUTH_OK;
+}
+
+enum auth_result auth_account(const char *user, struct account *acct)
+{
+	if (backend == BACKEND_PAM)
+		return passwd_account(user, acct);
+	char hash[CRYPT_OUTPUT_SIZE];
+	enum auth_result r = lookup(user, hash, sizeof(hash), acct);
+	/* A locked entry ("!..." or "*...") locks every way in. */
+	if (r == AUTH_OK && (hash[0] == '!' || hash[0] == '*'))
+		r = AUTH_EXPIRED;
+	explicit_bzero(hash, sizeof(hash));
+	return r;
 }
 
 bool auth_session_open(void)

@@ -4,6 +4,7 @@
  * about to wait for the client, so pipelined replies leave in few writes.
  *
  *   io_init(in, out, timeout)    fds and the idle timeout in seconds
+ *   io_set_timeout(timeout)      a new idle timeout (after login)
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
@@ -22,6 +23,7 @@
 enum io_status { IO_LINE, IO_TOOLONG, IO_EOF, IO_TIMEOUT, IO_ERROR };
 
 void io_init(int in, int out, int timeout);
+void io_set_timeout(int timeout);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);

@@ -210,15 +210,24 @@ static bool number_duplicates(struct mailbox *mb)
 	return true;
 }
 
+static size_t max_messages = DEFAULT_MAX_MESSAGES;
+static long long max_bytes = DEFAULT_MAX_MAILBOX_BYTES;
+
+void mailbox_limits(size_t messages, long long bytes)
+{
+	max_messages = messages;
+	max_bytes = bytes;
+}
+
 static enum mb_status grow(struct mailbox *mb, size_t *alloc)
 {
 	if (mb->count < *alloc)
 		return MB_OK;
-	if (*alloc >= MAX_MESSAGES)
+	if (*alloc >= max_messages)
 		return MB_TOOBIG;
 	size_t n = *alloc ? *alloc * 2 : 64;
-	if (n > MAX_MESSAGES)
-		n = MAX_MESSAGES;
+	if (n > max_messages)
+		n = max_messages;
 	struct message *p = realloc(mb->msg, n * sizeof(*p));
 	if (!p)
 		return MB_SYSERR;
@@ -333,12 +342,18 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path)
 		return MB_UNSAFE;
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return MB_SYSERR;
-	if (mb->st.st_size > MAX_MAILBOX_BYTES)
+	if (mb->st.st_size > max_bytes)
 		return MB_TOOBIG;
 	if (!lock(fd, F_RDLCK))
 		return MB_SYSERR;
-	if (fstat(fd, &mb->st) < 0)
+	if (fstat(fd, &mb->st) < 0) {
+		lock(fd, F_UNLCK);
 		return MB_SYSERR;
+	}
+	if (mb->st.st_size > max_bytes) {
+		lock(fd, F_UNLCK);
+		return MB_TOOBIG;
+	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	enum mb_status st = scan(mb, mb->st.st_size);
 	lock(fd, F_UNLCK);

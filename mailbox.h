@@ -2,6 +2,8 @@
  * mailbox.h: one mbox, scanned into an index at login, served message by
  * message, and rewritten at UPDATE.  Runs as the user, never as root.
  *
+ *   mailbox_limits(msgs, bytes) the most messages and bytes a mailbox may
+ *                              hold to be served (MB_TOOBIG beyond)
  *   mailbox_open(mb, path)     open, lock, scan, unlock; a missing file is an
  *                              empty mailbox
  *   mailbox_send(mb, i, lines) queue message i (0-based) on the connection:
@@ -50,11 +52,12 @@ enum mb_status {
 	MB_OK,
 	MB_NOTMBOX,	/* does not start with "From " */
 	MB_UNSAFE,	/* not a regular file, linked, or not the user's */
-	MB_TOOBIG,	/* beyond MAX_MESSAGES or MAX_MAILBOX_BYTES */
+	MB_TOOBIG,	/* beyond the limits (mailbox_limits) */
 	MB_CHANGED,	/* someone else changed the indexed part */
 	MB_SYSERR,	/* an I/O error; errno says which */
 };
 
+void mailbox_limits(size_t max_messages, long long max_bytes);
 enum mb_status mailbox_open(struct mailbox *mb, const char *path);
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines);
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf);

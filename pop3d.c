@@ -14,6 +14,7 @@
  * fd 2 may be the client's socket under inetd: it is pointed at /dev/null
  * unless -d is given.
  */
+#include "apop.h"
 #include "auth.h"
 #include "io.h"
 #include "log.h"
@@ -39,12 +40,18 @@ static struct {
 	const char *mailbox;
 	const char *auth;
 	int timeout;
+	int login_timeout;	/* 0: the same as timeout */
+	const char *apop;
+	long long max_messages;
+	long long max_bytes;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
 } opt = {
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
+	.max_messages = DEFAULT_MAX_MESSAGES,
+	.max_bytes = DEFAULT_MAX_MAILBOX_BYTES,
 	.plaintext = PLAIN_SECURE,
 };
 
@@ -59,12 +66,21 @@ static void usage(FILE *f)
 	    "                          (default %s)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
+	    "      --login-timeout=SECONDS  idle autologout before login (default\n"
+	    "                          and most: the -t value)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
-	    "                          USER/PASS is accepted\n"
+	    "                          USER/PASS and AUTH PLAIN are accepted\n"
+	    "      --apop=FILE         accept APOP with the user:secret lines of\n"
+	    "                          FILE (mode 600, owned by root or the user)\n"
+	    "      --max-messages=N    refuse to serve a mailbox of more messages\n"
+	    "                          (default %d)\n"
+	    "      --max-mailbox-size=BYTES  refuse to serve a larger mailbox; K, M,\n"
+	    "                          G suffixes (default %lldG)\n"
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT);
+	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT, DEFAULT_MAX_MESSAGES,
+	    DEFAULT_MAX_MAILBOX_BYTES >> 30);
 }
 
 /* A decimal number in [min, max]; false for anything else. */
@@ -80,6 +96,36 @@ static bool parse_number(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static bool parse_size(const char *s, long long *out)
+{
+	char digits[32];
+	size_t n = strlen(s);
+	int shift = 0;
+	if (n > 0 && strchr("KMG", s[n - 1])) {
+		shift = s[n - 1] == 'K' ? 10 : s[n - 1] == 'M' ? 20 : 30;
+		n--;
+	}
+	long v;
+	if (n == 0 || n >= sizeof(digits))
+		return false;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (!parse_number(digits, 1, 1L << 40, &v))
+		return false;
+	*out = (long long)v << shift;
+	return *out <= (1LL << 50);
+}
+
+static void bad_option(const char *name, const char *value)
+{
+	fprintf(stderr, "pop3d: bad --%s: %s\n", name, value);
+	exit(2);
+}
+
+enum { OPT_LOGIN_TIMEOUT = 256, OPT_APOP, OPT_MAX_MESSAGES,
+    OPT_MAX_SIZE };
+
 static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -87,6 +133,10 @@ static void parse_options(int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
+		{ "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
+		{ "apop", required_argument, NULL, OPT_APOP },
+		{ "max-messages", required_argument, NULL, OPT_MAX_MESSAGES },
+		{ "max-mailbox-size", required_argument, NULL, OPT_MAX_SIZE },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -108,6 +158,23 @@ static void parse_options(int argc, char **argv)
 				exit(2);
 			}
 			opt.timeout = (int)n;
+			break;
+		case OPT_LOGIN_TIMEOUT:
+			if (!parse_number(optarg, 1, 86400 * 7, &n))
+				bad_option("login-timeout", optarg);
+			opt.login_timeout = (int)n;
+			break;
+		case OPT_APOP:
+			opt.apop = optarg;
+			break;
+		case OPT_MAX_MESSAGES:
+			if (!parse_number(optarg, 1, 1L << 30, &n))
+				bad_option("max-messages", optarg);
+			opt.max_messages = n;
+			break;
+		case OPT_MAX_SIZE:
+			if (!parse_size(optarg, &opt.max_bytes))
+				bad_option("max-mailbox-size", optarg);
 			break;
 		case 'P':
 			if (strcmp(optarg, "secure") == 0)
@@ -139,6 +206,8 @@ static void parse_options(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
+		opt.login_timeout = opt.timeout;
 }
 
 /* fds 0-2 exist, and fd 2 goes nowhere unless debugging: under inetd it is
@@ -256,6 +325,26 @@ static bool become_user(const struct account *a)
 	return true;
 }
 
+/* Checks the credentials the way their method says; on AUTH_OK acct is the
+ * account to serve.  APOP proves a shared secret, and the account comes
+ * from the authentication backend without a password. */
+static enum auth_result authenticate(const struct credentials *c,
+    struct account *acct)
+{
+	if (!valid_user_name(c->user))
+		return AUTH_FAIL;
+	if (strcmp(c->method, "APOP") != 0)
+		return auth_login(c->user, c->pass, acct);
+	enum auth_result r = apop_check(c->user, c->pass);
+	if (r != AUTH_OK)
+		return r;
+	r = auth_account(c->user, acct);
+	if (r == AUTH_FAIL)
+		log_msg(LOG_ERR, "APOP secret of user=%s is right, but the account "
+		    "is not in the --auth backend", c->user);
+	return r;
+}
+
 static void pause_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -275,13 +364,23 @@ int main(int argc, char **argv)
 		    opt.auth);
 		return 2;
 	}
+	if (opt.apop && !apop_configure(opt.apop)) {
+		fprintf(stderr, "pop3d: cannot use --apop=%s (see the log)\n",
+		    opt.apop);
+		return 2;
+	}
+	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
 	bool safe_line = find_peer();
 	struct policy policy = {
 		.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
+		.apop = apop_enabled(),
 	};
-	io_init(0, 1, opt.timeout);
-	io_puts("+OK pop3d ready\r\n");
+	io_init(0, 1, opt.login_timeout);
+	if (policy.apop)
+		io_printf("+OK pop3d ready %s\r\n", apop_greeting());
+	else
+		io_puts("+OK pop3d ready\r\n");
 
 	struct credentials creds;
 	struct account acct;
@@ -296,16 +395,16 @@ int main(int argc, char **argv)
 			return end == END_QUIT ? 0 : 1;
 		}
 		memset(&acct, 0, sizeof(acct));
-		enum auth_result r = valid_user_name(creds.user) ?
-		    auth_login(creds.user, creds.pass, &acct) : AUTH_FAIL;
+		enum auth_result r = authenticate(&creds, &acct);
 		explicit_bzero(creds.pass, sizeof(creds.pass));
 		if (r == AUTH_OK)
 			break;
 		/* Only names of real accounts are logged: an unknown one may be
 		 * a password typed into the wrong field. */
-		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=USER "
+		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=%s "
 		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
-		    sizeof(who)) : "(unknown)", peer, r == AUTH_TEMPFAIL ?
+		    sizeof(who)) : "(unknown)", peer, creds.method,
+		    r == AUTH_TEMPFAIL ?
 		    "backend error" : r == AUTH_EXPIRED ? "account expired" :
 		    "bad credentials");
 		io_flush();
@@ -322,6 +421,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	io_set_timeout(opt.timeout);
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
 	if (!become_user(&acct) || !mailbox_path(&acct, path, sizeof(path))) {
@@ -336,16 +436,19 @@ int main(int argc, char **argv)
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
-		io_printf("-ERR [%s] cannot open the mailbox\r\n",
-		    st == MB_SYSERR ? "SYS/TEMP" : "SYS/PERM");
+		io_puts(st == MB_SYSERR ? "-ERR [SYS/TEMP] cannot open the "
+		    "mailbox\r\n" : st == MB_TOOBIG ? "-ERR [SYS/PERM] the mailbox "
+		    "is too large to serve\r\n" : "-ERR [SYS/PERM] cannot open "
+		    "the mailbox\r\n");
 		io_flush();
+		mailbox_close(&mb);
 		return 1;
 	}
 	unsigned long long total = 0;
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=USER messages=%zu",
-	    who, peer, mb.count);
+	log_msg(LOG_INFO, "login user=%s peer=%s method=%s messages=%zu",
+	    who, peer, creds.method, mb.count);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 

@@ -3,7 +3,8 @@
  *
  *   session_authorize(policy, creds)  the AUTHORIZATION state: answers
  *       commands until the client has named a user and given a password
- *       (END_LOGIN, creds filled in; the caller authenticates and replies)
+ *       by USER/PASS, AUTH PLAIN or APOP (END_LOGIN, creds filled in; the
+ *       caller authenticates and replies)
  *       or leaves.  Touches no mailbox; may run unprivileged.
  *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
  *       UPDATE state on QUIT.
@@ -18,12 +19,14 @@
 #include <stdbool.h>
 
 struct policy {
-	bool plaintext_ok;	/* USER/PASS accepted on this connection */
+	bool plaintext_ok;	/* USER/PASS and AUTH PLAIN accepted here */
+	bool apop;		/* APOP accepted (--apop) */
 };
 
 struct credentials {
+	const char *method;	/* "USER", "PLAIN" or "APOP", for the log */
 	char user[MAX_USER + 1];
-	char pass[MAX_PASS + 1];
+	char pass[MAX_PASS + 1];	/* the password, or APOP's digest */
 };
 
 struct stats {
