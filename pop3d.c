@@ -390,6 +390,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		end = session_authorize(&policy, &creds);
 		if (end != END_LOGIN) {
+			io_flush();
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
 			return end == END_QUIT ? 0 : 1;
