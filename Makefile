@@ -29,9 +29,38 @@ build-san/pop3d: $(SRCS) $(HDRS)
 	@mkdir -p build-san
 	$(CC) -std=c17 -D_DEFAULT_SOURCE $(WARN) $(SAN_FLAGS) -o $@ $(SRCS) $(LIBS)
 
+# libFuzzer targets (fuzz/): the session engine, the mbox scanner and the
+# login parsers, built with clang from pop3d's own modules.  `make fuzz` runs
+# each for FUZZ_SECONDS; `make fuzz-smoke` (part of check) for a few seconds,
+# and says it skipped when clang cannot build libFuzzer binaries.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS = session mbox auth
+FUZZ_FLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRCS = $(filter-out pop3d.c,$(SRCS))
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/harness.h $(FUZZ_SRCS) $(HDRS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+# Each target's corpus grows in build-fuzz/corpus-NAME (seeded from the
+# hand-written fuzz/corpus-NAME); a crash is left in build-fuzz/ and fails
+# the run.
+fuzz fuzz-smoke:
+	@if ! fuzz/available "$(FUZZ_CC)"; then \
+		echo "fuzz: SKIPPED: $(FUZZ_CC) cannot build libFuzzer targets" \
+		    "(install clang and libclang-rt-14-dev)"; exit 0; fi; \
+	$(MAKE) --no-print-directory fuzz-build && \
+	fuzz/run $(if $(filter fuzz,$@),$(FUZZ_SECONDS),$(FUZZ_SMOKE_SECONDS)) \
+		$(FUZZ_TARGETS)
+
 check: pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
+	$(MAKE) --no-print-directory fuzz-smoke
 
 check-sanitize: build-san/pop3d
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
@@ -40,6 +69,6 @@ demo:
 	./demo/run
 
 clean:
-	rm -rf pop3d *.o build-san tests/tmp
+	rm -rf pop3d *.o build-san build-fuzz tests/tmp
 
-.PHONY: all check check-sanitize demo clean
+.PHONY: all check check-sanitize demo clean fuzz fuzz-smoke fuzz-build
