@@ -60,7 +60,15 @@ fuzz fuzz-smoke:
 check: pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
+	$(MAKE) --no-print-directory check-valgrind
 	$(MAKE) --no-print-directory fuzz-smoke
+
+# The suites with pop3d under valgrind memcheck (tests/valgrind-run).  A
+# run of pop3d costs about a second under valgrind, so `make check` runs
+# the protocol suites; VALGRIND_SUITES="tests/*.bats" runs them all.
+VALGRIND_SUITES ?= tests/basic.bats tests/auth.bats tests/bounds.bats
+check-valgrind: pop3d
+	tests/valgrind-run $(VALGRIND_SUITES)
 
 check-sanitize: build-san/pop3d
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
@@ -69,6 +77,6 @@ demo:
 	./demo/run
 
 clean:
-	rm -rf pop3d *.o build-san build-fuzz tests/tmp
+	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp
 
-.PHONY: all check check-sanitize demo clean fuzz fuzz-smoke fuzz-build
+.PHONY: all check check-valgrind check-sanitize demo clean fuzz fuzz-smoke fuzz-build

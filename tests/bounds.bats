@@ -119,10 +119,10 @@ long() {
 }
 
 # idle SECONDS ARGS LINES...: sends the lines, then stays silent for SECONDS
-# with the connection open; prints the replies, then "after N ms" (when
-# pop3d ended, counted from the start).
+# (plus TIME_SLACK_MS) with the connection open; prints the replies, then
+# "after N ms" (when pop3d ended, counted from the start).
 idle() {
-	local wait=$1 args=$2 t0
+	local wait=$(($1 + ${TIME_SLACK_MS:-0} / 1000)) args=$2 t0
 	shift 2
 	t0=$(now_ms)
 	{ printf '%s\r\n' "$@"; sleep "$wait"; } |
@@ -130,15 +130,16 @@ idle() {
 		  echo "after $(($(now_ms) - t0)) ms"; }
 }
 
-# within LINE MS: the "after N ms" line says N < MS.
+# within LINE MS: the "after N ms" line says N < MS (plus TIME_SLACK_MS,
+# which slow runs such as valgrind's set).
 within() {
 	local n=${1#after }
 	n=${n% ms}
-	(( n < $2 ))
+	(( n < $2 + ${TIME_SLACK_MS:-0} ))
 }
 
 @test "the idle timeout ends a silent client before login, without a reply" {
-	run idle 4 '-t 1' CAPA
+	run idle 3 '-t 1' CAPA
 	assert_line --index 1 '+OK capability list follows'
 	within "${lines[-1]}" 2500
 	assert_equal "${lines[-2]}" '.'
@@ -146,7 +147,7 @@ within() {
 }
 
 @test "the idle timeout ends a silent client after login, and nothing is deleted" {
-	run idle 4 '-t 1' 'USER alice' 'PASS secret' 'DELE 1'
+	run idle 3 '-t 1' 'USER alice' 'PASS secret' 'DELE 1'
 	assert_line --index 3 '+OK message 1 deleted'
 	within "${lines[-1]}" 2500
 	grep -q 'session end user=alice .*end=timeout' "$T/log"
@@ -155,7 +156,7 @@ within() {
 }
 
 @test "--login-timeout is shorter before login, and -t applies after it" {
-	run idle 4 '-t 3 --login-timeout=1' 'USER alice'
+	run idle 3 '-t 3 --login-timeout=1' 'USER alice'
 	within "${lines[-1]}" 2500
 	grep -q 'end=timeout' "$T/log"
 	# Logged in: 2 s of silence is within -t 3.
@@ -166,7 +167,7 @@ within() {
 }
 
 @test "--login-timeout is never longer than -t" {
-	run idle 4 '-t 1 --login-timeout=30' CAPA
+	run idle 3 '-t 1 --login-timeout=30' CAPA
 	within "${lines[-1]}" 2500
 	grep -q 'end=timeout' "$T/log"
 }
@@ -176,17 +177,18 @@ within() {
 	# stands between them and a mailbox path outside the mail directory.
 	local entry; entry=$(sed -n 's/^alice//p' "$T/passwd")
 	printf '%s%s\n' '../alice' "$entry" 'a/b' "$entry" '..' "$entry" \
-		"$(printf 'al\001ice')" "$entry" "$(printf 'al\033ice')" "$entry" '.hidden' "$entry" >>"$T/passwd"
-	for name in '../alice' 'a/b' '..' '.hidden'; do
-		run session "USER $name" 'PASS secret' QUIT
-		assert_line --index 2 '-ERR [AUTH] authentication failed'
-		refute_line --regexp '^\+OK .* has'
-	done
-	for name in $'al\001ice' $'al\033ice' '../alice' 'a/b'; do
-		run session "AUTH PLAIN $(plain '' "$name" secret)" QUIT
-		assert_line --index 1 '-ERR [AUTH] authentication failed'
-		grep -q 'login failed user=(unknown)' "$T/log"
-	done
+		"$(printf 'al\001ice')" "$entry" "$(printf 'al\033ice')" "$entry" >>"$T/passwd"
+	# Three failures end the connection: three names a session.
+	run session 'USER ../alice' 'PASS secret' 'USER a/b' 'PASS secret' 'USER ..' 'PASS secret'
+	assert_failure 1
+	assert_equal "$(grep -c '^-ERR \[AUTH\] authentication failed$' <<<"$output")" 3
+	refute_line --regexp '^\+OK .* has'
+	run session "AUTH PLAIN $(plain '' $'al\001ice' secret)" \
+		"AUTH PLAIN $(plain '' $'al\033ice' secret)" 'QUIT'
+	assert_line --index 1 '-ERR [AUTH] authentication failed'
+	assert_line --index 2 '-ERR [AUTH] authentication failed'
+	refute_line --regexp '^\+OK .* has'
+	grep -q 'login failed user=(unknown)' "$T/log"
 	# ... and on the USER line a control character is refused outright.
 	run session $'USER al\001ice' QUIT
 	assert_line --index 1 '-ERR invalid characters in command'
