@@ -151,8 +151,10 @@ static enum outcome cmd_auth(struct ctx *c)
 	if (!c->policy->plaintext_ok)
 		return reply_err("[AUTH] Plaintext authentication is not allowed "
 		    "on this connection");
-	char line[MAX_SASL_LINE + 2];
-	const char *resp;
+	char line[MAX_SASL_LINE + 2] = "";
+	const char *resp = line;
+	enum sasl_result r = SASL_BAD_FORMAT;
+	enum outcome o = FAILED;
 	if (c->nargs == 2) {
 		/* Section 4: "=" is an empty initial response. */
 		resp = strcmp(c->args[1], "=") == 0 ? "" : c->args[1];
@@ -163,25 +165,32 @@ static enum outcome cmd_auth(struct ctx *c)
 		if (s != IO_LINE && s != IO_TOOLONG) {
 			c->end = s == IO_EOF ? END_EOF : s == IO_TIMEOUT ?
 			    END_TIMEOUT : END_IOERR;
-			return LEAVE;
+			o = LEAVE;
+			goto out;
 		}
-		if (s == IO_TOOLONG || len > MAX_SASL_LINE)
-			return reply_err("authentication response too long");
-		resp = line;
+		if (s == IO_TOOLONG || len > MAX_SASL_LINE) {
+			reply_err("authentication response too long");
+			goto out;
+		}
 	}
-	if (strcmp(resp, "*") == 0)
-		return reply_err("authentication cancelled");
-	enum sasl_result r = sasl_plain(resp, c->creds->user,
-	    sizeof(c->creds->user), c->creds->pass, sizeof(c->creds->pass));
-	explicit_bzero(line, sizeof(line));
+	if (strcmp(resp, "*") == 0) {
+		reply_err("authentication cancelled");
+		goto out;
+	}
+	r = sasl_plain(resp, c->creds->user, sizeof(c->creds->user),
+	    c->creds->pass, sizeof(c->creds->pass));
 	if (r != SASL_OK) {
 		log_msg(LOG_INFO, "AUTH PLAIN refused: %s", sasl_strerror(r));
-		return reply_err(r == SASL_AUTHZID ? "[AUTH] authorization "
-		    "identity refused" : "invalid authentication response");
+		reply_err(r == SASL_AUTHZID ? "[AUTH] authorization identity "
+		    "refused" : "invalid authentication response");
+		goto out;
 	}
 	c->creds->method = "PLAIN";
 	c->end = END_LOGIN;
-	return LEAVE;
+	o = LEAVE;
+out:
+	explicit_bzero(line, sizeof(line));
+	return o;
 }
 
 static enum outcome cmd_capa(struct ctx *c)

@@ -200,3 +200,15 @@ setup() {
 	assert_failure 2
 	assert_output --partial 'refused'
 }
+
+@test "a backend that cannot answer is [SYS/TEMP], throttled like a failure" {
+	# A malformed entry: the backend cannot say yes or no.
+	sed -i 's/^alice:\([^:]*\):.*/alice:\1:uid:gid:\/nowhere/; t; s/^alice:\(.*\)$/alice:\1:uid:gid:\/nowhere/' "$T/passwd"
+	local t0; t0=$(now_ms)
+	run session 'USER alice' 'PASS secret' QUIT
+	assert_success
+	(( $(now_ms) - t0 >= 900 ))
+	assert_line --index 2 '-ERR [SYS/TEMP] authentication is not available now, try later'
+	grep -q 'malformed entry' "$T/log"
+	grep -q 'method=USER reason=backend error' "$T/log"
+}
