@@ -7,9 +7,20 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lcrypt -lmd -lcrypto
+LIBS     = -lpam -lcrypt -lmd -lcrypto
 
-SRCS = pop3d.c session.c mailbox.c auth.c io.c log.c sasl.c base64.c apop.c
+# Installation directories (GNU names).  sysconfdir is /etc whatever PREFIX
+# is: PAM and xinetd read only there.
+PREFIX     ?= /usr/local
+sbindir    ?= $(PREFIX)/sbin
+datadir    ?= $(PREFIX)/share
+mandir     ?= $(datadir)/man
+sysconfdir ?= /etc
+systemdunitdir ?= $(PREFIX)/lib/systemd/system
+exampledir ?= $(datadir)/pop3d
+DESTDIR    ?=
+
+SRCS = pop3d.c session.c mailbox.c auth.c auth_pam.c privs.c io.c log.c sasl.c base64.c apop.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -76,7 +87,41 @@ check-sanitize: build-san/pop3d
 demo: 
 	./demo/run
 
+# Deployment files name the binary as @sbindir@.
+SUBST = sed 's|@sbindir@|$(sbindir)|g'
+XINETD_FILES = $(wildcard xinetd.d/*)
+
+install: pop3d
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(sysconfdir)/pam.d $(DESTDIR)$(systemdunitdir) \
+		$(DESTDIR)$(exampledir)/tcpserver
+	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
+	install -m 644 pop3d.8 $(DESTDIR)$(mandir)/man8/pop3d.8
+	install -m 644 pam.d/pop3 $(DESTDIR)$(sysconfdir)/pam.d/pop3
+	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service; do \
+		$(SUBST) $$f >$(DESTDIR)$(systemdunitdir)/$${f#systemd/}; \
+		chmod 644 $(DESTDIR)$(systemdunitdir)/$${f#systemd/}; done
+	$(SUBST) inetd/pop3d.conf >$(DESTDIR)$(exampledir)/inetd.conf
+	$(SUBST) tcpserver/run >$(DESTDIR)$(exampledir)/tcpserver/run
+	chmod 644 $(DESTDIR)$(exampledir)/inetd.conf
+	chmod 755 $(DESTDIR)$(exampledir)/tcpserver/run
+	set -e; for f in $(XINETD_FILES); do \
+		install -d $(DESTDIR)$(sysconfdir)/xinetd.d; \
+		$(SUBST) $$f >$(DESTDIR)$(sysconfdir)/$$f; \
+		chmod 644 $(DESTDIR)$(sysconfdir)/$$f; done
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(mandir)/man8/pop3d.8 \
+		$(DESTDIR)$(sysconfdir)/pam.d/pop3 \
+		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
+		$(DESTDIR)$(systemdunitdir)/pop3d@.service \
+		$(DESTDIR)$(exampledir)/inetd.conf \
+		$(DESTDIR)$(exampledir)/tcpserver/run \
+		$(addprefix $(DESTDIR)$(sysconfdir)/,$(XINETD_FILES))
+	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
+
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp
 
-.PHONY: all check check-valgrind check-sanitize demo clean fuzz fuzz-smoke fuzz-build
+.PHONY: all check check-valgrind check-sanitize demo clean install uninstall \
+	fuzz fuzz-smoke fuzz-build

@@ -1,11 +1,13 @@
 /*
- * auth.c: the password-file backend (and, later, PAM).  See auth.h.
+ * auth.c: the password-file backend, and the dispatch to PAM (auth_pam.c).
+ * See auth.h.
  *
  * file:PATH holds one account a line, "user:crypt-hash[:uid:gid:home]", with
  * '#' comments.  The hash is anything libxcrypt verifies (yescrypt, sha512crypt,
  * bcrypt...).  The file is refused when others may write it.
  */
 #include "auth.h"
+#include "auth_pam.h"
 #include "log.h"
 
 #include <crypt.h>
@@ -187,33 +189,13 @@ enum auth_result auth_login(const char *user, const char *pass,
 {
 	if (backend == BACKEND_FILE)
 		return file_login(user, pass, acct);
-	log_msg(LOG_ERR, "the PAM backend is not built in yet");
-	return AUTH_TEMPFAIL;
-}
-
-/* getpwnam_r into acct; the shape the PAM backend serves. */
-static enum auth_result passwd_account(const char *user, struct account *acct)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	int e = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-	if (e != 0) {
-		log_msg(LOG_ERR, "getpwnam: %s", strerror(e));
-		return AUTH_TEMPFAIL;
-	}
-	if (!res || strlen(pw.pw_dir) >= sizeof(acct->home))
-		return AUTH_FAIL;
-	*acct = (struct account){ .has_ids = true, .uid = pw.pw_uid,
-	    .gid = pw.pw_gid, .system = true };
-	snprintf(acct->name, sizeof(acct->name), "%s", user);
-	strcpy(acct->home, pw.pw_dir);
-	return AUTH_OK;
+	return auth_pam_login(user, pass, acct);
 }
 
 enum auth_result auth_account(const char *user, struct account *acct)
 {
 	if (backend == BACKEND_PAM)
-		return passwd_account(user, acct);
+		return auth_pam_login(user, NULL, acct);
 	char hash[CRYPT_OUTPUT_SIZE];
 	enum auth_result r = lookup(user, hash, sizeof(hash), acct);
 	/* A locked entry ("!..." or "*...") locks every way in. */
@@ -225,9 +207,17 @@ enum auth_result auth_account(const char *user, struct account *acct)
 
 bool auth_session_open(void)
 {
-	return true;
+	return backend == BACKEND_FILE || auth_pam_session_open();
 }
 
 void auth_session_close(void)
 {
+	if (backend == BACKEND_PAM)
+		auth_pam_end();
+}
+
+void auth_forget(void)
+{
+	if (backend == BACKEND_PAM)
+		auth_pam_forget();
 }

@@ -9,9 +9,16 @@
  *                                 same time whether the user exists or not.
  *   auth_account(user, acct)      the account of user without a password,
  *                                 for logins proven another way (APOP):
- *                                 the file entry, or getpwnam() for PAM
- *   auth_session_open/close()     the PAM session around the TRANSACTION
- *                                 state (no-ops for the file backend)
+ *                                 the file entry, or PAM's account check
+ *                                 (pam_acct_mgmt, no pam_authenticate)
+ *   auth_session_open()           after a successful login, in the process
+ *                                 that stays root: PAM credentials and
+ *                                 session (a no-op for the file backend)
+ *   auth_session_close()          ends what auth_login and
+ *                                 auth_session_open started; call it after
+ *                                 any login, failed, refused or served
+ *   auth_forget()                 in a forked child: forget the PAM handle
+ *                                 without closing the parent's session
  */
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H
@@ -44,6 +51,7 @@ enum auth_result auth_login(const char *user, const char *pass,
 enum auth_result auth_account(const char *user, struct account *acct);
 bool auth_session_open(void);
 void auth_session_close(void);
+void auth_forget(void);
 bool auth_is_pam(void);
 
 #endif

@@ -67,8 +67,19 @@
 #define MAX_PASSWD_LINE		1024
 
 #define DEFAULT_MAILBOX		"/var/mail/%u"
+
+/* The PAM service (-s): /etc/pam.d/pop3, the name Debian's other POP3
+ * servers' PAM files use too, so an admin's existing file keeps working. */
 #define DEFAULT_PAM_SERVICE	"pop3"
+
+/* --min-uid: Debian's UID_MIN (login.defs).  Below it are system accounts
+ * (daemon, mail, www-data...) that have no business reading mail over the
+ * network; Dovecot's first_valid_uid is the same idea. */
 #define DEFAULT_MIN_UID		1000
+
+/* PAM_TTY: a service name, as vsftpd ("ftp") and Dovecot do, so that
+ * pam_access/pam_time rules can tell POP3 logins from others. */
+#define PAM_TTY_NAME		"pop3"
 
 #define POP3D_VERSION		"0.1"
 

@@ -6,20 +6,34 @@
  *
  *   main, options, log_open                 as started (root or a user)
  *   session_authorize (AUTHORIZATION)       as started; reads the network
- *   auth_login                              as started (root for PAM/shadow)
- *   become_user                             root -> the user, for good
+ *   auth_login, login policy                as started (root for PAM/shadow)
+ *   start_session: set_groups, PAM
+ *     setcred + open_session                as started
+ *   privs_monitor (PAM only): fork
+ *     parent: the monitor                   as started; reads nothing from
+ *                                           the client; closes the PAM
+ *                                           session and exits with the
+ *                                           child's status
+ *     child: become_user                    root -> the user, for good (the
+ *                                           --lock-group gid kept as the
+ *                                           saved gid, see privs.h)
  *   mailbox_open, session_transact, UPDATE  the user only; never root
  *
  * Started by an ordinary user, pop3d serves only that user's own mail.
+ * Accounts below --min-uid, and uid 0 always, are never served.
  * fd 2 may be the client's socket under inetd: it is pointed at /dev/null
  * unless -d is given.
  */
+/* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
+#define _GNU_SOURCE
 #include "apop.h"
 #include "auth.h"
+#include "auth_pam.h"
 #include "io.h"
 #include "log.h"
 #include "mailbox.h"
 #include "params.h"
+#include "privs.h"
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -28,6 +42,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +61,8 @@ static struct {
 	long long max_bytes;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
+	const char *pam_service;
+	unsigned long min_uid;
 } opt = {
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
@@ -53,6 +70,8 @@ static struct {
 	.max_messages = DEFAULT_MAX_MESSAGES,
 	.max_bytes = DEFAULT_MAX_MAILBOX_BYTES,
 	.plaintext = PLAIN_SECURE,
+	.pam_service = DEFAULT_PAM_SERVICE,
+	.min_uid = DEFAULT_MIN_UID,
 };
 
 static char peer[INET6_ADDRSTRLEN + 8] = "local";
@@ -65,6 +84,11 @@ static void usage(FILE *f)
 	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
 	    "                          (default %s)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
+	    "  -s, --pam-service=NAME  the PAM service (default %s)\n"
+	    "      --min-uid=UID       refuse accounts below UID (default %d;\n"
+	    "                          uid 0 is always refused)\n"
+	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
+	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
 	    "      --login-timeout=SECONDS  idle autologout before login (default\n"
 	    "                          and most: the -t value)\n"
@@ -79,7 +103,8 @@ static void usage(FILE *f)
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_TIMEOUT, DEFAULT_MAX_MESSAGES,
+	    DEFAULT_MAILBOX, DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
+	    DEFAULT_TIMEOUT, DEFAULT_MAX_MESSAGES,
 	    DEFAULT_MAX_MAILBOX_BYTES >> 30);
 }
 
@@ -126,11 +151,33 @@ static void bad_option(const char *name, const char *value)
 enum { OPT_LOGIN_TIMEOUT = 256, OPT_APOP, OPT_MAX_MESSAGES,
     OPT_MAX_SIZE };
 
+/* --lock-group: a group name or number that must exist. */
+static void set_lock_group(const char *name)
+{
+	struct group *gr = getgrnam(name);
+	long n;
+	if (gr && gr->gr_gid == 0) {
+		fprintf(stderr, "pop3d: --lock-group: not group 0\n");
+		exit(2);
+	}
+	if (gr)
+		privs_set_lock_group(gr->gr_gid);
+	else if (parse_number(name, 1, 0x7fffffffL, &n))
+		privs_set_lock_group((gid_t)n);
+	else {
+		fprintf(stderr, "pop3d: --lock-group: no group %s\n", name);
+		exit(2);
+	}
+}
+
 static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mailbox", required_argument, NULL, 'm' },
 		{ "auth", required_argument, NULL, 'a' },
+		{ "pam-service", required_argument, NULL, 's' },
+		{ "min-uid", required_argument, NULL, 'U' },
+		{ "lock-group", required_argument, NULL, 'G' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
 		{ "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
@@ -144,13 +191,31 @@ static void parse_options(int argc, char **argv)
 	};
 	int c;
 	long n;
-	while ((c = getopt_long(argc, argv, "m:a:t:dVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:a:s:t:dVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opt.mailbox = optarg;
 			break;
 		case 'a':
 			opt.auth = optarg;
+			break;
+		case 's':
+			if (!optarg[0] || strchr(optarg, '/')) {
+				fprintf(stderr, "pop3d: bad --pam-service: %s\n",
+				    optarg);
+				exit(2);
+			}
+			opt.pam_service = optarg;
+			break;
+		case 'U':
+			if (!parse_number(optarg, 0, 0x7fffffffL, &n)) {
+				fprintf(stderr, "pop3d: bad --min-uid: %s\n", optarg);
+				exit(2);
+			}
+			opt.min_uid = (unsigned long)n;
+			break;
+		case 'G':
+			set_lock_group(optarg);
 			break;
 		case 't':
 			if (!parse_number(optarg, 1, 86400 * 7, &n)) {
@@ -232,8 +297,9 @@ static bool find_peer(void)
 	socklen_t len = sizeof(ss);
 	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
 		const char *ip = getenv("TCPREMOTEIP");
-		if (errno == ENOTSOCK && ip)
-			snprintf(peer, sizeof(peer), "%.45s", ip);
+		if (errno == ENOTSOCK && ip && ip[0] && strlen(ip) <= 45 &&
+		    strspn(ip, "0123456789abcdefABCDEF:.") == strlen(ip))
+			snprintf(peer, sizeof(peer), "%s", ip);
 		return errno == ENOTSOCK;
 	}
 	if (ss.ss_family == AF_INET) {
@@ -294,8 +360,24 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 	return o > 0;
 }
 
-/* Root -> the account, for good: groups, gid, uid, then proof that root
- * cannot be had back.  Never uid 0.  Not root: only one's own account. */
+/* As root, before PAM's setcred (which may add groups, e.g. pam_group):
+ * the account's supplementary groups. */
+static bool set_groups(const struct account *a)
+{
+	if (geteuid() != 0)
+		return true;
+	int r = a->system ? initgroups(a->name, a->gid) :
+	    setgroups(1, &a->gid);
+	if (r < 0)
+		log_msg(LOG_ERR, "cannot set the groups of %s: %s", a->name,
+		    strerror(errno));
+	return r == 0;
+}
+
+/* Root -> the account, for good: gid (the --lock-group gid kept as the
+ * saved gid, nothing else), uid, then proof that root cannot be had back.
+ * The groups are set before (set_groups).  Never uid 0.  Not root: only
+ * one's own account. */
 static bool become_user(const struct account *a)
 {
 	if (geteuid() != 0) {
@@ -311,14 +393,17 @@ static bool become_user(const struct account *a)
 		    a->name);
 		return false;
 	}
-	int r = a->system ? initgroups(a->name, a->gid) :
-	    setgroups(1, &a->gid);
-	if (r < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0) {
+	gid_t saved = a->gid;
+	privs_lock_gid(&saved);
+	if (setresgid(a->gid, a->gid, saved) < 0 ||
+	    setresuid(a->uid, a->uid, a->uid) < 0) {
 		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
 		    (unsigned long)a->uid, strerror(errno));
 		return false;
 	}
-	if (setuid(0) == 0 || geteuid() != a->uid || getegid() != a->gid) {
+	if (setuid(0) == 0 || seteuid(0) == 0 || setegid(0) == 0 ||
+	    getuid() != a->uid ||
+	    geteuid() != a->uid || getgid() != a->gid || getegid() != a->gid) {
 		log_msg(LOG_CRIT, "privileges could not be dropped");
 		_exit(1);
 	}
@@ -345,10 +430,60 @@ static enum auth_result authenticate(const struct credentials *c,
 	return r;
 }
 
-static void pause_ms(long ms)
+/* The account is served in a session of its own: the groups and the PAM
+ * credentials and session are set up as started; with PAM, a monitor stays
+ * behind to close the session; the process that returns is the user's. */
+static bool start_session(const struct account *a)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	if (!set_groups(a) || !auth_session_open())
+		return false;
+	if (auth_is_pam()) {
+		io_flush();
+		if (!privs_monitor())
+			return false;
+	}
+	return become_user(a);
+}
+
+/* Why pop3d refuses an account its backend accepted; NULL if it does not.
+ * These count as failed logins and get the same reply, so that they do
+ * not tell a password guesser that the password was right. */
+static const char *account_refused(const struct account *a)
+{
+	if (a->has_ids && a->uid == 0)
+		return "uid 0 is never served";
+	if (a->has_ids && a->uid < opt.min_uid)
+		return "uid below --min-uid";
+	if (geteuid() == 0 && !a->has_ids)
+		return "no uid:gid to serve it as";
+	if (geteuid() != 0 && a->has_ids && a->uid != getuid())
+		return "not the account pop3d runs as";
+	return NULL;
+}
+
+/* Started as an ordinary user, the PAM backend can only serve that user:
+ * any other name is refused before PAM is asked. */
+static bool other_than_self(const char *user)
+{
+	if (geteuid() == 0 || !auth_is_pam())
+		return false;
+	struct passwd *pw = getpwuid(getuid());
+	return !pw || strcmp(pw->pw_name, user) != 0;
+}
+
+/* Sleeps until ms after t0 (CLOCK_MONOTONIC): a failed login then takes
+ * the same time however long the backend took to say no. */
+static void pause_until(const struct timespec *t0, long ms)
+{
+	struct timespec ts = *t0;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
 		;
 }
 
@@ -371,6 +506,9 @@ int main(int argc, char **argv)
 	}
 	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
 	bool safe_line = find_peer();
+	auth_pam_set_service(opt.pam_service);
+	if (strcmp(peer, "local") != 0)
+		auth_pam_set_rhost(peer);
 	struct policy policy = {
 		.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
@@ -395,24 +533,42 @@ int main(int argc, char **argv)
 			    peer, session_end_name(end));
 			return end == END_QUIT ? 0 : 1;
 		}
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		memset(&acct, 0, sizeof(acct));
-		enum auth_result r = authenticate(&creds, &acct);
+		enum auth_result r = AUTH_FAIL;
+		const char *why = NULL;
+		bool not_self = other_than_self(creds.user);
+		if (not_self) {
+			why = "not the account pop3d runs as";
+			if (valid_user_name(creds.user) && getpwnam(creds.user))
+				snprintf(acct.name, sizeof(acct.name), "%s",
+				    creds.user);
+		}
+		else
+			r = authenticate(&creds, &acct);
 		explicit_bzero(creds.pass, sizeof(creds.pass));
+		if (r == AUTH_OK && (why = account_refused(&acct)) != NULL) {
+			auth_session_close();
+			r = AUTH_FAIL;
+		}
 		if (r == AUTH_OK)
 			break;
 		/* Only names of real accounts are logged: an unknown one may be
 		 * a password typed into the wrong field. */
 		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=%s "
 		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
-		    sizeof(who)) : "(unknown)", peer, creds.method,
-		    r == AUTH_TEMPFAIL ?
-		    "backend error" : r == AUTH_EXPIRED ? "account expired" :
-		    "bad credentials");
+		    sizeof(who)) : "(unknown)", peer, creds.method, why ? why :
+		    r == AUTH_TEMPFAIL ? "backend error" : r == AUTH_EXPIRED ?
+		    "account expired or locked" : "bad credentials");
 		io_flush();
-		pause_ms(LOGIN_FAILURE_DELAY_MS);
+		pause_until(&t0, LOGIN_FAILURE_DELAY_MS);
 		if (r == AUTH_TEMPFAIL)
 			io_puts("-ERR [SYS/TEMP] authentication is not available "
 			    "now, try later\r\n");
+		else if (not_self)
+			io_puts("-ERR [AUTH] this server serves only the account "
+			    "it runs as\r\n");
 		else
 			io_puts("-ERR [AUTH] authentication failed\r\n");
 		if (++failures >= MAX_LOGIN_FAILURES) {
@@ -425,11 +581,20 @@ int main(int argc, char **argv)
 	io_set_timeout(opt.timeout);
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!become_user(&acct) || !mailbox_path(&acct, path, sizeof(path))) {
+	if (!mailbox_path(&acct, path, sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
-		log_msg(LOG_ERR, "login user=%s peer=%s refused: cannot serve",
+		log_msg(LOG_ERR, "login user=%s peer=%s refused: the mailbox "
+		    "path does not fit", who, peer);
+		auth_session_close();
+		return 1;
+	}
+	if (!start_session(&acct)) {
+		io_puts("-ERR [SYS/TEMP] the session could not be set up\r\n");
+		io_flush();
+		log_msg(LOG_ERR, "login user=%s peer=%s: session setup failed",
 		    who, peer);
+		auth_session_close();
 		return 1;
 	}
 	struct mailbox mb;
@@ -448,8 +613,9 @@ int main(int argc, char **argv)
 	unsigned long long total = 0;
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=%s messages=%zu",
-	    who, peer, creds.method, mb.count);
+	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
+	    "messages=%zu", who, peer, creds.method, (unsigned long)geteuid(),
+	    (unsigned long)getegid(), mb.count);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# make install / make uninstall into a DESTDIR: every file where the
+# variables say, the deployment files pointing at the installed binary,
+# and nothing left behind.
+
+load helpers
+
+REPO=$BATS_TEST_DIRNAME/..
+
+# The files "make install" must create under DESTDIR, one a line, with the
+# given sbindir/mandir/sysconfdir/PREFIX.
+expected() {
+	local prefix=$1 sbindir=$2 mandir=$3 sysconfdir=$4
+	echo "$sbindir/pop3d"
+	echo "$mandir/man8/pop3d.8"
+	echo "$sysconfdir/pam.d/pop3"
+	echo "$prefix/lib/systemd/system/pop3d.socket"
+	echo "$prefix/lib/systemd/system/pop3d@.service"
+	echo "$prefix/share/pop3d/inetd.conf"
+	echo "$prefix/share/pop3d/tcpserver/run"
+	for f in "$REPO"/xinetd.d/*; do
+		[ -e "$f" ] && echo "$sysconfdir/xinetd.d/${f##*/}"
+	done
+}
+
+@test "make install honours PREFIX and DESTDIR; sysconfdir stays /etc" {
+	D=$BATS_TEST_TMPDIR/root
+	run make -s -C "$REPO" install DESTDIR="$D" PREFIX=/usr
+	assert_success
+	(cd "$D" && find . -type f | sed 's|^\.||' | sort) >"$BATS_TEST_TMPDIR/got"
+	expected /usr /usr/sbin /usr/share/man /etc | sort >"$BATS_TEST_TMPDIR/want"
+	diff -u "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	[ -x "$D/usr/sbin/pop3d" ]
+	[ "$(stat -c %a "$D/usr/share/pop3d/tcpserver/run")" = 755 ]
+	[ "$(stat -c %a "$D/etc/pam.d/pop3")" = 644 ]
+	# The deployment files name the installed binary.
+	grep -qx 'ExecStart=/usr/sbin/pop3d' "$D/usr/lib/systemd/system/pop3d@.service"
+	grep -q '[[:space:]]/usr/sbin/pop3d[[:space:]]' "$D/usr/share/pop3d/inetd.conf"
+	grep -q '/usr/sbin/pop3d' "$D/usr/share/pop3d/tcpserver/run"
+	run grep -rl @sbindir@ "$D"
+	assert_failure
+	# The installed man page is well-formed and names every option.
+	run groff -man -ww -z "$D/usr/share/man/man8/pop3d.8"
+	assert_output ''
+	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/usr
+	assert_success
+	run find "$D" -type f
+	assert_output ''
+}
+
+@test "make install: sbindir, mandir and sysconfdir can each be set" {
+	D=$BATS_TEST_TMPDIR/root
+	run make -s -C "$REPO" install DESTDIR="$D" PREFIX=/opt/p sbindir=/opt/bin \
+		mandir=/opt/man sysconfdir=/opt/etc
+	assert_success
+	(cd "$D" && find . -type f | sed 's|^\.||' | sort) >"$BATS_TEST_TMPDIR/got"
+	expected /opt/p /opt/bin /opt/man /opt/etc | sort >"$BATS_TEST_TMPDIR/want"
+	diff -u "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	grep -qx 'ExecStart=/opt/bin/pop3d' "$D/opt/p/lib/systemd/system/pop3d@.service"
+	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/opt/p sbindir=/opt/bin \
+		mandir=/opt/man sysconfdir=/opt/etc
+	assert_success
+	run find "$D" -type f
+	assert_output ''
+}
+
+@test "every option in --help is in the man page" {
+	"$POP3D" --help | grep -oE -- '--[a-z-]+' | sort -u >"$BATS_TEST_TMPDIR/opts"
+	[ -s "$BATS_TEST_TMPDIR/opts" ]
+	LC_ALL=C MANWIDTH=200 man -l "$REPO/pop3d.8" 2>/dev/null | col -b >"$BATS_TEST_TMPDIR/man" ||
+		LC_ALL=C groff -man -Tascii "$REPO/pop3d.8" | col -b >"$BATS_TEST_TMPDIR/man"
+	while read -r o; do
+		grep -q -e "$o" "$BATS_TEST_TMPDIR/man" || { echo "missing: $o"; false; }
+	done <"$BATS_TEST_TMPDIR/opts"
+}
