@@ -17,16 +17,26 @@ plain() {
 
 # apop_session SECRET LINE...: reads the greeting, answers it with
 # "APOP alice MD5(timestamp SECRET)", then sends the lines; prints every
-# reply (CRs removed), the greeting first.  Needs POP3D_ARGS=--apop=FILE.
+# reply (CRs removed), the greeting first; the log goes to $T/log.  Needs
+# POP3D_ARGS=--apop=FILE.  apop_login USER SECRET LINE... for another user;
+# the array APOP_CMD replaces the pop3d command line.
 apop_session() {
-	local secret=$1 greeting digest
-	shift
-	coproc POP { "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 -d ${POP3D_ARGS:-} 2>"$T/log"; }
+	apop_login alice "$@"
+}
+
+apop_login() {
+	local user=$1 secret=$2 greeting digest
+	shift 2
+	local cmd=("${APOP_CMD[@]}")
+	if [ ${#cmd[@]} -eq 0 ]; then
+		cmd=("$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 -d ${POP3D_ARGS:-})
+	fi
+	coproc POP { "${cmd[@]}" 2>>"$T/log"; }
 	local out=${POP[0]} in=${POP[1]} pid=$POP_PID
 	IFS= read -r -t 5 greeting <&"$out"
 	greeting=${greeting%$'\r'}
 	digest=$(printf '%s%s' "${greeting##* }" "$secret" | md5sum | cut -d' ' -f1)
-	{ printf 'APOP alice %s\r\n' "$digest"; printf '%s\r\n' "$@"; } >&"$in"
+	{ printf 'APOP %s %s\r\n' "$user" "$digest"; printf '%s\r\n' "$@"; } >&"$in"
 	exec {in}>&-
 	printf '%s\n' "$greeting"
 	tr -d '\r' <&"$out"
