@@ -9,12 +9,18 @@
  * as CRLF, a last line without LF gets a CRLF, dot-stuffing is not counted,
  * and the bookkeeping headers that mail programs keep in mboxes (Status,
  * X-Status, X-Keywords, X-UID, X-IMAP, X-IMAPbase, X-Dovecot-*) are hidden
- * from clients and from the counts.
+ * from clients and from the counts, and so is UW IMAP's "FOLDER INTERNAL
+ * DATA" pseudo-message.  A Content-Length header is honoured only where it
+ * is consistent (see length_end()).  Locking is lock.c's, UPDATE update.c's.
  */
 #include "mailbox.h"
 #include "io.h"
+#include "lock.h"
 #include "log.h"
 #include "params.h"
+#include "state.h"
+#include "uidl.h"
+#include "update.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,10 +121,10 @@ static bool is_from(const char *p, size_t n)
 {
 	return n >= 5 && memcmp(p, "From ", 5) == 0;
 }
-
 /* Consumes one line from the reader; returns its length (LF included) and
- * whether it ended with LF.  Feeds it to ctx when ctx is not NULL. */
-static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx)
+ * whether it ended with LF.  Feeds it to ctx and u when they are not NULL. */
+static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx,
+    struct uidl_state *u)
 {
 	off_t n = 0;
 	*lf = false;
@@ -129,6 +135,8 @@ static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx)
 		size_t k = e ? (size_t)(e - p) + 1 : avail;
 		if (ctx)
 			SHA256Update(ctx, (const uint8_t *)p, k);
+		if (u)
+			uidl_feed(u, p, k);
 		r->pos += k;
 		n += (off_t)k;
 		if (e) {
@@ -139,6 +147,9 @@ static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx)
 	return n;
 }
 
+/* UW IMAP's pseudo-message, kept first in a folder to hold its metadata. */
+#define UW_PSEUDO_SUBJECT "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+
 struct scan {
 	struct message *m;	/* the message being scanned, or NULL */
 	SHA2_CTX ctx;
@@ -148,10 +159,17 @@ struct scan {
 	off_t blank_off;	/* the last line, if it was blank */
 	uint64_t blank_octets;
 	bool last_blank;
+	off_t length_end;	/* a consistent Content-Length ends the body
+				   here: no "From " line starts a message
+				   before it */
+	long long content_length;	/* -1: none seen */
+	bool x_imap, uw_subject;	/* the UW pseudo-message's marks */
+	struct uidl_state u;
 };
 
 /* Ends the current message at `end` (the separator excluded). */
-static void finish(struct scan *s, off_t end, bool drop_blank)
+static void finish(struct mailbox *mb, struct scan *s, off_t end,
+    bool drop_blank)
 {
 	struct message *m = s->m;
 	if (!m)
@@ -159,8 +177,6 @@ static void finish(struct scan *s, off_t end, bool drop_blank)
 	if (drop_blank) {
 		m->end = s->blank_off;
 		m->octets -= s->blank_octets;
-		if (s->in_headers)
-			s->header_octets = m->octets;
 	} else {
 		m->end = end;
 	}
@@ -174,6 +190,14 @@ static void finish(struct scan *s, off_t end, bool drop_blank)
 	SHA256Update(&s->ctx, le, sizeof(le));
 	SHA256Final(full, &s->ctx);
 	memcpy(m->digest, full, DIGEST_BYTES);
+	size_t i = (size_t)(m - mb->msg);
+	if (i == 0 && s->u.uidvalidity)
+		mb->uidvalidity = s->u.uidvalidity;
+	if (mb->alt)
+		uidl_end(&s->u, mb->uidl, mb->uidvalidity, mb->alt[i]);
+	/* Like Dovecot, hide UW's pseudo-message (when it comes first). */
+	if (i == 0 && m->start == 0 && s->x_imap && s->uw_subject)
+		mb->count = 0;
 	s->m = NULL;
 }
 
@@ -232,43 +256,98 @@ static enum mb_status grow(struct mailbox *mb, size_t *alloc)
 	if (!p)
 		return MB_SYSERR;
 	mb->msg = p;
+	if (mb->uidl != UIDL_OWN) {
+		char (*a)[UIDL_MAX + 1] = realloc(mb->alt, n * sizeof(*a));
+		if (!a)
+			return MB_SYSERR;
+		mb->alt = a;
+	}
 	*alloc = n;
 	return MB_OK;
 }
 
-/* One sequential pass over [0, size): the index of every message. */
-static enum mb_status scan(struct mailbox *mb, off_t size)
+/* Content-Length is honoured only where it is consistent: the body it
+ * gives ends at the end of the data, or just before a blank line that is
+ * followed by the end or by a "From " line. */
+static off_t length_end(int fd, off_t body, long long length, off_t size)
+{
+	char b[6];
+	if (length < 0 || length > size - body)
+		return -1;
+	off_t at = body + (off_t)length;
+	if (at == size)
+		return at;
+	size_t want = size - at >= 6 ? 6 : (size_t)(size - at);
+	if (pread(fd, b, want, at) != (ssize_t)want || b[0] != '\n')
+		return -1;
+	return want == 1 || (want == 6 && memcmp(b + 1, "From ", 5) == 0) ?
+	    at : -1;
+}
+
+/* A header line that the scan must look at closely (the first bytes of the
+ * line are in memory). */
+static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
+    size_t avail)
+{
+	if (avail >= 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
+		long long v = 0;
+		size_t i = 15;
+		while (i < avail && p[i] == ' ')
+			i++;
+		size_t d = i;
+		for (; i < avail && i - d < 18 && p[i] >= '0' && p[i] <= '9'; i++)
+			v = v * 10 + (p[i] - '0');
+		while (i < avail && (p[i] == ' ' || p[i] == '\r'))
+			i++;
+		s->content_length = i > d && i < avail && p[i] == '\n' ? v : -1;
+	}
+	if (mb->count == 1 && s->m->start == 0) {
+		static const char subj[] = "Subject: " UW_PSEUDO_SUBJECT;
+		if (avail >= 7 && strncasecmp(p, "X-IMAP:", 7) == 0)
+			s->x_imap = true;
+		if (avail >= sizeof(subj) - 1 && memcmp(p, subj,
+		    sizeof(subj) - 1) == 0)
+			s->uw_subject = true;
+	}
+}
+
+/* One sequential pass over [from, to), which must start with a message:
+ * its messages are appended to the index. */
+static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 {
 	char *buf = malloc(SCAN_BUFFER);
 	if (!buf)
 		return MB_SYSERR;
 	struct reader r;
-	reader_init(&r, mb->fd, buf, SCAN_BUFFER, 0, size);
-	struct scan s = { .last_blank = true };
+	reader_init(&r, mb->fd, buf, SCAN_BUFFER, from, to);
+	struct scan s = { .last_blank = true, .length_end = -1 };
 	size_t alloc = 0;
 	enum mb_status st = MB_OK;
 	bool first = true;
 
 	for (;;) {
-		size_t avail = reader_fill(&r, 16);
+		size_t avail = reader_fill(&r, 128);
 		if (avail == 0)
 			break;
 		const char *p = r.buf + r.pos;
 		off_t off = reader_offset(&r);
 		bool lf;
-		if (s.last_blank && is_from(p, avail)) {
-			finish(&s, off, !first);
+		if (s.last_blank && is_from(p, avail) && off >= s.length_end) {
+			finish(mb, &s, off, !first);
 			if ((st = grow(mb, &alloc)) != MB_OK)
 				goto out;
 			s.m = &mb->msg[mb->count++];
 			*s.m = (struct message){ .start = off };
-			consume_line(&r, &lf, NULL);
+			consume_line(&r, &lf, NULL, NULL);
 			s.m->data = reader_offset(&r);
 			SHA256Init(&s.ctx);
+			uidl_begin(&s.u);
 			s.in_headers = true;
 			s.hclass = HDR_KEEP;
 			s.header_octets = 0;
 			s.last_blank = false;
+			s.content_length = -1;
+			s.x_imap = s.uw_subject = false;
 			first = false;
 			continue;
 		}
@@ -276,20 +355,26 @@ static enum mb_status scan(struct mailbox *mb, off_t size)
 			st = MB_NOTMBOX;
 			goto out;
 		}
-		bool blank = is_blank(p, avail);
+		bool blank = is_blank(p, avail), md5 = false;
 		enum header_class c = HDR_KEEP;
 		if (s.in_headers) {
 			if (blank) {
 				s.in_headers = false;
 				s.header_octets = s.m->octets;
+				s.length_end = length_end(mb->fd, off +
+				    (p[0] == '\r' ? 2 : 1), s.content_length, to);
 			} else if (p[0] == ' ' || p[0] == '\t') {
 				c = s.hclass;	/* a continuation line */
+				md5 = uidl_header(&s.u, mb->uidl, p, avail);
 			} else {
 				c = s.hclass = classify(p, avail);
+				header_marks(mb, &s, p, avail);
+				md5 = uidl_header(&s.u, mb->uidl, p, avail);
 			}
 		}
 		off_t n = consume_line(&r, &lf,
-		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL);
+		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL,
+		    md5 ? &s.u : NULL);
 		uint64_t octets = (uint64_t)n + (lf ? 1 : 2);
 		if (c != HDR_HIDE)
 			s.m->octets += octets;
@@ -304,36 +389,63 @@ static enum mb_status scan(struct mailbox *mb, off_t size)
 		st = MB_SYSERR;
 		goto out;
 	}
-	finish(&s, reader_offset(&r), s.last_blank && s.m &&
+	finish(mb, &s, reader_offset(&r), s.last_blank && s.m &&
 	    s.blank_off >= s.m->data && mb->count > 0);
 	mb->scanned = reader_offset(&r);
-	if (!number_duplicates(mb))
-		st = MB_SYSERR;
 out:
 	free(buf);
 	return st;
 }
 
-/* fcntl record lock on the whole file; waits.  (Dotlocks and bounded waits
- * belong to the locking module.) */
-static bool lock(int fd, short type)
+/* Has the file changed since it was scanned or last verified?  An MDA's
+ * append changes size and mtime; a rewrite changes mtime or ctime (with
+ * nanoseconds); a replaced file changes the inode. */
+static bool file_changed(const struct mailbox *mb, struct stat *now)
 {
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
-	while (fcntl(fd, F_SETLKW, &fl) < 0) {
-		if (errno != EINTR)
-			return false;
-	}
-	return true;
+	if (fstat(mb->fd, now) < 0)
+		return true;
+	return now->st_ino != mb->st.st_ino || now->st_dev != mb->st.st_dev ||
+	    now->st_size != mb->st.st_size ||
+	    now->st_mtim.tv_sec != mb->st.st_mtim.tv_sec ||
+	    now->st_mtim.tv_nsec != mb->st.st_mtim.tv_nsec ||
+	    now->st_ctim.tv_sec != mb->st.st_ctim.tv_sec ||
+	    now->st_ctim.tv_nsec != mb->st.st_ctim.tv_nsec;
 }
 
-enum mb_status mailbox_open(struct mailbox *mb, const char *path)
+/* Are messages [first, last) still exactly as indexed?  Rescans their
+ * bytes and compares place, size and digest. */
+static bool messages_intact(struct mailbox *mb, size_t first, size_t last)
 {
-	*mb = (struct mailbox){ .path = path, .fd = -1 };
+	struct stat now;
+	if (fstat(mb->fd, &now) < 0 || now.st_ino != mb->st.st_ino ||
+	    now.st_size < mb->scanned)
+		return false;
+	if (first == last)
+		return true;
+	off_t from = mb->msg[first].start;
+	off_t to = last < mb->count ? mb->msg[last].start : mb->scanned;
+	struct mailbox again = { .fd = mb->fd, .uidl = UIDL_OWN };
+	bool same = scan(&again, from, to) == MB_OK &&
+	    again.count == last - first;
+	for (size_t i = 0; same && i < again.count; i++) {
+		const struct message *a = &again.msg[i], *b = &mb->msg[first + i];
+		same = a->start == b->start && a->data == b->data &&
+		    a->end == b->end && a->octets == b->octets &&
+		    memcmp(a->digest, b->digest, DIGEST_BYTES) == 0;
+	}
+	free(again.msg);
+	return same;
+}
+
+enum mb_status mailbox_open(struct mailbox *mb, const char *path,
+    enum uidl_mode uidl)
+{
+	*mb = (struct mailbox){ .path = path, .fd = -1, .uidl = uidl };
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? MB_OK :
-		    errno == ELOOP ? MB_UNSAFE : MB_SYSERR;
+		return errno == ENOENT ? MB_OK : errno == ELOOP ||
+		    errno == EACCES ? MB_UNSAFE : MB_SYSERR;
 	mb->fd = fd;
 	if (fstat(fd, &mb->st) < 0)
 		return MB_SYSERR;
@@ -344,31 +456,36 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path)
 		return MB_SYSERR;
 	if (mb->st.st_size > max_bytes)
 		return MB_TOOBIG;
-	if (!lock(fd, F_RDLCK))
-		return MB_SYSERR;
-	if (fstat(fd, &mb->st) < 0) {
-		lock(fd, F_UNLCK);
-		return MB_SYSERR;
+	if (state_fd() >= 0) {
+		int r = state_session_lock(mb->st.st_dev, mb->st.st_ino);
+		if (r <= 0)
+			return r == 0 ? MB_INUSE : MB_SYSERR;
 	}
-	if (mb->st.st_size > max_bytes) {
-		lock(fd, F_UNLCK);
-		return MB_TOOBIG;
-	}
+	struct lock lk;
+	if (!lock_acquire(&lk, fd, path, true))
+		return errno == EAGAIN ? MB_LOCKED : MB_SYSERR;
+	enum mb_status st = MB_PENDING;
+	if (update_recover(fd, &mb->st, &lk) != UPD_OK)
+		goto out;
+	st = MB_SYSERR;
+	if (fstat(fd, &mb->st) < 0)
+		goto out;
+	st = MB_TOOBIG;
+	if (mb->st.st_size > max_bytes)
+		goto out;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	enum mb_status st = scan(mb, mb->st.st_size);
-	lock(fd, F_UNLCK);
+	st = scan(mb, 0, mb->st.st_size);
+	if (st == MB_OK && !number_duplicates(mb))
+		st = MB_SYSERR;
+	if (st == MB_OK && mb->alt)
+		uidl_unique(mb->alt, mb->count);
+out:
+	lock_release(&lk);
 	return st;
 }
 
-/* Has the file kept at least what was scanned? */
-static bool file_intact(struct mailbox *mb, struct stat *now)
-{
-	return fstat(mb->fd, now) == 0 && now->st_size >= mb->scanned &&
-	    now->st_ino == mb->st.st_ino;
-}
-
 /* Is message m still where the index says?  Its From_ line must still start
- * at m->start, after a newline. */
+ * at m->start, after a newline.  (One pread: checked before every send.) */
 static bool boundary_intact(struct mailbox *mb, const struct message *m)
 {
 	char b[6];
@@ -416,7 +533,8 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 {
 	struct message *m = &mb->msg[i];
 	struct stat now;
-	if (!file_intact(mb, &now) || !boundary_intact(mb, m))
+	if (!boundary_intact(mb, m) ||
+	    (file_changed(mb, &now) && !messages_intact(mb, i, i + 1)))
 		return MB_CHANGED;
 	static char buf[SEND_BUFFER];
 	struct reader r;
@@ -435,7 +553,7 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 			hclass = classify(p, avail);
 		if (in_headers && hclass == HDR_HIDE) {
 			bool lf;
-			consume_line(&r, &lf, NULL);
+			consume_line(&r, &lf, NULL, NULL);
 			continue;
 		}
 		do {
@@ -463,51 +581,22 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	return MB_OK;
 }
 
+
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 {
 	const struct message *m = &mb->msg[i];
+	if (mb->alt && mb->alt[i][0]) {
+		memcpy(buf, mb->alt[i], UIDL_MAX + 1);
+		return;
+	}
 	for (int k = 0; k < DIGEST_BYTES; k++)
 		sprintf(buf + 2 * k, "%02x", m->digest[k]);
 	if (m->occurrence > 1)
 		sprintf(buf + 2 * DIGEST_BYTES, "-%u", m->occurrence);
 }
 
-/* Writes all of buf at off.  A short write is continued, EINTR retried;
- * anything else (ENOSPC, EIO, EDQUOT) fails the whole UPDATE. */
-static bool pwrite_all(int fd, const char *buf, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, buf, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		buf += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return true;
-}
-
-/* Moves [from, to) of the file down to dst (dst <= from). */
-static bool move_down(int fd, char *buf, size_t cap, off_t from, off_t to,
-    off_t dst)
-{
-	while (from < to) {
-		size_t n = (size_t)(to - from) < cap ? (size_t)(to - from) : cap;
-		ssize_t got = pread(fd, buf, n, from);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return false;
-		if (!pwrite_all(fd, buf, (size_t)got, dst))
-			return false;
-		from += got;
-		dst += got;
-	}
-	return true;
-}
-
+/* RFC 1939 section 6: remove the deleted messages; keep every other byte,
+ * mail appended since the scan included.  Lock, verify, commit, unlock. */
 enum mb_status mailbox_update(struct mailbox *mb)
 {
 	size_t first = 0;
@@ -515,40 +604,53 @@ enum mb_status mailbox_update(struct mailbox *mb)
 		first++;
 	if (first == mb->count)
 		return MB_OK;
-	if (!lock(mb->fd, F_WRLCK))
-		return MB_SYSERR;
+	struct lock lk;
+	if (!lock_acquire(&lk, mb->fd, mb->path, true))
+		return errno == EAGAIN ? MB_LOCKED : MB_SYSERR;
 	enum mb_status st = MB_CHANGED;
 	struct stat now;
-	if (!file_intact(mb, &now))
+	if (file_changed(mb, &now) && !messages_intact(mb, 0, mb->count))
 		goto out;
-	for (size_t i = 0; i < mb->count; i++)
-		if (!boundary_intact(mb, &mb->msg[i]))
-			goto out;
-	st = MB_SYSERR;
-	char *buf = malloc(SCAN_BUFFER);
-	if (!buf)
+	if (fstat(mb->fd, &now) < 0 || now.st_size < mb->scanned) {
+		st = MB_SYSERR;
 		goto out;
-	off_t dst = mb->msg[first].start;
-	for (size_t i = first; i < mb->count; i++) {
-		off_t from = mb->msg[i].start;
-		off_t to = i + 1 < mb->count ? mb->msg[i + 1].start : mb->scanned;
-		if (mb->msg[i].deleted)
-			continue;
-		if (!move_down(mb->fd, buf, SCAN_BUFFER, from, to, dst))
-			goto fail;
-		dst += to - from;
 	}
-	/* Mail delivered since the scan is kept, byte for byte. */
-	if (!move_down(mb->fd, buf, SCAN_BUFFER, mb->scanned, now.st_size, dst))
-		goto fail;
-	dst += now.st_size - mb->scanned;
-	if (ftruncate(mb->fd, dst) < 0 || fsync(mb->fd) < 0)
-		goto fail;
-	st = MB_OK;
-fail:
-	free(buf);
+	/* The kept ranges after the first deleted message: each message with
+	 * its separator, then whatever was appended since the scan. */
+	struct range *keep = malloc((mb->count - first + 1) * sizeof(*keep));
+	st = MB_SYSERR;
+	if (!keep)
+		goto out;
+	size_t n = 0;
+	for (size_t i = first; i <= mb->count; i++) {
+		off_t from = i < mb->count ? mb->msg[i].start : mb->scanned;
+		off_t to = i + 1 < mb->count ? mb->msg[i + 1].start :
+		    i < mb->count ? mb->scanned : now.st_size;
+		if ((i < mb->count && mb->msg[i].deleted) || to == from)
+			continue;
+		if (n > 0 && keep[n - 1].from + keep[n - 1].len == from)
+			keep[n - 1].len += to - from;
+		else
+			keep[n++] = (struct range){ from, to - from };
+	}
+	switch (update_commit(mb->fd, &now, &lk, mb->msg[first].start,
+	    now.st_size, keep, n)) {
+	case UPD_OK:
+		st = MB_OK;
+		break;
+	case UPD_NOTHING:
+		st = MB_SYSERR;
+		break;
+	case UPD_UNSURE:
+		st = MB_UNSURE;
+		break;
+	case UPD_PENDING:
+		st = MB_PENDING;
+		break;
+	}
+	free(keep);
 out:
-	lock(mb->fd, F_UNLCK);
+	lock_release(&lk);
 	return st;
 }
 
@@ -557,8 +659,10 @@ void mailbox_close(struct mailbox *mb)
 	if (mb->fd >= 0)
 		close(mb->fd);
 	free(mb->msg);
+	free(mb->alt);
 	mb->fd = -1;
 	mb->msg = NULL;
+	mb->alt = NULL;
 	mb->count = 0;
 }
 
@@ -571,6 +675,10 @@ const char *mailbox_strerror(enum mb_status s)
 	case MB_TOOBIG: return "too large";
 	case MB_CHANGED: return "changed by another program";
 	case MB_SYSERR: return strerror(errno);
+	case MB_INUSE: return "in use by another POP3 session";
+	case MB_LOCKED: return "locked by another program";
+	case MB_PENDING: return "an interrupted UPDATE is not finished yet";
+	case MB_UNSURE: return "UPDATE done, but fsync failed";
 	}
 	return "?";
 }

@@ -4,16 +4,21 @@
  *
  *   mailbox_limits(msgs, bytes) the most messages and bytes a mailbox may
  *                              hold to be served (MB_TOOBIG beyond)
- *   mailbox_open(mb, path)     open, lock, scan, unlock; a missing file is an
- *                              empty mailbox
+ *   mailbox_open(mb, path)     open, take the session lock (state.h), take
+ *                              the delivery lock, finish an interrupted
+ *                              UPDATE (update.h), scan, unlock; a missing
+ *                              file is an empty mailbox
  *   mailbox_send(mb, i, lines) queue message i (0-based) on the connection:
  *                              CRLF lines, dot-stuffed, hidden headers left
  *                              out, ".\r\n" at the end; lines < 0 sends it
  *                              all, else the headers, the blank line and that
  *                              many body lines (TOP)
  *   mailbox_uidl(mb, i, buf)   the message's unique id (see README)
- *   mailbox_update(mb)         remove the deleted messages, keep the rest and
- *                              whatever was appended since the scan
+ *   mailbox_update(mb)         under the delivery lock: verify that the
+ *                              indexed part is as scanned, then remove the
+ *                              deleted messages crash-safely (update.h),
+ *                              keeping the rest and whatever was appended
+ *                              since the scan
  *   mailbox_close(mb)
  * Every function returns MB_OK or the reason it did nothing.
  */
@@ -29,6 +34,9 @@
 #define DIGEST_BYTES	16
 #define UIDL_MAX	70	/* RFC 1939 section 7 */
 
+/* --uidl: whose UIDLs to reuse when users migrate (see README). */
+enum uidl_mode { UIDL_OWN, UIDL_XUIDL, UIDL_UW, UIDL_DOVECOT, UIDL_POPA3D };
+
 struct message {
 	off_t start;		/* the From_ line */
 	off_t data;		/* the first header line */
@@ -42,10 +50,14 @@ struct message {
 struct mailbox {
 	const char *path;
 	int fd;			/* -1: no file, an empty mailbox */
-	struct stat st;		/* as scanned */
+	struct stat st;		/* as scanned, or as last verified */
 	off_t scanned;		/* bytes the index covers */
 	size_t count;
 	struct message *msg;
+	enum uidl_mode uidl;	/* which ids to reuse (--uidl) */
+	char (*alt)[UIDL_MAX + 1];	/* per message, when uidl != UIDL_OWN:
+				   the migrated id or "" */
+	uint32_t uidvalidity;	/* from X-IMAPbase/X-IMAP (UIDL_UW) */
 };
 
 enum mb_status {
@@ -55,10 +67,15 @@ enum mb_status {
 	MB_TOOBIG,	/* beyond the limits (mailbox_limits) */
 	MB_CHANGED,	/* someone else changed the indexed part */
 	MB_SYSERR,	/* an I/O error; errno says which */
+	MB_INUSE,	/* another POP3 session has it (RFC 2449 [IN-USE]) */
+	MB_LOCKED,	/* the delivery lock could not be had in time */
+	MB_UNSURE,	/* UPDATE done, but fsync failed: deleted mail may return */
+	MB_PENDING,	/* an UPDATE could not be finished; the next start will */
 };
 
 void mailbox_limits(size_t max_messages, long long max_bytes);
-enum mb_status mailbox_open(struct mailbox *mb, const char *path);
+enum mb_status mailbox_open(struct mailbox *mb, const char *path,
+    enum uidl_mode uidl);
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines);
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf);
 enum mb_status mailbox_update(struct mailbox *mb);

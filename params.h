@@ -56,6 +56,9 @@
  * messages cost 256 MiB of index at most. */
 #define DEFAULT_MAX_MESSAGES		(4 * 1024 * 1024)
 #define DEFAULT_MAX_MAILBOX_BYTES	((long long)64 << 30)
+/* The most --max-messages accepts (64 GiB of index): also the bound on the
+ * segments of an UPDATE journal. */
+#define MAX_MESSAGES_LIMIT		(1L << 30)
 
 /* The crypt(3) hash the file backend checks unknown users against, so that a
  * failure costs the same whether the user exists or not (yescrypt, the
@@ -65,6 +68,27 @@
 
 /* Lines of the password file longer than this are refused, not truncated. */
 #define MAX_PASSWD_LINE		1024
+
+/* The delivery lock (lock.c): MDAs hold it for the length of one delivery,
+ * so waiting up to 5 s (polling every 100 ms) rides out a busy spool; then
+ * the client gets -ERR [SYS/TEMP] and nothing is touched.  liblockfile
+ * calls a dotlock stale after 5 minutes unless touched: we touch it every
+ * minute while a long UPDATE holds it. */
+#define LOCK_WAIT_MS		5000
+#define LOCK_RETRY_MS		100
+#define LOCK_TOUCH_S		60
+
+/* UPDATE (update.c): copy block size, and how much of the old tail's start
+ * and end the journal fingerprints (tells a truncated tail from one still
+ * there, without reading a deleted gigabyte). */
+#define UPDATE_BUFFER		(1024 * 1024)
+#define TAIL_SAMPLE		(64 * 1024)
+
+/* The per-user state directory (state.c): session lock, UPDATE journal,
+ * index cache.  Under the home directory by default; when that is missing
+ * or unusable, beside the mailbox if its directory is writable. */
+#define DEFAULT_STATE_DIR	"%h/.pop3d"
+#define FALLBACK_STATE_DIR	"%d/.pop3d-%u"
 
 #define DEFAULT_MAILBOX		"/var/mail/%u"
 

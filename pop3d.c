@@ -35,6 +35,8 @@
 #include "params.h"
 #include "privs.h"
 #include "session.h"
+#include "state.h"
+#include "uidl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +55,8 @@
 
 static struct {
 	const char *mailbox;
+	const char *state_dir;	/* NULL: the default, with its fallback */
+	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
 	int login_timeout;	/* 0: the same as timeout */
@@ -83,6 +87,11 @@ static void usage(FILE *f)
 	    "Serve one POP3 session on standard input and output.\n\n"
 	    "  -m, --mailbox=PATTERN   the user's mbox: %%u user, %%h home, %%%% a '%%'\n"
 	    "                          (default %s)\n"
+	    "      --state-dir=PATTERN pop3d's own files (session lock, UPDATE\n"
+	    "                          journal): %%u, %%h, %%d the mailbox's directory,\n"
+	    "                          %%%%; default %s, else %s\n"
+	    "      --uidl=MODE         pop3d (default), or reuse the UIDLs of another\n"
+	    "                          server: xuidl, uw, dovecot, popa3d (see README)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
 	    "  -s, --pam-service=NAME  the PAM service (default %s)\n"
 	    "      --min-uid=UID       refuse accounts below UID (default %d;\n"
@@ -103,7 +112,8 @@ static void usage(FILE *f)
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
-	    DEFAULT_MAILBOX, DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
+	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
+	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID,
 	    DEFAULT_TIMEOUT, DEFAULT_MAX_MESSAGES,
 	    DEFAULT_MAX_MAILBOX_BYTES >> 30);
 }
@@ -184,6 +194,8 @@ static void parse_options(int argc, char **argv)
 		{ "apop", required_argument, NULL, OPT_APOP },
 		{ "max-messages", required_argument, NULL, OPT_MAX_MESSAGES },
 		{ "max-mailbox-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "uidl", required_argument, NULL, 'I' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -233,7 +245,7 @@ static void parse_options(int argc, char **argv)
 			opt.apop = optarg;
 			break;
 		case OPT_MAX_MESSAGES:
-			if (!parse_number(optarg, 1, 1L << 30, &n))
+			if (!parse_number(optarg, 1, MAX_MESSAGES_LIMIT, &n))
 				bad_option("max-messages", optarg);
 			opt.max_messages = n;
 			break;
@@ -250,6 +262,15 @@ static void parse_options(int argc, char **argv)
 				opt.plaintext = PLAIN_NEVER;
 			else {
 				fprintf(stderr, "pop3d: bad --plaintext: %s\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'S':
+			opt.state_dir = optarg;
+			break;
+		case 'I':
+			if (!uidl_parse_mode(optarg, &opt.uidl)) {
+				fprintf(stderr, "pop3d: bad --uidl: %s\n", optarg);
 				exit(2);
 			}
 			break;
@@ -329,12 +350,14 @@ static bool valid_user_name(const char *u)
 	return true;
 }
 
-/* Expands the --mailbox pattern; false if it does not fit or needs a home
- * directory that the account has not got. */
-static bool mailbox_path(const struct account *a, char *out, size_t size)
+/* Expands a --mailbox or --state-dir pattern: %u user, %h home, %d the
+ * mailbox's directory (when dir is given), %% a '%'.  False if it does not
+ * fit or needs something the account has not got. */
+static bool expand(const char *pattern, const struct account *a,
+    const char *dir, char *out, size_t size)
 {
 	size_t o = 0;
-	for (const char *p = opt.mailbox; *p; p++) {
+	for (const char *p = pattern; *p; p++) {
 		const char *add = NULL;
 		char one[2] = { *p, '\0' };
 		if (*p == '%') {
@@ -343,6 +366,8 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 				add = a->name;
 			else if (*p == 'h' && a->home[0])
 				add = a->home;
+			else if (*p == 'd' && dir)
+				add = dir;
 			else if (*p == '%')
 				add = "%";
 			else
@@ -358,6 +383,34 @@ static bool mailbox_path(const struct account *a, char *out, size_t size)
 	}
 	out[o] = '\0';
 	return o > 0;
+}
+
+/* The state directory: --state-dir if given (no fallback: the admin chose),
+ * else the default under the home directory, else beside the mailbox.
+ * Without one, UPDATEs that need a journal are refused (update.c) and a
+ * second session is not locked out (it cannot delete what changed anyway). */
+static void open_state_dir(const struct account *a, const char *mailbox)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", mailbox);
+	char *slash = strrchr(dir, '/');
+	const char *d = slash == dir ? "/" : dir;
+	if (slash)
+		*slash = '\0';
+	else
+		d = ".";
+	if (opt.state_dir) {
+		if (expand(opt.state_dir, a, d, path, sizeof(path)))
+			state_open(path);
+		else
+			log_msg(LOG_ERR, "--state-dir=%s cannot be expanded",
+			    opt.state_dir);
+	} else if (!(expand(DEFAULT_STATE_DIR, a, d, path, sizeof(path)) &&
+	    state_open(path)) && !(expand(FALLBACK_STATE_DIR, a, d, path,
+	    sizeof(path)) && state_open(path))) {
+		log_msg(LOG_WARNING, "no state directory for %s: no session "
+		    "lock, and only UPDATEs that need no journal", a->name);
+	}
 }
 
 /* As root, before PAM's setcred (which may add groups, e.g. pam_group):
@@ -581,7 +634,7 @@ int main(int argc, char **argv)
 	io_set_timeout(opt.timeout);
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!mailbox_path(&acct, path, sizeof(path))) {
+	if (!expand(opt.mailbox, &acct, NULL, path, sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
 		log_msg(LOG_ERR, "login user=%s peer=%s refused: the mailbox "
@@ -597,15 +650,22 @@ int main(int argc, char **argv)
 		auth_session_close();
 		return 1;
 	}
+	open_state_dir(&acct, path);
 	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path);
+	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
-		io_puts(st == MB_SYSERR ? "-ERR [SYS/TEMP] cannot open the "
-		    "mailbox\r\n" : st == MB_TOOBIG ? "-ERR [SYS/PERM] the mailbox "
-		    "is too large to serve\r\n" : "-ERR [SYS/PERM] cannot open "
-		    "the mailbox\r\n");
+		if (st == MB_INUSE)
+			io_puts("-ERR [IN-USE] the mailbox is in use by another "
+			    "POP3 session\r\n");
+		else if (st == MB_TOOBIG)
+			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
+			    "serve\r\n");
+		else
+			io_printf("-ERR [%s] cannot open the mailbox\r\n",
+			    st == MB_SYSERR || st == MB_LOCKED ||
+			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
 		io_flush();
 		mailbox_close(&mb);
 		return 1;

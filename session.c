@@ -204,8 +204,11 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "AUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n"
 	    "EXPIRE NEVER\r\n");
+	if (c->policy->plaintext_ok)
+		io_puts("USER\r\n");
+	/* RFC 5034 section 3: SASL is an AUTHORIZATION state capability. */
 	if (c->state == AUTHORIZATION && c->policy->plaintext_ok)
-		io_puts("USER\r\nSASL PLAIN\r\n");
+		io_puts("SASL PLAIN\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
 	return DONE;
 }
@@ -227,9 +230,14 @@ static enum outcome cmd_quit(struct ctx *c)
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s", c->mb->path,
 		    mailbox_strerror(st));
-		io_printf("-ERR [%s] some deleted messages not removed: mailbox %s\r\n",
-		    st == MB_CHANGED ? "SYS/TEMP" : "SYS/TEMP",
-		    st == MB_CHANGED ? "changed by another program" : "write failed");
+		io_printf("-ERR [SYS/TEMP] %s\r\n", st == MB_UNSURE ?
+		    "messages deleted, but the disk reported an error: some "
+		    "may come back" : st == MB_PENDING ?
+		    "deleting was interrupted; it completes at the next login" :
+		    st == MB_CHANGED ? "nothing deleted: mailbox changed by "
+		    "another program" : st == MB_LOCKED ? "nothing deleted: "
+		    "mailbox locked, try later" : "nothing deleted: cannot "
+		    "update the mailbox now");
 		c->end = END_UPDATE_FAILED;
 		return LEAVE;
 	}
@@ -489,9 +497,14 @@ static enum session_end run(struct ctx *c)
 	}
 }
 
+/* The policy of the login, kept for CAPA in TRANSACTION: RFC 2449 section 5
+ * wants the AUTHORIZATION capabilities announced in both states. */
+static const struct policy *login_policy;
+
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds)
 {
+	login_policy = p;
 	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
 	return run(&c);
 }
@@ -499,8 +512,8 @@ enum session_end session_authorize(const struct policy *p,
 enum session_end session_transact(struct mailbox *mb, struct stats *st)
 {
 	static const struct policy none;
-	struct ctx c = { .state = TRANSACTION, .policy = &none, .mb = mb,
-	    .stats = st };
+	struct ctx c = { .state = TRANSACTION, .policy = login_policy ?
+	    login_policy : &none, .mb = mb, .stats = st };
 	return run(&c);
 }
 

@@ -25,6 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	log_open(0);
 	path = harness_file("mbox");
+	harness_state();
 	out = memfd_create("pop3d-fuzz-out", MFD_CLOEXEC);
 	return out < 0;
 }
@@ -77,9 +78,12 @@ static void serve(struct mailbox *mb, size_t i, long lines)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	harness_put(path, data, size);
+	/* The first byte picks the UIDL scheme (--uidl). */
+	enum uidl_mode mode = size > 0 ? (enum uidl_mode)(data[0] % 5) : UIDL_OWN;
 	struct mailbox mb;
-	if (mailbox_open(&mb, path) != MB_OK) {
+	if (mailbox_open(&mb, path, mode) != MB_OK) {
 		mailbox_close(&mb);
+	state_session_unlock();
 		return 0;
 	}
 	char id[UIDL_MAX + 1];
@@ -103,8 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t count = mb.count;
 	CHECK(mailbox_update(&mb) == MB_OK);
 	mailbox_close(&mb);
+	state_session_unlock();
 
-	CHECK(mailbox_open(&mb, path) == MB_OK);
+	CHECK(mailbox_open(&mb, path, mode) == MB_OK);
 	CHECK(mb.count == kept);
 	for (size_t i = 0, k = 0; i < count; i++) {
 		if (before[i].deleted)
@@ -115,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		k++;
 	}
 	mailbox_close(&mb);
+	state_session_unlock();
 	free(before);
 	return 0;
 }

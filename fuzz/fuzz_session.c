@@ -36,6 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	log_open(0);
 	path = harness_file("session");
+	harness_state();
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	return devnull < 0;
 }
@@ -58,9 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (logged_in) {
 		struct mailbox mb;
 		struct stats st = { 0 };
-		if (mailbox_open(&mb, path) == MB_OK)
+		if (mailbox_open(&mb, path, UIDL_OWN) == MB_OK)
 			session_transact(&mb, &st);
 		mailbox_close(&mb);
+	state_session_unlock();
 	}
 	io_flush();
 	close(in);

@@ -8,6 +8,8 @@
  *                               would otherwise set the pace
  *   harness_put(path, d, n)     the file's contents become d[0..n), mode 600
  *   harness_memfd(d, n)         an fd reading d[0..n) then EOF (a client)
+ *   harness_state()             a private --state-dir (session locks, the
+ *                               UPDATE journal), beside the mailbox
  */
 #ifndef POP3D_FUZZ_HARNESS_H
 #define POP3D_FUZZ_HARNESS_H
@@ -21,12 +23,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../state.h"
+
 static char harness_path[64];
 
 static inline void harness_cleanup(void)
 {
-	if (harness_path[0])
-		unlink(harness_path);
+	char cmd[128];
+	if (!harness_path[0])
+		return;
+	unlink(harness_path);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s.state'", harness_path);
+	if (system(cmd) != 0)
+		return;
 }
 
 static inline const char *harness_file(const char *name)
@@ -42,6 +51,14 @@ static inline const char *harness_file(const char *name)
 	close(fd);
 	atexit(harness_cleanup);
 	return harness_path;
+}
+
+static inline void harness_state(void)
+{
+	char dir[96];
+	snprintf(dir, sizeof(dir), "%s.state", harness_path);
+	if (!state_open(dir))
+		abort();
 }
 
 static inline void harness_put(const char *path, const void *d, size_t n)

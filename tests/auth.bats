@@ -1,214 +1,233 @@
 #!/usr/bin/env bats
-# Every way to log in: USER/PASS, AUTH PLAIN (RFC 5034, RFC 4616) and APOP
-# (RFC 1939 section 7), and the one throttle they all go through.
+# The password-file backend (--auth=file:PATH) and whose uid serves the
+# mailbox.  Each failed login costs LOGIN_FAILURE_DELAY_MS: few of them here.
 
+bats_require_minimum_version 1.5.0
 load helpers
-load login
+load transcript
 
 setup() {
 	setup_account
-	msg a@example.org one 'hello' | write_mbox
+	two_messages
 }
 
-@test "CAPA offers SASL PLAIN where plaintext is allowed, and AUTH lists it" {
-	run session CAPA AUTH QUIT
-	assert_success
-	assert_line 'SASL PLAIN'
-	assert_line 'USER'
-	assert_line --index 12 '+OK'
-	assert_line --index 13 'PLAIN'
-	assert_line --index 14 '.'
+# entry HASH [IDS]: alice's line in the password file: "alice:HASH" plus
+# ":uid:gid:home" when root (where ids are required), or IDS if given.
+entry() {
+	local ids=${2-}
+	if [ -z "$ids" ] && [ "$(id -u)" -eq 0 ]; then
+		ids=":$TEST_UID:$TEST_GID:$T"
+	fi
+	printf 'alice:%s%s\n' "$1" "$ids"
 }
 
-@test "--plaintext=never: no SASL PLAIN in CAPA, AUTH PLAIN refused with [AUTH]" {
-	POP3D_ARGS=--plaintext=never run session CAPA "AUTH PLAIN $(plain '' alice secret)" AUTH QUIT
-	assert_success
-	refute_line 'SASL PLAIN'
-	refute_line 'USER'
-	assert_line '-ERR [AUTH] Plaintext authentication is not allowed on this connection'
-	refute_line 'PLAIN'
-	refute_line --regexp '^\+OK alice'
+login_works() {
+	transcript "$@" <<-EOF
+	@login
+	C: STAT
+	S: +OK 2 86
+	C: QUIT
+	S: +OK bye, 2 messages left
+	EOF
+	[ "$rc" -eq 0 ]
 }
 
-@test "AUTH PLAIN with an initial response logs in" {
-	run session "AUTH PLAIN $(plain '' alice secret)" STAT QUIT
-	assert_success
-	assert_line --index 1 '+OK alice has 1 messages (44 octets)'
-	assert_line --index 2 '+OK 1 44'
-	grep -q 'login user=alice peer=local method=PLAIN ' "$T/log"
-}
-
-@test "AUTH PLAIN, then the response after the '+ ' continuation" {
-	run session 'auth plain' "$(plain alice alice secret)" STAT QUIT
-	assert_success
-	assert_line --index 1 '+ '
-	assert_line --index 2 '+OK alice has 1 messages (44 octets)'
-	assert_line --index 3 '+OK 1 44'
-}
-
-@test "AUTH PLAIN: an authzid other than the user is refused" {
-	run session "AUTH PLAIN $(plain bob alice secret)" QUIT
-	assert_success
-	assert_line --index 1 '-ERR [AUTH] authorization identity refused'
-	assert_line --index 2 '+OK bye'
-	grep -q 'AUTH PLAIN refused: authorization identity differs' "$T/log"
-}
-
-@test "AUTH PLAIN: '*' cancels, and USER/PASS still works after it" {
-	run session 'AUTH PLAIN' '*' 'USER alice' 'PASS secret' QUIT
-	assert_success
-	assert_line --index 1 '+ '
-	assert_line --index 2 '-ERR authentication cancelled'
-	assert_line --index 4 --regexp '^\+OK alice has 1 messages'
-}
-
-@test "AUTH PLAIN: bad base64 and malformed responses are -ERR, never a crash" {
-	# Bad characters, a length not a multiple of 4, padding in the middle,
-	# too much padding, non-zero pad bits, a space inside, and "=" (empty).
-	run session \
-		'AUTH PLAIN !!!!' 'AUTH PLAIN AGFsaWNlAHNlY3JldA' 'AUTH PLAIN AG=hbGljZQBzZWNyZXQ=' \
-		'AUTH PLAIN AGFsaWNlAHNlY3JldA===' 'AUTH PLAIN AGFsaWNlAHNlY3JldB==' \
-		'AUTH PLAIN' 'AGFsaWNl AHNlY3JldA==' 'AUTH PLAIN =' QUIT
-	assert_success
-	for i in 1 2 3 4 5 7 8; do
-		assert_line --index "$i" '-ERR invalid authentication response'
+@test "yescrypt, sha512crypt and bcrypt hashes are checked with crypt(3)" {
+	command -v mkpasswd >/dev/null || skip "needs mkpasswd (package whois)"
+	for hash in "$(mkpasswd -m yescrypt secret)" "$(openssl passwd -6 secret)" \
+		"$(mkpasswd -m sha512crypt secret)" "$(mkpasswd -m bcrypt secret)"; do
+		echo "$hash"
+		case $hash in '$y$'* | '$6$'* | '$2b$'*) ;; *) false ;; esac
+		entry "$hash" >"$T/passwd"
+		login_works
 	done
-	assert_line --index 6 '+ '
-	assert_line --index 9 '+OK bye'
-	grep -q 'AUTH PLAIN refused: invalid base64' "$T/log"
-	# Good base64 of bad PLAIN messages: no NUL, one NUL, three NULs, an
-	# empty user, an empty password.
-	run session \
-		"AUTH PLAIN $(printf alicesecret | base64)" \
-		"AUTH PLAIN $(printf 'alice\0secret' | base64)" \
-		"AUTH PLAIN $(printf '\0alice\0secret\0' | base64)" \
-		"AUTH PLAIN $(plain '' '' secret)" "AUTH PLAIN $(plain '' alice '')" \
-		QUIT
-	assert_success
-	for i in 1 2 3 4 5; do
-		assert_line --index "$i" '-ERR invalid authentication response'
-	done
-	assert_line --index 6 '+OK bye'
-	grep -q 'AUTH PLAIN refused: malformed PLAIN response' "$T/log"
 }
 
-@test "AUTH: an unknown mechanism and a response line past the limit are refused" {
-	run session 'AUTH CRAM-MD5' 'AUTH PLAIN' "$(head -c 2000 /dev/zero | tr '\0' A)" QUIT
-	assert_success
-	assert_line --index 1 '-ERR unsupported authentication mechanism'
-	assert_line --index 2 '+ '
-	assert_line --index 3 '-ERR authentication response too long'
-	assert_line --index 4 '+OK bye'
+@test "comments and blank lines are skipped; the first entry of a name counts" {
+	{
+		echo '# virtual POP3 users'
+		echo
+		echo '#alice:$6$x$notahash'
+		entry "$HASH"
+		entry "$(openssl passwd -6 other)"
+	} >"$T/passwd"
+	login_works
 }
 
-@test "AUTH PLAIN with a wrong password: [AUTH], after a delay, logged as PLAIN" {
-	local t0; t0=$(now_ms)
-	run session "AUTH PLAIN $(plain '' alice wrong)" QUIT
-	assert_success
-	(( $(now_ms) - t0 >= 900 ))
-	assert_line --index 1 '-ERR [AUTH] authentication failed'
-	grep -q 'login failed user=alice peer=local method=PLAIN reason=bad credentials' "$T/log"
+@test "a wrong password or an unknown user: the same -ERR [AUTH], about a second later" {
+	local start end
+	start=$(date +%s%N)
+	transcript <<-EOF
+	S~ ^\+OK
+	C: USER bob
+	S: +OK send the password
+	C: PASS secret
+	S: -ERR [AUTH] authentication failed
+	C: USER alice
+	S: +OK send the password
+	C: PASS Secret
+	S: -ERR [AUTH] authentication failed
+	C: USER alice
+	S: +OK send the password
+	C: PASS secret
+	S: +OK alice has 2 messages (86 octets)
+	C: QUIT
+	S~ ^\+OK
+	EOF
+	end=$(date +%s%N)
+	[ "$rc" -eq 0 ]
+	echo "$(((end - start) / 1000000)) ms"
+	[ $(((end - start) / 1000000)) -ge 1800 ]
 }
 
-@test "the throttle is shared: a USER, a PLAIN and an APOP failure end the connection" {
-	printf 'alice:tanstaaf\n' >"$T/apop"
-	chmod 600 "$T/apop"
-	local t0; t0=$(now_ms)
-	POP3D_ARGS="--apop=$T/apop" run session 'USER alice' 'PASS wrong' \
-		"AUTH PLAIN $(plain '' alice wrong)" \
-		'APOP alice 0123456789abcdef0123456789abcdef' 'USER alice' 'PASS secret'
+@test "three failed logins end the connection; legacy hashes are refused" {
+	# bob's md5crypt hash is right, but libxcrypt calls the method legacy.
+	printf 'bob:%s\n' "$(openssl passwd -1 secret)" >>"$T/passwd"
+	transcript --stderr "$T/log" -d <<-EOF
+	S~ ^\+OK
+	C: USER bob
+	S: +OK send the password
+	C: PASS secret
+	S: -ERR [AUTH] authentication failed
+	C: USER carol
+	S: +OK send the password
+	C: PASS secret
+	S: -ERR [AUTH] authentication failed
+	C: USER alice
+	S: +OK send the password
+	C: PASS wrong
+	S: -ERR [AUTH] authentication failed
+	C: USER alice
+	C: PASS secret
+	EOF
+	[ "$rc" -eq 1 ]
+	cat "$T/log"
+	grep -q 'the hash of bob is not one crypt(3) accepts' "$T/log"
+	grep -q '^pop3d: login failed user=bob .*reason=bad credentials$' "$T/log"
+	grep -q '^pop3d: login failed user=(unknown) ' "$T/log"
+	grep -q '^pop3d: login failed user=alice ' "$T/log"
+	grep -q '^pop3d: too many login failures' "$T/log"
+}
+
+@test "a password file writable by others is refused: exit 2, no greeting" {
+	chmod 602 "$T/passwd"
+	run -2 "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\n')
+	assert_output ''
+	run -2 "$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" </dev/null
+	assert_output --partial 'writable by others; refused'
+	chmod 620 "$T/passwd"
+	login_works
+}
+
+@test "%h in the mailbox pattern is the entry's home, %% a percent sign" {
+	local ids=":$(id -u):$(id -g)"
+	[ "$(id -u)" -eq 0 ] && ids=":$TEST_UID:$TEST_GID"
+	mkdir -p "$T/home%"
+	chmod 777 "$T/home%"
+	entry "$HASH" "$ids:$T/home%" >"$T/passwd"
+	mv "$MBOX" "$T/home%/mbox"
+	login_works -m '%h/mbox'
+	login_works -m "$T/home%%/mbox"
+	transcript -m '%h/%x' <<-EOF
+	S~ ^\+OK
+	C: USER alice
+	S: +OK send the password
+	C: PASS secret
+	S: -ERR [SYS/PERM] this account cannot be served
+	EOF
+	[ "$rc" -eq 1 ]
+}
+
+@test "without uid:gid, served as the invoking user, who needs no passwd entry, HOME or USER" {
+	local uid
+	if [ "$(id -u)" -eq 0 ]; then
+		uid=$TEST_UID
+		if getent passwd "$uid" >/dev/null; then
+			skip "uid $uid has a passwd entry on this host"
+		fi
+		chown "$uid" "$T/passwd"
+	else
+		uid=$(id -u)
+	fi
+	printf 'alice:%s\n' "$HASH" >"$T/passwd"
+	run_as() {
+		if [ "$(id -u)" -eq 0 ]; then as_user "$uid" "$@"; else env -i "$@"; fi
+	}
+	run run_as "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n')
+	assert_success
+	assert_line $'+OK bye, 1 messages left\r'
+	msg b@example.org two 'bye' | cmp - "$MBOX"
+	[ "$(stat -c %u "$MBOX")" = "$uid" ]
+}
+
+@test "an entry's uid:gid other than the invoking user's is refused when not root" {
+	local uid=$(id -u) other
+	other=$((uid == 0 ? TEST_UID + 1 : uid + 1))
+	entry "$HASH" ":$other:$other:$T" >"$T/passwd"
+	if [ "$uid" -eq 0 ]; then
+		chown "$TEST_UID" "$T/passwd"
+		run as_user "$TEST_UID" "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\nSTAT\r\n')
+	else
+		run "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\nSTAT\r\n')
+	fi
 	assert_failure 1
-	(( $(now_ms) - t0 >= 2700 ))
-	assert_equal "$(grep -c '^-ERR \[AUTH\] authentication failed$' <<<"$output")" 3
-	refute_line --regexp '^\+OK alice has'
-	grep -q 'method=USER reason=bad credentials' "$T/log"
-	grep -q 'method=PLAIN reason=bad credentials' "$T/log"
-	grep -q 'method=APOP reason=bad credentials' "$T/log"
-	grep -q 'too many login failures' "$T/log"
+	assert_line $'-ERR [AUTH] authentication failed\r'
+	refute_line --partial '+OK alice has'
+	cmp "$T/before" "$MBOX"
 }
 
-@test "APOP: the greeting carries a timestamp only with --apop" {
-	run session QUIT
-	assert_line --index 0 '+OK pop3d ready'
-	printf 'alice:tanstaaf\n' >"$T/apop"
-	chmod 600 "$T/apop"
-	POP3D_ARGS="--apop=$T/apop" run session QUIT
-	assert_line --index 0 --regexp '^\+OK pop3d ready <[0-9]+\.[0-9]+\.[0-9]+\.[0-9a-f]{16}@[A-Za-z0-9.-]+>$'
-	local first=${lines[0]}
-	POP3D_ARGS="--apop=$T/apop" run session QUIT
-	[ "${lines[0]}" != "$first" ]
-}
-
-@test "APOP with the right digest logs in; without --apop APOP is refused" {
-	printf '# secrets\nbob:other\nalice:tanstaaf\n' >"$T/apop"
-	chmod 600 "$T/apop"
-	POP3D_ARGS="--apop=$T/apop" run apop_session tanstaaf STAT QUIT
-	assert_success
-	assert_line --index 1 '+OK alice has 1 messages (44 octets)'
-	assert_line --index 2 '+OK 1 44'
-	grep -q 'login user=alice peer=local method=APOP ' "$T/log"
-	run session 'APOP alice c4c9334bac560ecc979e58001b3e22fb' QUIT
-	assert_line --index 1 '-ERR APOP is not enabled'
-}
-
-@test "APOP with a wrong secret, and for a user with no account, fails" {
-	printf 'alice:tanstaaf\n' >"$T/apop"
-	chmod 600 "$T/apop"
-	POP3D_ARGS="--apop=$T/apop" run apop_session wrong QUIT
-	assert_line --index 1 '-ERR [AUTH] authentication failed'
-	grep -q 'method=APOP reason=bad credentials' "$T/log"
-	# A right secret, but no entry in the --auth file: nothing to serve.
-	printf 'bob:tanstaaf\n' >>"$T/passwd"
-	sed -i '/^alice:/d' "$T/passwd"
-	POP3D_ARGS="--apop=$T/apop" run apop_session tanstaaf QUIT
-	assert_line --index 1 '-ERR [AUTH] authentication failed'
-	grep -q 'APOP secret of user=alice is right, but the account is not in the --auth backend' "$T/log"
-}
-
-@test "APOP: malformed digests are -ERR before any check" {
-	printf 'alice:tanstaaf\n' >"$T/apop"
-	chmod 600 "$T/apop"
-	POP3D_ARGS="--apop=$T/apop" run session 'APOP alice' 'APOP alice xyz' \
-		'APOP alice 0123456789abcdef0123456789abcdeg' \
-		'APOP alice 0123456789abcdef0123456789abcdef0' QUIT
-	assert_success
-	assert_line --index 1 '-ERR missing argument'
-	assert_line --index 2 '-ERR invalid digest'
-	assert_line --index 3 '-ERR invalid digest'
-	assert_line --index 4 '-ERR invalid digest'
-}
-
-@test "--apop refuses a secrets file that group or others may read" {
-	printf 'alice:tanstaaf\n' >"$T/apop"
-	for mode in 640 604 660 644; do
-		chmod "$mode" "$T/apop"
-		run "$POP3D" -a "file:$T/passwd" --apop="$T/apop" -d </dev/null
-		assert_failure 2
-		assert_output --partial 'cannot use --apop'
-		assert_output --partial 'refused'
+@test "as root: the session runs as the entry's uid and gid, with no other groups" {
+	require_root
+	mkfifo "$T/fifo"
+	"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" <>"$T/fifo" >"$T/replies" &
+	local pid=$! i
+	printf 'USER alice\r\nPASS secret\r\n' >"$T/fifo"
+	for i in $(seq 50); do
+		grep -q '^+OK alice has' "$T/replies" && break
+		sleep 0.1
 	done
-	run "$POP3D" -a "file:$T/passwd" --apop="$T/missing" -d </dev/null
-	assert_failure 2
+	grep '^Uid:\|^Gid:\|^Groups:' "/proc/$pid/status" | tr -s '\t ' ' ' >"$T/ids"
+	printf 'QUIT\r\n' >"$T/fifo"
+	wait "$pid"
+	cat "$T/ids"
+	printf 'Uid: %s %s %s %s\nGid: %s %s %s %s\nGroups: %s \n' \
+		$TEST_UID $TEST_UID $TEST_UID $TEST_UID $TEST_GID $TEST_GID \
+		$TEST_GID $TEST_GID $TEST_GID | cmp - "$T/ids"
 }
 
-@test "--apop refuses a secrets file owned by another user" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to give the file away"
-	printf 'alice:tanstaaf\n' >"$T/apop"
-	chmod 600 "$T/apop"
-	chown "$TEST_UID" "$T/apop"
-	run "$POP3D" -a "file:$T/passwd" --apop="$T/apop" -d </dev/null
-	assert_failure 2
-	assert_output --partial 'refused'
+@test "as root: a mailbox that is not the user's is refused" {
+	require_root
+	chown 0:0 "$MBOX"
+	for mode in 600 666; do
+		chmod "$mode" "$MBOX"
+		transcript <<-EOF
+		S~ ^\+OK
+		C: USER alice
+		S: +OK send the password
+		C: PASS secret
+		S~ ^-ERR \[SYS/(TEMP|PERM)\] cannot open the mailbox$
+		C: DELE 1
+		C: QUIT
+		EOF
+		[ "$rc" -eq 1 ]
+		cmp "$T/before" "$MBOX"
+	done
 }
 
-@test "a backend that cannot answer is [SYS/TEMP], throttled like a failure" {
-	# A malformed entry: the backend cannot say yes or no.
-	sed -i 's/^alice:\([^:]*\):.*/alice:\1:uid:gid:\/nowhere/; t; s/^alice:\(.*\)$/alice:\1:uid:gid:\/nowhere/' "$T/passwd"
-	local t0; t0=$(now_ms)
-	run session 'USER alice' 'PASS secret' QUIT
-	assert_success
-	(( $(now_ms) - t0 >= 900 ))
-	assert_line --index 2 '-ERR [SYS/TEMP] authentication is not available now, try later'
-	grep -q 'malformed entry' "$T/log"
-	grep -q 'method=USER reason=backend error' "$T/log"
+@test "as root: uid 0 and entries without uid:gid are never served" {
+	require_root
+	for ids in ':0:0:/root' ':0:40123:/root' ''; do
+		printf 'alice:%s%s\n' "$HASH" "$ids" >"$T/passwd"
+		transcript <<-EOF
+		S~ ^\+OK
+		C: USER alice
+		S: +OK send the password
+		C: PASS secret
+		S: -ERR [AUTH] authentication failed
+		C: STAT
+		S: -ERR command not valid in this state
+		EOF
+		[ "$rc" -eq 1 ]
+	done
+	cmp "$T/before" "$MBOX"
 }

@@ -1,0 +1,34 @@
+/*
+ * state.h: the per-user state directory (--state-dir), where pop3d keeps
+ * its own files: the session lock, the UPDATE journal and (performance
+ * issue) the index cache.  Never inside the mbox, never shared by users.
+ *
+ *   state_open(path)    use (and create, mode 0700) that directory; it
+ *                       must be a real directory owned by the user and not
+ *                       writable by others.  false: there is none (logged)
+ *   state_dir()         its path for this session, or NULL when none
+ *   state_fd()          an O_DIRECTORY fd on it for the *at() calls, or -1
+ *   state_create(name)  a new file in it: O_CREAT|O_EXCL|O_NOFOLLOW, mode
+ *                       0600; -1 and errno on failure
+ *   state_sync()        fsync the directory (after creating/removing files)
+ *   state_session_lock(dev, ino)  flock on "session-INO.lock", held
+ *                       until the process ends (it dies with it): 1 held,
+ *                       0 another live session holds it, -1 error
+ *   state_session_unlock()  lets it go before exit (the fuzzers, which
+ *                       open mailbox after mailbox in one process)
+ */
+#ifndef POP3D_STATE_H
+#define POP3D_STATE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+bool state_open(const char *path);
+const char *state_dir(void);
+int state_fd(void);
+int state_create(const char *name);
+bool state_sync(void);
+int state_session_lock(dev_t dev, ino_t ino);
+void state_session_unlock(void);
+
+#endif

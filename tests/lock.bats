@@ -1,0 +1,281 @@
+#!/usr/bin/env bats
+# Locking as Debian's MDAs do it (fcntl + dotlock), the session lock, mail
+# delivered during a session, changes made by others, the state directory.
+
+load helpers
+
+setup() {
+	setup_account
+	MB="python3 $BATS_TEST_DIRNAME/mbox.py"
+	$MB gen "$T/orig" 8
+	write_mbox <"$T/orig"
+	STATE=$T/mail/.pop3d-alice
+}
+
+teardown() {
+	exec 4>&- 2>/dev/null || true
+	[ -z "${SESSION:-}" ] || kill -9 "$SESSION" 2>/dev/null || true
+	if [ -n "${HOLDER:-}" ]; then
+		kill -9 "$HOLDER" 2>/dev/null || true
+		wait "$HOLDER" 2>/dev/null || true
+	fi
+}
+
+# A session that stays open: start_session logs in, say sends lines,
+# wait_for REGEX waits (5 s at most) for a reply line, end_session quits.
+start_session() {
+	rm -f "$T/in1"
+	mkfifo "$T/in1"
+	"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 30 ${POP3D_ARGS:-} \
+		<"$T/in1" >"$T/out1" 3>&- &
+	SESSION=$!
+	exec 4>"$T/in1"
+	say 'USER alice' 'PASS secret'
+	wait_for '+OK alice has'
+}
+
+say() {
+	printf '%s\r\n' "$@" >&4
+}
+
+wait_for() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		tr -d '\r' <"$T/out1" | grep -qF -- "$1" && return 0
+		sleep 0.1
+	done
+	echo "no '$1' in:"
+	cat "$T/out1"
+	return 1
+}
+
+# end_session: QUIT, and wait for the UPDATE; then `run replies`.
+end_session() {
+	say QUIT
+	exec 4>&-
+	wait "$SESSION" || true
+	SESSION=
+}
+
+replies() {
+	tr -d '\r' <"$T/out1"
+}
+
+@test "a second session is refused with [IN-USE] while the first lives" {
+	start_session
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [IN-USE] the mailbox is in use by another POP3 session'
+	end_session
+	run pop STAT QUIT
+	assert_line --index 2 --regexp '^\+OK alice has 8 messages'
+}
+
+@test "a session killed with SIGKILL does not keep the mailbox locked" {
+	start_session
+	kill -9 "$SESSION"
+	wait "$SESSION" || true
+	SESSION=
+	run pop STAT QUIT
+	assert_line --index 2 --regexp '^\+OK alice has 8 messages'
+}
+
+@test "the delivery lock is free during a session: mail arrives and is kept at UPDATE" {
+	start_session
+	# The MDA takes fcntl + dotlock and appends while the session is open.
+	run timeout 10 $MB append "$MBOX" new 3
+	assert_output "$(printf 'new-1\nnew-2\nnew-3')"
+	say 'STAT' 'RETR 1' 'RETR 8' 'DELE 1' 'DELE 4'
+	wait_for 'message 4 deleted'
+	end_session
+	run replies
+	assert_line --index 3 '+OK 8 '"$(stat_octets)"
+	refute_output --partial -ERR
+	assert_line --index 4 --regexp '^\+OK [0-9]+ octets$'
+	assert_output --partial '+OK bye, 6 messages left'
+	$MB expect "$T/orig" "$T/want" 1 4
+	$MB one new 3 >>"$T/want"
+	cmp "$T/want" "$MBOX"
+	run pop STAT QUIT
+	assert_line --index 2 --regexp '^\+OK alice has 9 messages'
+}
+
+# The octets STAT must give for the 8 original messages, counted here.
+stat_octets() {
+	python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print(sum(len(c.rstrip(b"\n").split(b"\n",1)[1]) + c.rstrip(b"\n").count(b"\n") + 1 for c in d.split(b"\n\nFrom ")))' "$T/orig"
+}
+
+@test "an MDA delivering all along: every message kept once, byte for byte" {
+	start_session
+	# 25 deliveries, 40 ms apart, while the client reads and deletes.
+	$MB append "$MBOX" mda 25 0.04 >"$T/delivered" 3>&- &
+	local mda=$!
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		say "RETR $i"
+		sleep 0.1
+	done
+	say 'DELE 2' 'DELE 3' 'DELE 5' 'DELE 8'
+	wait_for 'message 8 deleted'
+	end_session
+	run replies
+	refute_output --partial -ERR
+	assert_output --partial '+OK bye, 4 messages left'
+	wait "$mda"
+	[ "$(wc -l <"$T/delivered")" -eq 25 ]
+	$MB expect "$T/orig" "$T/want" 2 3 5 8
+	$MB one mda 25 >>"$T/want"
+	run $MB same "$MBOX" "$T/want"
+	assert_success
+	run pop STAT QUIT
+	assert_line --index 2 --regexp '^\+OK alice has 29 messages'
+}
+
+@test "a change to the indexed part: RETR of it and UPDATE refuse, nothing lost" {
+	start_session
+	# Another program rewrites message 3's subject in place (same size).
+	python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); d = f.read()
+i = d.index(b"Subject: m3\n"); f.seek(i + 9); f.write(b"M")' "$MBOX"
+	cp "$MBOX" "$T/before"
+	say 'RETR 3' 'RETR 2' 'DELE 1'
+	wait_for 'message 1 deleted'
+	end_session
+	run replies
+	assert_line --index 3 '-ERR [SYS/TEMP] mailbox changed by another program'
+	assert_line --index 4 --regexp '^\+OK [0-9]+ octets$'
+	assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: mailbox changed by another program'
+	cmp "$T/before" "$MBOX"
+}
+
+@test "a message moved under the session is not sent in its place" {
+	start_session
+	# Message 1 removed by someone else: message 2 now starts earlier.
+	$MB expect "$T/orig" "$T/shifted" 1
+	cat "$T/shifted" >"$MBOX"
+	say 'RETR 2' 'RETR 1'
+	end_session
+	run replies
+	assert_line --index 3 '-ERR [SYS/TEMP] mailbox changed by another program'
+	assert_line --index 4 '-ERR [SYS/TEMP] mailbox changed by another program'
+}
+
+@test "fcntl held by another program: login waits, then -ERR [SYS/TEMP], nothing touched" {
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=True); time.sleep(20)' "$MBOX" >"$T/held" 3>&- &
+	HOLDER=$!
+	while ! grep -q held "$T/held"; do sleep 0.05; done
+	cp "$MBOX" "$T/before"
+	SECONDS=0
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
+	[ "$SECONDS" -ge 4 ] && [ "$SECONDS" -le 8 ]
+	cmp "$T/before" "$MBOX"
+}
+
+@test "a live dotlock holds off UPDATE: -ERR, nothing deleted; a dead one is stale" {
+	start_session
+	sleep 30 3>&- &
+	HOLDER=$!
+	printf '%s\n' "$HOLDER" >"$MBOX.lock"
+	own "$MBOX.lock"
+	cp "$MBOX" "$T/before"
+	say 'DELE 1'
+	end_session
+	run replies
+	assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: mailbox locked, try later'
+	cmp "$T/before" "$MBOX"
+	[ "$(cat "$MBOX.lock")" = "$HOLDER" ]
+	kill -9 "$HOLDER"
+	wait "$HOLDER" || true
+	HOLDER=
+	# The holder died: liblockfile (L_PID) sees the lock is stale at once.
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 7 messages left'
+	[ ! -e "$MBOX.lock" ]
+}
+
+@test "a spool only group mail may write: the setgid dotlockfile helper locks" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to make a spool the user cannot write"
+	getent group mail >/dev/null || skip "no group mail"
+	mkdir "$T/spool"
+	chown root:mail "$T/spool"
+	chmod 2775 "$T/spool"
+	mv "$MBOX" "$T/spool/alice"
+	MBOX=$T/spool/alice
+	POP3D_ARGS="-m $T/spool/%u --state-dir=$T/mail/st-%u"
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 7 messages left'
+	$MB expect "$T/orig" "$T/want" 1
+	cmp "$T/want" "$MBOX"
+	[ ! -e "$MBOX.lock" ]
+	# The helper made the dotlock; with --lock-group=mail the kept group
+	# does, and no helper runs.
+	traced_execs() {
+		{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+			strace -f -qq -o "$T/execs" -e trace=execve "$POP3D" \
+				-a "file:$T/passwd" -t 5 $POP3D_ARGS | tr -d '\r'
+	}
+	run traced_execs 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 6 messages left'
+	grep -q dotlockfile "$T/execs"
+	POP3D_ARGS="$POP3D_ARGS --lock-group=mail"
+	run traced_execs 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 5 messages left'
+	! grep -q dotlockfile "$T/execs"
+	$MB expect "$T/orig" "$T/want" 1 2 3
+	cmp "$T/want" "$MBOX"
+	[ ! -e "$MBOX.lock" ]
+	# Neither the user nor group mail may write there: no dotlock at all.
+	chown root:root "$T/spool"
+	chmod 755 "$T/spool"
+	cp "$MBOX" "$T/before"
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
+	cmp "$T/before" "$MBOX"
+}
+
+@test "state directory: files are private, the journal is gone after UPDATE" {
+	POP3D_ARGS="--state-dir=$T/mail/st-%u"
+	run pop 'DELE 2' QUIT
+	assert_line --index -1 '+OK bye, 7 messages left'
+	[ "$(stat -c %a "$T/mail/st-alice")" = 700 ]
+	run ls -A "$T/mail/st-alice"
+	assert_output --regexp '^session-[0-9a-f]+\.lock$'
+	[ "$(stat -c %a "$T/mail/st-alice"/session-*)" = 600 ]
+}
+
+@test "the default state directory is ~/.pop3d when the home directory is usable" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the account a home of its own"
+	mkdir "$T/home"
+	own "$T/home"
+	sed -i "s|:$T\$|:$T/home|" "$T/passwd"
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 7 messages left'
+	[ -d "$T/home/.pop3d" ] && [ ! -e "$STATE" ]
+	[ "$(stat -c %a "$T/home/.pop3d")" = 700 ]
+}
+
+@test "no usable state directory: no DELE that needs a journal, but deleting all works" {
+	mkdir -m 777 "$T/mail/open"
+	POP3D_ARGS="--state-dir=$T/mail/open"	# writable by others: refused
+	cp "$MBOX" "$T/before"
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: cannot update the mailbox now'
+	cmp "$T/before" "$MBOX"
+	# Two sessions cannot be told apart without it; each one's UPDATE
+	# still verifies what it indexed.
+	run pop 'DELE 1' 'DELE 2' 'DELE 3' 'DELE 4' 'DELE 5' 'DELE 6' 'DELE 7' 'DELE 8' QUIT
+	assert_line --index -1 '+OK bye, 0 messages left'
+	[ ! -s "$MBOX" ]
+}
+
+@test "a mailbox with two links, or not the user's own, is refused" {
+	ln "$MBOX" "$T/mail/other"
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
+	rm "$T/mail/other"
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the mailbox away"
+	chown "$((TEST_UID + 1))" "$MBOX"
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
+}

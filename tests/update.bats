@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# A crash-safe UPDATE, proved by fault injection: strace fails (EIO, ENOSPC)
+# or SIGKILLs pop3d at every write, fsync, ftruncate, rename and unlink of
+# an UPDATE in turn; then the next login must find every kept message (and
+# any mail delivered meanwhile) exactly once, byte for byte.  mbox.py
+# computes what the mailbox must hold, independently of pop3d's parser.
+
+load helpers
+
+SYSCALLS=pwrite64,fsync,ftruncate,renameat,unlinkat
+
+setup() {
+	setup_account
+	command -v strace >/dev/null || skip "strace is not installed"
+	strace -f -qq -o /dev/null true 2>/dev/null ||
+		skip "strace cannot trace here (ptrace not permitted)"
+	MB="python3 $BATS_TEST_DIRNAME/mbox.py"
+	STATE=$T/mail/.pop3d-alice	# the fallback beside the mailbox
+	# 40 messages, every fourth 300 kB: 3 MB, so the copy takes many
+	# writes and the journal holds a real backup.
+	$MB gen "$T/orig" 40 300000
+}
+
+reset_mbox() {
+	cat "$1" >"$MBOX"
+	chmod 600 "$MBOX"
+	own "$MBOX"
+}
+
+# traced INJECT LINE...: a session as pop() does, under strace.
+traced() {
+	local inject=$1
+	shift
+	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+		strace -f -qq -o /dev/null -e trace=$SYSCALLS \
+			-e inject="$inject" "$POP3D" -a "file:$T/passwd" \
+			-m "$T/mail/%u" -t 5 | tr -d '\r'
+}
+
+# count SYSCALL LINE...: how often an undisturbed session makes it.
+count() {
+	local sc=$1
+	shift
+	reset_mbox "$T/orig"
+	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+		strace -f -qq -o "$T/count" -e trace=$SYSCALLS "$POP3D" \
+			-a "file:$T/passwd" -m "$T/mail/%u" -t 5 >/dev/null
+	grep -c "^[0-9]* *$sc(" "$T/count" || true
+}
+
+# check REPLY NEW: after a disturbed UPDATE whose QUIT answered REPLY, the
+# next login recovers, and the mailbox is byte for byte the original or the
+# completed one (each followed by the mail in NEW), as the reply said.
+check() {
+	local reply=$1 new=$2 got=
+	run pop STAT QUIT
+	assert_line --index 2 --regexp '^\+OK alice has'
+	cat "$T/orig" "$new" >"$T/want-orig"
+	cat "$T/complete" "$new" >"$T/want-complete"
+	if cmp -s "$MBOX" "$T/want-complete"; then
+		got=complete
+	elif cmp -s "$MBOX" "$T/want-orig"; then
+		got=orig
+	else
+		# Say which messages are missing or extra, for the log.
+		diff <($MB digests "$T/want-complete") <($MB digests "$MBOX")
+		false
+	fi
+	# ... and the next session serves them all.
+	assert_line --index 3 --regexp "^\+OK $(grep -c '^From ' "$MBOX") "
+	case $reply in
+	'+OK bye'*) [ $got = complete ] ;;
+	*'nothing deleted'*) [ $got = orig ] ;;
+	esac
+	[ "$(stat -c '%u:%g:%a:%i' "$MBOX")" = "$ident" ]
+	! ls "$STATE"/update-* 2>/dev/null
+}
+
+# expected DELE...: the completed mailbox, checked to hold distinct,
+# parseable messages (so that byte equality means "each exactly once").
+expected() {
+	$MB expect "$T/orig" "$T/complete" "$@"
+	run $MB same "$T/complete" "$T/complete"
+	assert_success
+}
+
+# matrix DELE...: every fault at every syscall of the UPDATE of that
+# deletion, checked.
+matrix() {
+	local dele=() d n k sc err reply
+	for d in "$@"; do dele+=("DELE $d"); done
+	expected "$@"
+	: >"$T/none"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	for sc in ${SYSCALLS//,/ }; do
+		n=$(count "$sc" "${dele[@]}" QUIT)
+		for ((k = 1; k <= n; k++)); do
+			for err in error=EIO error=ENOSPC error=EDQUOT signal=KILL; do
+				case $err in error=ENOSPC | error=EDQUOT)
+					[ "$sc" = pwrite64 ] || continue ;;
+				esac
+				reset_mbox "$T/orig"
+				reply=$(traced "$sc:$err:when=$k" "${dele[@]}" QUIT |
+					tail -n 1)
+				echo "# $sc $err when=$k: $reply"
+				check "$reply" "$T/none"
+			done
+		done
+	done
+}
+
+@test "UPDATE survives an error or SIGKILL at every syscall (messages kept after the first deleted one)" {
+	matrix 1 5 6 22
+}
+
+@test "UPDATE survives faults when only the end is deleted, and when everything is" {
+	matrix 39 40
+	matrix $(seq 1 40)
+}
+
+@test "mail delivered after a crash is kept by the recovery" {
+	expected 1 5 6
+	$MB one late >"$T/late"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	local n k sc
+	for sc in pwrite64 fsync ftruncate; do
+		n=$(count "$sc" 'DELE 1' 'DELE 5' 'DELE 6' QUIT)
+		# pwrite: in the journal, in the copy, the phase; all the rest.
+		for k in $( [ $sc = pwrite64 ] && echo 2 $((n - 3)) $((n - 1)) $n ||
+			seq 1 "$n"); do
+			reset_mbox "$T/orig"
+			traced "$sc:signal=KILL:when=$k" 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+			# The MDA finds a dead pop3d's locks stale at once.
+			run $MB append "$MBOX" late
+			assert_output late-1
+			check killed "$T/late"
+		done
+	done
+}
+
+@test "a crash during the recovery is recovered by the next start" {
+	expected 1 5 6
+	: >"$T/none"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	# Kill the UPDATE in the middle of its copy into the mailbox (the last
+	# writes are the copy's, then the journal's phase), then each of the
+	# recovery's writes.
+	local k n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT)
+	for ((k = 1; k <= 6; k++)); do
+		reset_mbox "$T/orig"
+		traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' 'DELE 5' \
+			'DELE 6' QUIT
+		[ -e "$STATE"/update-*.journal ]
+		traced pwrite64:signal=KILL:when=$k STAT QUIT
+		check killed "$T/none"
+	done
+}
+
+@test "a damaged journal stops the server from touching the mailbox" {
+	local n=$(count pwrite64 'DELE 1' QUIT)
+	reset_mbox "$T/orig"
+	traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' QUIT
+	local j=$(echo "$STATE"/update-*.journal)
+	[ -e "$j" ]
+	printf 'X' | dd of="$j" bs=1 seek=200 conv=notrunc status=none
+	cp "$MBOX" "$T/before"
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
+	cmp "$MBOX" "$T/before"
+}
+
+@test "a disk that keeps failing: QUIT says the UPDATE completes at the next login, and it does" {
+	expected 1 5 6
+	: >"$T/none"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	local n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT)
+	reset_mbox "$T/orig"
+	# Every write from the copy's second one on fails, the redo's too.
+	run traced "pwrite64:error=EIO:when=$((n - 2))+" 'DELE 1' 'DELE 5' \
+		'DELE 6' QUIT
+	assert_line --index -1 '-ERR [SYS/TEMP] deleting was interrupted; it completes at the next login'
+	[ -e "$STATE"/update-*.journal ]
+	check killed "$T/none"
+	cmp "$T/complete" "$MBOX"
+}

@@ -1,0 +1,40 @@
+/*
+ * update.h: the crash-safe UPDATE of an mbox, in place, with a redo
+ * journal in the state directory.  The design and the failure model are in
+ * the README ("Locking and UPDATE").  The caller holds the delivery lock.
+ *
+ *   update_commit(fd, st, lk, from, size, keep, n)  make the file's bytes
+ *       [from, size) the concatenation of the n kept ranges (ascending,
+ *       each at or after `from`, none overlapping), and the file that long.
+ *   update_recover(fd, st, lk)  before a mailbox is scanned: finish an
+ *       UPDATE that a crash or an I/O error interrupted (UPD_OK when there
+ *       was none).
+ * Results:
+ *   UPD_OK       done, durable (fsync'ed) before returning
+ *   UPD_NOTHING  the mailbox was not touched (errno / the log say why)
+ *   UPD_UNSURE   done, but the disk reported an error when making it
+ *                durable: the deleted messages may come back (no kept one
+ *                is at risk)
+ *   UPD_PENDING  the rewrite started and could not be finished now: the
+ *                journal is durable and the next start completes it; the
+ *                mailbox must not be served until then
+ */
+#ifndef POP3D_UPDATE_H
+#define POP3D_UPDATE_H
+
+#include "lock.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct range {
+	off_t from, len;
+};
+
+enum upd_status { UPD_OK, UPD_NOTHING, UPD_UNSURE, UPD_PENDING };
+
+enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
+    off_t from, off_t size, const struct range *keep, size_t n);
+enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk);
+
+#endif
