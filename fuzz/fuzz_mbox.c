@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mailbox mb;
 	if (mailbox_open(&mb, path, mode) != MB_OK) {
 		mailbox_close(&mb);
-	state_session_unlock();
+		state_session_unlock();
 		return 0;
 	}
 	char id[UIDL_MAX + 1];

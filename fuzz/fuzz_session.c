@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mailbox_open(&mb, path, UIDL_OWN) == MB_OK)
 			session_transact(&mb, &st);
 		mailbox_close(&mb);
-	state_session_unlock();
+		state_session_unlock();
 	}
 	io_flush();
 	close(in);
