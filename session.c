@@ -206,8 +206,8 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "EXPIRE NEVER\r\n");
 	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
-	/* RFC 5034 section 3: SASL is an AUTHORIZATION state capability. */
-	if (c->state == AUTHORIZATION && c->policy->plaintext_ok)
+	/* Listed in both states, as USER is: clients cache the first list. */
+	if (c->policy->plaintext_ok)
 		io_puts("SASL PLAIN\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
 	return DONE;
