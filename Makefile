@@ -21,7 +21,8 @@ exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c cache.c digest.c update.c lock.c state.c \
-	uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c privsep.c
+	uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c privsep.c sasl.c \
+	base64.c apop.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -41,6 +42,34 @@ build-san/pop3d: $(SRCS) $(HDRS)
 	@mkdir -p build-san
 	$(CC) -std=c17 -D_DEFAULT_SOURCE $(WARN) $(SAN_FLAGS) -o $@ $(SRCS) $(LIBS)
 
+# libFuzzer targets (fuzz/): the session engine, the mbox scanner and the
+# login parsers, built with clang from pop3d's own modules.  `make fuzz` runs
+# each for FUZZ_SECONDS; `make fuzz-smoke` (part of check) for a few seconds,
+# and says it skipped when clang cannot build libFuzzer binaries.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS = session mbox auth
+FUZZ_FLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRCS = $(filter-out pop3d.c,$(SRCS))
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/harness.h $(FUZZ_SRCS) $(HDRS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+# Each target's corpus grows in build-fuzz/corpus-NAME (seeded from the
+# hand-written fuzz/corpus-NAME); a crash is left in build-fuzz/ and fails
+# the run.
+fuzz fuzz-smoke:
+	@if ! fuzz/available "$(FUZZ_CC)"; then \
+		echo "fuzz: SKIPPED: $(FUZZ_CC) cannot build libFuzzer targets" \
+		    "(install clang and libclang-rt-14-dev)"; exit 0; fi; \
+	$(MAKE) --no-print-directory fuzz-build && \
+	fuzz/run $(if $(filter fuzz,$@),$(FUZZ_SECONDS),$(FUZZ_SMOKE_SECONDS)) \
+		$(FUZZ_TARGETS)
+
 # The packages in .ci/packages that are missing are installed first (as
 # root), so that `make check` works on a fresh Debian machine.
 check-deps:
@@ -50,8 +79,17 @@ check-deps:
 check: check-deps pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
+	$(MAKE) --no-print-directory check-valgrind
+	$(MAKE) --no-print-directory fuzz-smoke
 	@if command -v dpkg-buildpackage >/dev/null; then $(MAKE) deb-check; \
 	else echo "deb-check skipped: dpkg-buildpackage is not installed"; fi
+
+# The suites with pop3d under valgrind memcheck (tests/valgrind-run).  A
+# run of pop3d costs about a second under valgrind, so `make check` runs
+# the protocol suites; VALGRIND_SUITES="tests/*.bats" runs them all.
+VALGRIND_SUITES ?= tests/basic.bats tests/logins.bats tests/bounds.bats
+check-valgrind: pop3d
+	tests/valgrind-run $(VALGRIND_SUITES)
 
 # Builds the Debian package out of tree and checks what it installs.
 deb-check:
@@ -100,9 +138,10 @@ uninstall:
 	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
 
 clean:
-	rm -rf pop3d *.o build-san tests/tmp demo/state
+	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state
 
-.PHONY: all check check-deps check-sanitize deb-check demo clean install uninstall
+.PHONY: all check check-deps check-valgrind check-sanitize deb-check demo clean \
+	install uninstall fuzz fuzz-smoke fuzz-build
 
 # The benchmark (not part of check): see bench/README.md.
 include bench/bench.mk

@@ -13,6 +13,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,19 @@ enum auth_result auth_login(const char *user, const char *pass,
 	if (backend == BACKEND_FILE)
 		return file_login(user, pass, acct);
 	return auth_pam_login(user, pass, acct);
+}
+
+enum auth_result auth_account(const char *user, struct account *acct)
+{
+	if (backend == BACKEND_PAM)
+		return auth_pam_login(user, NULL, acct);
+	char hash[CRYPT_OUTPUT_SIZE];
+	enum auth_result r = lookup(user, hash, sizeof(hash), acct);
+	/* A locked entry ("!..." or "*...") locks every way in. */
+	if (r == AUTH_OK && (hash[0] == '!' || hash[0] == '*'))
+		r = AUTH_EXPIRED;
+	explicit_bzero(hash, sizeof(hash));
+	return r;
 }
 
 bool auth_session_open(void)

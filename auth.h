@@ -7,6 +7,10 @@
  *   auth_login(user, pass, acct)  checks the password; on AUTH_OK fills in the
  *                                 account to serve.  A failure costs about the
  *                                 same time whether the user exists or not.
+ *   auth_account(user, acct)      the account of user without a password,
+ *                                 for logins proven another way (APOP):
+ *                                 the file entry, or PAM's account check
+ *                                 (pam_acct_mgmt, no pam_authenticate)
  *   auth_session_open()           after a successful login, in the process
  *                                 that stays root: PAM credentials and
  *                                 session (a no-op for the file backend)
@@ -44,6 +48,7 @@ enum auth_result {
 bool auth_configure(const char *spec);
 enum auth_result auth_login(const char *user, const char *pass,
     struct account *acct);
+enum auth_result auth_account(const char *user, struct account *acct);
 bool auth_session_open(void);
 void auth_session_close(void);
 void auth_forget(void);

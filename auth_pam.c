@@ -46,7 +46,7 @@ static int conversation(int n, const struct pam_message **msg,
 	for (int i = 0; i < n; i++) {
 		switch (msg[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
-			if (!(r[i].resp = strdup(pass)))
+			if (!pass || !(r[i].resp = strdup(pass)))
 				goto refuse;
 			break;
 		case PAM_ERROR_MSG:
@@ -154,11 +154,16 @@ enum auth_result auth_pam_login(const char *user, const char *pass,
 		auth_pam_end();
 		return AUTH_TEMPFAIL;
 	}
-	enum auth_result r;
-	e = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if ((r = classify(e)) == AUTH_TEMPFAIL)
-		log_msg(LOG_ERR, "pam_authenticate (service %s): %s", service,
-		    pam_strerror(pamh, e));
+	enum auth_result r = AUTH_OK;
+	/* No password: the caller has proven the login another way (APOP);
+	 * PAM still decides whether the account may log in now. */
+	if (pass) {
+		e = pam_authenticate(pamh, PAM_SILENT |
+		    PAM_DISALLOW_NULL_AUTHTOK);
+		if ((r = classify(e)) == AUTH_TEMPFAIL)
+			log_msg(LOG_ERR, "pam_authenticate (service %s): %s",
+			    service, pam_strerror(pamh, e));
+	}
 	if (r == AUTH_OK) {
 		/* The password was right; may the account log in now?  An
 		 * expired or locked account, or one that must change its

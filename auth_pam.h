@@ -7,7 +7,9 @@
  *   auth_pam_login(u, p, acct)   pam_authenticate + pam_acct_mgmt; the
  *                                account from getpwnam(PAM_USER).  On a
  *                                failure acct->name is set only if the
- *                                user exists, for the log.
+ *                                user exists, for the log.  p NULL: the
+ *                                login was proven otherwise (APOP), only
+ *                                pam_acct_mgmt is asked
  *   auth_pam_session_open()      pam_setcred(ESTABLISH) + pam_open_session
  *   auth_pam_end()               close the session, delete the credentials,
  *                                pam_end (whatever of these was started)

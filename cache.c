@@ -216,7 +216,7 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	    h.version != CACHE_VERSION || h.order != CACHE_ORDER ||
 	    h.header_size != sizeof(h) ||
 	    h.record_size != sizeof(struct cache_record) ||
-	    h.count > MAX_MESSAGES ||
+	    h.count > MAX_MESSAGES_LIMIT ||
 	    (uint64_t)cst.st_size != sizeof(h) + h.count *
 	    sizeof(struct cache_record) + SHA256_BYTES)
 		goto miss;

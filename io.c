@@ -64,6 +64,7 @@ void io_init(int in, int out, int timeout)
 	in_fd = in;
 	out_fd = out;
 	timeout_s = timeout;
+	in_pos = in_len = out_len = 0;	/* a fresh connection (the fuzzers) */
 	/* A blocking write to a client that stops reading is ended by SIGALRM
 	 * (no SA_RESTART, so write returns early with EINTR or a short count). */
 	struct sigaction sa = { .sa_handler = on_alarm };

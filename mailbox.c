@@ -259,15 +259,24 @@ static bool number_duplicates(struct mailbox *mb, size_t fresh)
 	return true;
 }
 
+static size_t max_messages = DEFAULT_MAX_MESSAGES;
+static long long max_bytes = DEFAULT_MAX_MAILBOX_BYTES;
+
+void mailbox_limits(size_t messages, long long bytes)
+{
+	max_messages = messages;
+	max_bytes = bytes;
+}
+
 static enum mb_status grow(struct mailbox *mb)
 {
 	if (mb->count < mb->alloc)
 		return MB_OK;
-	if (mb->alloc >= MAX_MESSAGES)
+	if (mb->alloc >= max_messages)
 		return MB_TOOBIG;
 	size_t n = mb->alloc ? mb->alloc * 2 : 64;
-	if (n > MAX_MESSAGES)
-		n = MAX_MESSAGES;
+	if (n > max_messages)
+		n = max_messages;
 	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
 	 * beyond the last message are never touched and cost no memory. */
 	struct message *p = realloc(mb->msg, n * sizeof(*p));
@@ -619,6 +628,8 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 		return MB_UNSAFE;
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return MB_SYSERR;
+	if (mb->st.st_size > max_bytes)
+		return MB_TOOBIG;
 	if (state_fd() >= 0) {
 		int r = state_session_lock(mb->st.st_dev, mb->st.st_ino);
 		if (r <= 0)
@@ -634,7 +645,7 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 	if (fstat(fd, &mb->st) < 0)
 		goto out;
 	st = MB_TOOBIG;
-	if (mb->st.st_size > MAX_MAILBOX_BYTES)
+	if (mb->st.st_size > max_bytes)
 		goto out;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	st = index_mailbox(mb, mb->uidl == UIDL_OWN ? state_dir() : NULL);

@@ -2,6 +2,8 @@
  * mailbox.h: one mbox, scanned into an index at login, served message by
  * message, and rewritten at UPDATE.  Runs as the user, never as root.
  *
+ *   mailbox_limits(msgs, bytes) the most messages and bytes a mailbox may
+ *                              hold to be served (MB_TOOBIG beyond)
  *   mailbox_open(mb, path)     open, take the session lock (state.h), take
  *                              the delivery lock, finish an interrupted
  *                              UPDATE (update.h), scan, unlock; a missing
@@ -67,7 +69,7 @@ enum mb_status {
 	MB_OK,
 	MB_NOTMBOX,	/* does not start with "From " */
 	MB_UNSAFE,	/* not a regular file, linked, or not the user's */
-	MB_TOOBIG,	/* beyond MAX_MESSAGES or MAX_MAILBOX_BYTES */
+	MB_TOOBIG,	/* beyond the limits (mailbox_limits) */
 	MB_CHANGED,	/* someone else changed the indexed part */
 	MB_SYSERR,	/* an I/O error; errno says which */
 	MB_INUSE,	/* another POP3 session has it (RFC 2449 [IN-USE]) */
@@ -76,6 +78,7 @@ enum mb_status {
 	MB_PENDING,	/* an UPDATE could not be finished; the next start will */
 };
 
+void mailbox_limits(size_t max_messages, long long max_bytes);
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl);
 bool mailbox_at_boundary(const struct mailbox *mb, off_t start);

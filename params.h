@@ -9,6 +9,10 @@
  * duration".  -t may set less (admins, tests); 600 s is the default. */
 #define DEFAULT_TIMEOUT		600
 
+/* Before login a client holds a process (and, under inetd, a slot) without
+ * having proven anything; --login-timeout may make that wait shorter.  It
+ * defaults to the -t value and is never longer. */
+
 /* RFC 2449 section 4: servers that offer CAPA "MUST support commands up to
  * 255 octets".  We accept 255 octets of command text before the CRLF; a
  * longer line is answered -ERR and discarded up to its end. */
@@ -20,6 +24,12 @@
 
 /* Passwords may contain spaces; they are the rest of the PASS line. */
 #define MAX_PASS		MAX_COMMAND
+
+/* RFC 5034 section 4: an AUTH continuation line is not a command and the
+ * 255-octet limit does not bind it.  SASL PLAIN needs base64 of two user
+ * names and a password: 4 * (2 * 64 + 255 + 2) / 3 rounds up to 516; the
+ * rest is slack for clients that send long authzids. */
+#define MAX_SASL_LINE		1024
 
 /* Consecutive bad commands before we give up on a client.  Before login a
  * client that keeps sending junk is not a mail client; after login the
@@ -50,10 +60,15 @@
 #define CACHE_RENUMBER_MAX	64
 
 /* A message index entry costs ~64 bytes; refuse mailboxes beyond these with
- * -ERR [SYS/PERM] rather than grow without bound.  Messages are streamed,
- * never held, so the size limit only guards offsets and counters. */
-#define MAX_MESSAGES		(4 * 1024 * 1024)
-#define MAX_MAILBOX_BYTES	((long long)64 << 30)
+ * -ERR [SYS/PERM] rather than grow without bound (--max-messages and
+ * --max-mailbox-size change them).  Messages are streamed, never held, so
+ * the size limit only guards offsets, counters and the scan time; 4 Mi
+ * messages cost 256 MiB of index at most. */
+#define DEFAULT_MAX_MESSAGES		(4 * 1024 * 1024)
+#define DEFAULT_MAX_MAILBOX_BYTES	((long long)64 << 30)
+/* The most --max-messages accepts (64 GiB of index): also the bound on the
+ * segments of an UPDATE journal. */
+#define MAX_MESSAGES_LIMIT		(1L << 30)
 
 /* The crypt(3) hash the file backend checks unknown users against, so that a
  * failure costs the same whether the user exists or not (yescrypt, the

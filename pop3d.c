@@ -45,6 +45,7 @@
  */
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
+#include "apop.h"
 #include "auth.h"
 #include "auth_pam.h"
 #include "io.h"
@@ -81,6 +82,10 @@ static struct {
 	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
+	int login_timeout;	/* 0: the same as timeout */
+	const char *apop;
+	long long max_messages;
+	long long max_bytes;
 	enum { PLAIN_SECURE, PLAIN_ALWAYS, PLAIN_NEVER } plaintext;
 	int debug;
 	struct tls_config tls;
@@ -94,6 +99,8 @@ static struct {
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
+	.max_messages = DEFAULT_MAX_MESSAGES,
+	.max_bytes = DEFAULT_MAX_MAILBOX_BYTES,
 	.plaintext = PLAIN_SECURE,
 	.pam_service = DEFAULT_PAM_SERVICE,
 	.min_uid = DEFAULT_MIN_UID,
@@ -120,8 +127,16 @@ static void usage(FILE *f)
 	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
 	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
+	    "      --login-timeout=SECONDS  idle autologout before login (default\n"
+	    "                          and most: the -t value)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
-	    "                          USER/PASS is accepted without TLS\n"
+	    "                          USER/PASS and AUTH PLAIN are accepted\n"
+	    "      --apop=FILE         accept APOP with the user:secret lines of\n"
+	    "                          FILE (mode 600, owned by root or the user)\n"
+	    "      --max-messages=N    refuse to serve a mailbox of more messages\n"
+	    "                          (default %d)\n"
+	    "      --max-mailbox-size=BYTES  refuse to serve a larger mailbox; K, M,\n"
+	    "                          G suffixes (default %lldG)\n"
 	    "      --tls=MODE          off (default), stls (RFC 2595 STLS) or\n"
 	    "                          implicit (TLS from the first byte, port 995)\n"
 	    "      --tls-cert=FILE     PEM certificate chain, leaf first\n"
@@ -137,6 +152,7 @@ static void usage(FILE *f)
 	    "  -h, --help              print this help and exit\n",
 	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
 	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
+	    DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
 	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
@@ -153,11 +169,40 @@ static bool parse_number(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static bool parse_size(const char *s, long long *out)
+{
+	char digits[32];
+	size_t n = strlen(s);
+	int shift = 0;
+	if (n > 0 && strchr("KMG", s[n - 1])) {
+		shift = s[n - 1] == 'K' ? 10 : s[n - 1] == 'M' ? 20 : 30;
+		n--;
+	}
+	long v;
+	if (n == 0 || n >= sizeof(digits))
+		return false;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (!parse_number(digits, 1, 1L << 40, &v))
+		return false;
+	*out = (long long)v << shift;
+	return *out <= (1LL << 50);
+}
+
+static void bad_option(const char *name, const char *value)
+{
+	fprintf(stderr, "pop3d: bad --%s: %s\n", name, value);
+	exit(2);
+}
+
+
 /* Long-only options: codes past any character, so no short option and no
  * other long-only option can collide with them. */
 enum {
 	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
-	OPT_LOGIN_USER, OPT_LOGIN_CHROOT,
+	OPT_LOGIN_USER, OPT_LOGIN_CHROOT, OPT_LOGIN_TIMEOUT, OPT_APOP,
+	OPT_MAX_MESSAGES, OPT_MAX_SIZE,
 };
 /* --lock-group: a group name or number that must exist. */
 static void set_lock_group(const char *name)
@@ -188,6 +233,10 @@ static void parse_options(int argc, char **argv)
 		{ "lock-group", required_argument, NULL, 'G' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "plaintext", required_argument, NULL, 'P' },
+		{ "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
+		{ "apop", required_argument, NULL, OPT_APOP },
+		{ "max-messages", required_argument, NULL, OPT_MAX_MESSAGES },
+		{ "max-mailbox-size", required_argument, NULL, OPT_MAX_SIZE },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "uidl", required_argument, NULL, 'I' },
 		{ "tls", required_argument, NULL, OPT_TLS },
@@ -236,6 +285,23 @@ static void parse_options(int argc, char **argv)
 				exit(2);
 			}
 			opt.timeout = (int)n;
+			break;
+		case OPT_LOGIN_TIMEOUT:
+			if (!parse_number(optarg, 1, 86400 * 7, &n))
+				bad_option("login-timeout", optarg);
+			opt.login_timeout = (int)n;
+			break;
+		case OPT_APOP:
+			opt.apop = optarg;
+			break;
+		case OPT_MAX_MESSAGES:
+			if (!parse_number(optarg, 1, MAX_MESSAGES_LIMIT, &n))
+				bad_option("max-messages", optarg);
+			opt.max_messages = n;
+			break;
+		case OPT_MAX_SIZE:
+			if (!parse_size(optarg, &opt.max_bytes))
+				bad_option("max-mailbox-size", optarg);
 			break;
 		case 'P':
 			if (strcmp(optarg, "secure") == 0)
@@ -306,6 +372,8 @@ static void parse_options(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
+	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
+		opt.login_timeout = opt.timeout;
 }
 
 /* Descriptors above 2 that a careless parent left open must reach neither
@@ -502,6 +570,26 @@ static bool become_user(const struct account *a)
 	return true;
 }
 
+/* Checks the credentials the way their method says; on AUTH_OK acct is the
+ * account to serve.  APOP proves a shared secret, and the account comes
+ * from the authentication backend without a password. */
+static enum auth_result authenticate(const struct credentials *c,
+    struct account *acct)
+{
+	if (!valid_user_name(c->user))
+		return AUTH_FAIL;
+	if (strcmp(c->method, "APOP") != 0)
+		return auth_login(c->user, c->pass, acct);
+	enum auth_result r = apop_check(c->user, c->pass);
+	if (r != AUTH_OK)
+		return r;
+	r = auth_account(c->user, acct);
+	if (r == AUTH_FAIL)
+		log_msg(LOG_ERR, "APOP secret of user=%s is right, but the account "
+		    "is not in the --auth backend", c->user);
+	return r;
+}
+
 /* The account is served in a session of its own: the groups and the PAM
  * credentials and session are set up as started; with PAM, a monitor stays
  * behind to close the session; the process that returns is the user's. */
@@ -575,16 +663,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pop3d: cannot use the TLS settings (see the log)\n");
 		return 2;
 	}
+	if (opt.apop && !apop_configure(opt.apop)) {
+		fprintf(stderr, "pop3d: cannot use --apop=%s (see the log)\n",
+		    opt.apop);
+		return 2;
+	}
+	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
 	bool safe_line = find_peer();
 	auth_pam_set_service(opt.pam_service);
 	if (strcmp(peer, "local") != 0)
 		auth_pam_set_rhost(peer);
+	/* RFC 1939 section 7: the APOP timestamp is in the greeting only when
+	 * APOP is on. */
+	char greeting[256] = "+OK pop3d ready\r\n";
+	if (apop_enabled())
+		snprintf(greeting, sizeof(greeting), "+OK pop3d ready %s\r\n",
+		    apop_greeting());
 	struct privsep_config ps = {
 		.policy.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
+		.policy.apop = apop_enabled(),
 		.tls = opt.tls.mode,
-		.greeting = "+OK pop3d ready\r\n",
+		.greeting = greeting,
 		.timeout = opt.timeout,
+		.login_timeout = opt.login_timeout,
 		.login_user = opt.login_user,
 		.login_chroot = opt.login_chroot,
 	};
@@ -617,8 +719,8 @@ int main(int argc, char **argv)
 				snprintf(acct.name, sizeof(acct.name), "%s",
 				    creds.user);
 		}
-		else if (valid_user_name(creds.user))
-			r = auth_login(creds.user, creds.pass, &acct);
+		else
+			r = authenticate(&creds, &acct);
 		explicit_bzero(creds.pass, sizeof(creds.pass));
 		if (r == AUTH_OK && (why = account_refused(&acct)) != NULL) {
 			auth_session_close();
@@ -628,9 +730,9 @@ int main(int argc, char **argv)
 			break;
 		/* Only names of real accounts are logged: an unknown one may be
 		 * a password typed into the wrong field. */
-		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=USER "
+		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=%s "
 		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
-		    sizeof(who)) : "(unknown)", peer, why ? why :
+		    sizeof(who)) : "(unknown)", peer, creds.method, why ? why :
 		    r == AUTH_TEMPFAIL ? "backend error" : r == AUTH_EXPIRED ?
 		    "account expired or locked" : "bad credentials");
 		io_flush();
@@ -651,6 +753,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	io_set_timeout(opt.timeout);
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
 	if (!expand(opt.mailbox, &acct, NULL, path, sizeof(path))) {
@@ -678,18 +781,22 @@ int main(int argc, char **argv)
 		if (st == MB_INUSE)
 			io_puts("-ERR [IN-USE] the mailbox is in use by another "
 			    "POP3 session\r\n");
+		else if (st == MB_TOOBIG)
+			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
+			    "serve\r\n");
 		else
 			io_printf("-ERR [%s] cannot open the mailbox\r\n",
 			    st == MB_SYSERR || st == MB_LOCKED ||
 			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
 		io_flush();
+		mailbox_close(&mb);
 		return 1;
 	}
 	unsigned long long total = 0;
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=USER uid=%lu gid=%lu "
-	    "messages=%zu", who, peer, (unsigned long)geteuid(),
+	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
+	    "messages=%zu", who, peer, creds.method, (unsigned long)geteuid(),
 	    (unsigned long)getegid(), mb.count);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);

@@ -325,8 +325,11 @@ static bool record_ok(const struct login_record *r)
 	if (r->end < END_LOGIN || r->end > END_IOERR ||
 	    (r->tls && cfg.tls == TLS_OFF))
 		return false;
+	const char *m = r->creds.method;
 	return r->end != END_LOGIN ||
-	    (memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&
+	    ((strcmp(m, "USER") == 0 || strcmp(m, "PLAIN") == 0 ||
+	    strcmp(m, "APOP") == 0) &&
+	    memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&
 	    memchr(r->creds.pass, '\0', sizeof(r->creds.pass)) &&
 	    r->pending <= sizeof(r->input) && r->queued <= sizeof(r->output));
 }

@@ -8,8 +8,10 @@
  */
 #include "session.h"
 #include "state.h"
+#include "apop.h"
 #include "io.h"
 #include "log.h"
+#include "sasl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +109,7 @@ static enum outcome cmd_pass(struct ctx *c)
 	if (!c->rest || c->rest[0] == '\0')
 		return reply_err("missing argument");
 	snprintf(c->creds->pass, sizeof(c->creds->pass), "%s", c->rest);
+	strcpy(c->creds->method, "USER");
 	c->have_user = false;
 	c->end = END_LOGIN;
 	return LEAVE;
@@ -126,6 +129,85 @@ static enum outcome cmd_stls(struct ctx *c)
 	return LEAVE;
 }
 
+/* RFC 1939 section 7: APOP name digest.  Not a plaintext password, so the
+ * plaintext policy does not apply; off unless --apop. */
+static enum outcome cmd_apop(struct ctx *c)
+{
+	if (!c->policy->apop)
+		return reply_err("APOP is not enabled");
+	if (!want_args(c, 2, 2))
+		return FAILED;
+	if (strlen(c->args[0]) > MAX_USER)
+		return reply_err("user name too long");
+	if (!apop_digest_ok(c->args[1]))
+		return reply_err("invalid digest");
+	snprintf(c->creds->user, sizeof(c->creds->user), "%s", c->args[0]);
+	snprintf(c->creds->pass, sizeof(c->creds->pass), "%s", c->args[1]);
+	strcpy(c->creds->method, "APOP");
+	c->end = END_LOGIN;
+	return LEAVE;
+}
+
+/* RFC 5034: AUTH [mechanism [initial-response]].  Only PLAIN, which sends
+ * the password, so it follows the plaintext policy as USER does. */
+static enum outcome cmd_auth(struct ctx *c)
+{
+	if (!want_args(c, 0, 2))
+		return FAILED;
+	if (c->nargs == 0) {
+		/* Not in RFC 5034, but common practice (and RFC 1734's
+		 * clients ask this way): the mechanisms, one a line. */
+		io_puts(c->policy->plaintext_ok ? "+OK\r\nPLAIN\r\n.\r\n" :
+		    "+OK\r\n.\r\n");
+		return DONE;
+	}
+	if (strcasecmp(c->args[0], "PLAIN") != 0)
+		return reply_err("unsupported authentication mechanism");
+	if (!c->policy->plaintext_ok)
+		return reply_err("[AUTH] Plaintext authentication is not allowed "
+		    "on this connection");
+	char line[MAX_SASL_LINE + 2] = "";
+	const char *resp = line;
+	enum sasl_result r = SASL_BAD_FORMAT;
+	enum outcome o = FAILED;
+	if (c->nargs == 2) {
+		/* Section 4: "=" is an empty initial response. */
+		resp = strcmp(c->args[1], "=") == 0 ? "" : c->args[1];
+	} else {
+		size_t len;
+		io_puts("+ \r\n");
+		enum io_status s = io_getline(line, sizeof(line), &len);
+		if (s != IO_LINE && s != IO_TOOLONG) {
+			c->end = s == IO_EOF ? END_EOF : s == IO_TIMEOUT ?
+			    END_TIMEOUT : END_IOERR;
+			o = LEAVE;
+			goto out;
+		}
+		if (s == IO_TOOLONG || len > MAX_SASL_LINE) {
+			reply_err("authentication response too long");
+			goto out;
+		}
+	}
+	if (strcmp(resp, "*") == 0) {
+		reply_err("authentication cancelled");
+		goto out;
+	}
+	r = sasl_plain(resp, c->creds->user, sizeof(c->creds->user),
+	    c->creds->pass, sizeof(c->creds->pass));
+	if (r != SASL_OK) {
+		log_msg(LOG_INFO, "AUTH PLAIN refused: %s", sasl_strerror(r));
+		reply_err(r == SASL_AUTHZID ? "[AUTH] authorization identity "
+		    "refused" : "invalid authentication response");
+		goto out;
+	}
+	strcpy(c->creds->method, "PLAIN");
+	c->end = END_LOGIN;
+	o = LEAVE;
+out:
+	explicit_bzero(line, sizeof(line));
+	return o;
+}
+
 static enum outcome cmd_capa(struct ctx *c)
 {
 	if (!want_args(c, 0, 0))
@@ -141,6 +223,9 @@ static enum outcome cmd_capa(struct ctx *c)
 		io_puts("STLS\r\n");
 	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
+	/* Listed in both states, as USER is: clients cache the first list. */
+	if (c->policy->plaintext_ok)
+		io_puts("SASL PLAIN\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
 	return DONE;
 }
@@ -354,6 +439,8 @@ static const struct command {
 	{ "USER", cmd_user, AUTHORIZATION },
 	{ "PASS", cmd_pass, AUTHORIZATION },
 	{ "STLS", cmd_stls, AUTHORIZATION },
+	{ "APOP", cmd_apop, AUTHORIZATION },
+	{ "AUTH", cmd_auth, AUTHORIZATION },
 	{ "CAPA", cmd_capa, AUTHORIZATION | TRANSACTION },
 	{ "QUIT", cmd_quit, AUTHORIZATION | TRANSACTION },
 	{ "STAT", cmd_stat, TRANSACTION },

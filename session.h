@@ -3,9 +3,10 @@
  *
  *   session_authorize(policy, creds)  the AUTHORIZATION state: answers
  *       commands until the client has named a user and given a password
- *       (END_LOGIN, creds filled in; the caller authenticates and replies)
- *       or leaves, or asks for TLS (END_STARTTLS).  Touches no mailbox;
- *       runs unprivileged when pop3d was started as root.
+ *       by USER/PASS, AUTH PLAIN or APOP (END_LOGIN, creds filled in; the
+ *       caller authenticates and replies) or leaves, or asks for TLS
+ *       (END_STARTTLS).  Touches no mailbox; runs unprivileged when pop3d
+ *       was started as root.
  *   session_login_policy(p)  the login's policy, for CAPA in TRANSACTION,
  *       when AUTHORIZATION ran in another process (privsep.c)
  *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
@@ -23,13 +24,16 @@
 /* What the AUTHORIZATION state offers; the caller updates it between calls
  * (after STLS: stls off, plaintext_ok on). */
 struct policy {
-	bool plaintext_ok;	/* USER/PASS accepted on this connection */
+	bool plaintext_ok;	/* USER/PASS and AUTH PLAIN accepted here */
 	bool stls;		/* STLS offered: configured and TLS not active */
+	bool apop;		/* APOP accepted (--apop) */
 };
 
 struct credentials {
+	char method[8];		/* "USER", "PLAIN" or "APOP"; a string, not a
+				 * pointer: it crosses the privsep pipe */
 	char user[MAX_USER + 1];
-	char pass[MAX_PASS + 1];
+	char pass[MAX_PASS + 1];	/* the password, or APOP's digest */
 };
 
 struct stats {

@@ -16,7 +16,8 @@
  *                       0 another live session holds it, -1 error
  *   state_session_unlock()  release it early: after a completed UPDATE,
  *                       before the reply to QUIT, so that a client that
- *                       reconnects at once is not told [IN-USE]
+ *                       reconnects at once is not told [IN-USE]; also the fuzzers, which
+ *                       open mailbox after mailbox in one process
  */
 #ifndef POP3D_STATE_H
 #define POP3D_STATE_H

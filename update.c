@@ -300,7 +300,7 @@ static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
 		log_msg(LOG_WARNING, "UPDATE journal %s/%s: the device number "
 		    "changed (remounted?); checking the mailbox's content",
 		    state_dir(), name);
-	if (j->ino != ino || j->nseg > MAX_MESSAGES + 1 ||
+	if (j->ino != ino || j->nseg > MAX_MESSAGES_LIMIT + 1 ||
 	    (j->phase != PHASE_COPYING && j->phase != PHASE_COPIED) ||
 	    j->p < 0 || j->l < 0 || j->s < j->p + j->l || j->blen < 0 ||
 	    st.st_size != j->backup_at + j->blen + (off_t)sizeof(d))

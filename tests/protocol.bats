@@ -220,6 +220,7 @@ setup() {
 	S: PIPELINING
 	S: EXPIRE NEVER
 	S: USER
+	S: SASL PLAIN
 	S~ ^IMPLEMENTATION pop3d [0-9.]+$
 	S: .
 	C: USER alice

@@ -1,0 +1,166 @@
+/*
+ * apop.c: see apop.h.
+ *
+ * APOP keeps secrets in the clear on the server and MD5 is weak (Leurent,
+ * FSE 2007): it is off unless --apop is given, and the README says so.
+ */
+#include "apop.h"
+#include "log.h"
+#include "params.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <md5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+static const char *apop_path;
+static char timestamp[128];
+
+/* Opens the secrets file if it is safe to trust. */
+static FILE *open_secrets(void)
+{
+	int fd = open(apop_path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
+		log_msg(LOG_ERR, "APOP file %s: %s", apop_path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & (S_IRWXG | S_IRWXO)) ||
+	    (st.st_uid != 0 && st.st_uid != getuid())) {
+		log_msg(LOG_ERR, "APOP file %s: not a regular file owned by root "
+		    "or uid %lu with mode 600 or stricter; refused", apop_path,
+		    (unsigned long)getuid());
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+bool apop_configure(const char *path)
+{
+	apop_path = path;
+	FILE *f = open_secrets();
+	if (!f) {
+		apop_path = NULL;
+		return false;
+	}
+	fclose(f);
+	return true;
+}
+
+bool apop_enabled(void)
+{
+	return apop_path != NULL;
+}
+
+/* RFC 1939 section 7: a msg-id that differs for every greeting.  The pid
+ * and the clock make it unique on this host; the random part makes it
+ * unpredictable, so no digest can be collected for a later session. */
+const char *apop_greeting(void)
+{
+	if (timestamp[0])
+		return timestamp;
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	for (char *p = host; *p; p++)
+		if (!(*p == '.' || *p == '-' || (*p >= '0' && *p <= '9') ||
+		    ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
+			*p = '-';
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long rnd = 0;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (unsigned long long)ts.tv_nsec * 2654435761ULL;
+	snprintf(timestamp, sizeof(timestamp), "<%ld.%lld.%09ld.%016llx@%.64s>",
+	    (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec, rnd, host);
+	return timestamp;
+}
+
+bool apop_digest_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n == APOP_DIGEST_LEN &&
+	    strspn(s, "0123456789abcdefABCDEF") == APOP_DIGEST_LEN;
+}
+
+bool apop_parse_line(char *line, char **user, char **secret)
+{
+	if (line[0] == '#' || line[0] == '\0')
+		return false;
+	char *colon = strchr(line, ':');
+	if (!colon || colon == line || colon[1] == '\0')
+		return false;
+	*colon = '\0';
+	*user = line;
+	*secret = colon + 1;
+	return true;
+}
+
+/* Finds user's secret; 1 found, 0 not there, -1 the file cannot be used. */
+static int find_secret(const char *user, char *secret, size_t size)
+{
+	FILE *f = open_secrets();
+	if (!f)
+		return -1;
+	char line[MAX_PASSWD_LINE + 2];
+	int found = 0;
+	while (found == 0 && fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(f)) {
+			log_msg(LOG_ERR, "APOP file %s: line too long", apop_path);
+			found = -1;
+			break;
+		}
+		char *u, *s;
+		if (apop_parse_line(line, &u, &s) && strcmp(u, user) == 0) {
+			if (strlen(s) >= size) {
+				found = -1;
+				break;
+			}
+			strcpy(secret, s);
+			found = 1;
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return found;
+}
+
+enum auth_result apop_check(const char *user, const char *digest)
+{
+	char secret[MAX_PASSWD_LINE + 1];
+	int found = find_secret(user, secret, sizeof(secret));
+	if (found < 0)
+		return AUTH_TEMPFAIL;
+	if (found == 0)
+		strcpy(secret, "no such user: the same work all the same");
+	char want[MD5_DIGEST_STRING_LENGTH], got[APOP_DIGEST_LEN];
+	MD5_CTX ctx;
+	MD5Init(&ctx);
+	MD5Update(&ctx, (const uint8_t *)timestamp, strlen(timestamp));
+	MD5Update(&ctx, (const uint8_t *)secret, strlen(secret));
+	MD5End(&ctx, want);
+	explicit_bzero(secret, sizeof(secret));
+	if (!apop_digest_ok(digest))
+		return AUTH_FAIL;
+	for (int i = 0; i < APOP_DIGEST_LEN; i++)
+		got[i] = (char)(digest[i] | 0x20);	/* hex: lower case */
+	bool same = CRYPTO_memcmp(want, got, APOP_DIGEST_LEN) == 0;
+	explicit_bzero(want, sizeof(want));
+	return same && found == 1 ? AUTH_OK : AUTH_FAIL;
+}
