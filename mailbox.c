@@ -570,6 +570,10 @@ static enum mb_status index_mailbox(struct mailbox *mb, const char *dir)
 		c = cache_load(mb, dir);
 	mb->cache = c;
 	log_msg(LOG_DEBUG, "index cache: %s", cache_result_name(c));
+	/* A cache was written under other limits: --max-messages holds for it
+	 * too (scan() checks the limit as it grows the index). */
+	if (mb->count > max_messages)
+		return MB_TOOBIG;
 	if (c == CACHE_HIT)
 		return MB_OK;
 	size_t fresh = mb->count;
