@@ -20,7 +20,7 @@ systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c update.c lock.c state.c uidl.c auth.c \
+SRCS = pop3d.c session.c mailbox.c update.c journal.c lock.c state.c uidl.c auth.c \
 	auth_pam.c privs.c io.c log.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
