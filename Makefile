@@ -7,7 +7,7 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lpam -lcrypt -lmd -llockfile
+LIBS     = -lpam -lcrypt -lcrypto -lmd -llockfile
 
 # Installation directories (GNU names).  sysconfdir is /etc whatever PREFIX
 # is: PAM and xinetd read only there.
@@ -20,8 +20,8 @@ systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c update.c journal.c lock.c state.c uidl.c auth.c \
-	auth_pam.c privs.c io.c log.c
+SRCS = pop3d.c session.c mailbox.c cache.c digest.c update.c journal.c \
+	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -41,7 +41,13 @@ build-san/pop3d: $(SRCS) $(HDRS)
 	@mkdir -p build-san
 	$(CC) -std=c17 -D_DEFAULT_SOURCE $(WARN) $(SAN_FLAGS) -o $@ $(SRCS) $(LIBS)
 
-check: pop3d build-san/pop3d
+# The packages in .ci/packages that are missing are installed first (as
+# root), so that `make check` works on a fresh Debian machine.
+check-deps:
+	@.ci/install $$(cat .ci/packages) || \
+		echo "make check: tests that need them will skip or fail" >&2
+
+check: check-deps pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
 
@@ -85,6 +91,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
 
 clean:
-	rm -rf pop3d *.o build-san tests/tmp
+	rm -rf pop3d *.o build-san tests/tmp demo/state
 
-.PHONY: all check check-sanitize demo clean install uninstall
+.PHONY: all check check-deps check-sanitize demo clean install uninstall

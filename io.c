@@ -66,7 +66,7 @@ static bool wait_ready(int fd, short events)
 }
 
 /* Refills the input buffer: 1 with new bytes, 0 at EOF, -1 error, -2 timeout.
- * Before waiting for the client everything queued is sent (PIPELINING). */
+ * Before waiting for the client everything queued is sent. */
 static int fill(void)
 {
 	if (in_pos > 0) {
@@ -74,10 +74,15 @@ static int fill(void)
 		in_len -= in_pos;
 		in_pos = 0;
 	}
-	if (!io_flush())
-		return -1;
-	if (!wait_ready(in_fd, POLLIN))
-		return -2;
+	/* Replies wait in the buffer while more commands are already there
+	 * (RFC 2449 PIPELINING): they leave together, in large writes. */
+	struct pollfd p = { .fd = in_fd, .events = POLLIN };
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) {
+		if (!io_flush())
+			return -1;
+		if (!wait_ready(in_fd, POLLIN))
+			return -2;
+	}
 	ssize_t n;
 	do
 		n = read(in_fd, inbuf + in_len, sizeof(inbuf) - in_len);

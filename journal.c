@@ -139,12 +139,12 @@ static void encode(const struct plan *j, uint8_t *h)
 static void checksum(const uint8_t *h, const uint8_t *dels, size_t n,
     uint8_t *out)
 {
-	SHA2_CTX ctx;
-	SHA256Init(&ctx);
-	SHA256Update(&ctx, h, PHASE_AT);
-	SHA256Update(&ctx, h + VALUES_AT, HEAD_BYTES - VALUES_AT);
-	SHA256Update(&ctx, dels, n);
-	SHA256Final(out, &ctx);
+	digest_ctx ctx;
+	digest_begin(&ctx);
+	digest_add(&ctx, h, PHASE_AT);
+	digest_add(&ctx, h + VALUES_AT, HEAD_BYTES - VALUES_AT);
+	digest_add(&ctx, dels, n);
+	digest_end(&ctx, out);
 }
 
 /* Writes the plan as the journal: a new file, fsync'ed, renamed over any

@@ -22,13 +22,13 @@
 #ifndef POP3D_JOURNAL_H
 #define POP3D_JOURNAL_H
 
+#include "digest.h"
 #include "update.h"
 
-#include <sha2.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define DLEN		SHA256_DIGEST_LENGTH
+#define DLEN		SHA256_BYTES
 #define PH_PREPARE	'P'	/* the backup is being appended */
 #define PH_COPY		'C'	/* the kept ranges are being copied */
 #define PH_TRUNCATE	'T'	/* the copy is durable: truncate */

@@ -13,7 +13,11 @@
  * DATA" pseudo-message.  A Content-Length header is honoured only where it
  * is consistent (see length_end()).  Locking is lock.c's, UPDATE update.c's.
  */
+/* memrchr: in glibc, musl and the BSDs. */
+#define _GNU_SOURCE
 #include "mailbox.h"
+#include "cache.h"
+#include "digest.h"
 #include "io.h"
 #include "lock.h"
 #include "log.h"
@@ -24,11 +28,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A sequential reader over [offset, limit) of the file, in large blocks. */
@@ -103,6 +107,12 @@ static enum header_class classify(const char *p, size_t n)
 		{ "X-Dovecot-", HDR_HIDE },	{ "Content-Length:", HDR_NODIGEST },
 		{ "Lines:", HDR_NODIGEST },
 	};
+	switch (p[0] | 0x20) {	/* most headers start with none of these */
+	case 's': case 'x': case 'c': case 'l':
+		break;
+	default:
+		return HDR_KEEP;
+	}
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
 		size_t k = strlen(h[i].name);
 		if (n >= k && strncasecmp(p, h[i].name, k) == 0)
@@ -123,7 +133,7 @@ static bool is_from(const char *p, size_t n)
 }
 /* Consumes one line from the reader; returns its length (LF included) and
  * whether it ended with LF.  Feeds it to ctx and u when they are not NULL. */
-static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx,
+static off_t consume_line(struct reader *r, bool *lf, digest_ctx *ctx,
     struct uidl_state *u)
 {
 	off_t n = 0;
@@ -134,7 +144,7 @@ static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx,
 		char *e = memchr(p, '\n', avail);
 		size_t k = e ? (size_t)(e - p) + 1 : avail;
 		if (ctx)
-			SHA256Update(ctx, (const uint8_t *)p, k);
+			digest_add(ctx, p, k);
 		if (u)
 			uidl_feed(u, p, k);
 		r->pos += k;
@@ -152,7 +162,7 @@ static off_t consume_line(struct reader *r, bool *lf, SHA2_CTX *ctx,
 
 struct scan {
 	struct message *m;	/* the message being scanned, or NULL */
-	SHA2_CTX ctx;
+	digest_ctx ctx;
 	bool in_headers;
 	enum header_class hclass;
 	uint64_t header_octets;
@@ -183,12 +193,12 @@ static void finish(struct mailbox *mb, struct scan *s, off_t end,
 	if (s->in_headers)
 		s->header_octets = m->octets;
 	uint64_t body = m->octets - s->header_octets;
-	uint8_t le[8], full[SHA256_DIGEST_LENGTH];
+	uint8_t le[8], full[SHA256_BYTES];
 	for (int i = 0; i < 8; i++)
 		le[i] = (uint8_t)(body >> (8 * i));
-	SHA256Update(&s->ctx, (const uint8_t *)"\n", 1);
-	SHA256Update(&s->ctx, le, sizeof(le));
-	SHA256Final(full, &s->ctx);
+	digest_add(&s->ctx, "\n", 1);
+	digest_add(&s->ctx, le, sizeof(le));
+	digest_end(&s->ctx, full);
 	memcpy(m->digest, full, DIGEST_BYTES);
 	size_t i = (size_t)(m - mb->msg);
 	if (i == 0 && s->u.uidvalidity)
@@ -211,9 +221,24 @@ static int cmp_digest(const void *a, const void *b)
 	return c ? c : (x > y) - (x < y);
 }
 
-/* Numbers identical messages 1, 2, 3... in mailbox order. */
-static bool number_duplicates(struct mailbox *mb)
+/* Numbers identical messages 1, 2, 3... in mailbox order.  Messages before
+ * `fresh` are numbered already (from the index cache): a few new ones are
+ * numbered against them directly, many by sorting everything again. */
+static bool number_duplicates(struct mailbox *mb, size_t fresh)
 {
+	if (fresh > 0 && mb->count - fresh <= CACHE_RENUMBER_MAX) {
+		for (size_t j = fresh; j < mb->count; j++) {
+			struct message *m = &mb->msg[j];
+			m->occurrence = 1;
+			for (size_t i = j; i-- > 0; )
+				if (memcmp(mb->msg[i].digest, m->digest,
+				    DIGEST_BYTES) == 0) {
+					m->occurrence = mb->msg[i].occurrence + 1;
+					break;
+				}
+		}
+		return true;
+	}
 	if (mb->count == 0)
 		return true;
 	uint32_t *order = malloc(mb->count * sizeof(*order));
@@ -234,15 +259,17 @@ static bool number_duplicates(struct mailbox *mb)
 	return true;
 }
 
-static enum mb_status grow(struct mailbox *mb, size_t *alloc)
+static enum mb_status grow(struct mailbox *mb)
 {
-	if (mb->count < *alloc)
+	if (mb->count < mb->alloc)
 		return MB_OK;
-	if (*alloc >= MAX_MESSAGES)
+	if (mb->alloc >= MAX_MESSAGES)
 		return MB_TOOBIG;
-	size_t n = *alloc ? *alloc * 2 : 64;
+	size_t n = mb->alloc ? mb->alloc * 2 : 64;
 	if (n > MAX_MESSAGES)
 		n = MAX_MESSAGES;
+	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
+	 * beyond the last message are never touched and cost no memory. */
 	struct message *p = realloc(mb->msg, n * sizeof(*p));
 	if (!p)
 		return MB_SYSERR;
@@ -253,7 +280,7 @@ static enum mb_status grow(struct mailbox *mb, size_t *alloc)
 			return MB_SYSERR;
 		mb->alt = a;
 	}
-	*alloc = n;
+	mb->alloc = n;
 	return MB_OK;
 }
 
@@ -302,8 +329,115 @@ static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
 	}
 }
 
-/* One sequential pass over [from, to), which must start with a message:
- * its messages are appended to the index. */
+typedef unsigned char v16 __attribute__((vector_size(16)));
+
+/* The sum of the lanes of a byte counter. */
+static size_t lanes(v16 acc)
+{
+	size_t c = 0;
+	for (int k = 0; k < 16; k++)
+		c += acc[k];
+	return c;
+}
+
+/* The first "\nFrom " in [p, e), or NULL; adds the LFs before it (or in
+ * all of [p, e)) to *lfs.  glibc's memmem alone takes 3x longer: here LFs
+ * and "\nF" pairs are found 16 bytes at a time (SSE2 on x86-64, NEON on
+ * arm64) and only the pairs are compared, in the same pass that counts. */
+static const char *find_from_line(const char *p, const char *e, size_t *lfs)
+{
+	const v16 nl = (v16){ 0 } + '\n', f = (v16){ 0 } + 'F';
+	v16 acc = { 0 };
+	int blocks = 0;
+	for (; e - p >= 17; p += 16) {
+		v16 a, b;
+		uint64_t w[2];
+		memcpy(&a, p, 16);
+		memcpy(&b, p + 1, 16);
+		v16 lf = (v16)(a == nl), m = lf & (v16)(b == f);
+		memcpy(w, &m, 16);
+		if (w[0] | w[1]) {
+			for (int k = 0; k < 16; k++)
+				if (m[k] && memcmp(p + k, "\nFrom ", 6) == 0) {
+					*lfs += lanes(acc);
+					for (int j = 0; j < k; j++)
+						*lfs += p[j] == '\n';
+					return p + k;
+				}
+		}
+		acc -= lf;	/* a match is all ones: -1 */
+		if (++blocks == 255) {	/* a byte lane counts to 255 */
+			*lfs += lanes(acc);
+			acc = (v16){ 0 };
+			blocks = 0;
+		}
+	}
+	*lfs += lanes(acc);
+	for (; e - p >= 6; p++) {
+		if (memcmp(p, "\nFrom ", 6) == 0)
+			return p;
+		*lfs += *p == '\n';
+	}
+	for (; p < e; p++)
+		*lfs += *p == '\n';
+	return NULL;
+}
+
+/* The length of the blank line ("\n" or "\r\n") ending with the LF at lf,
+ * or 0 if that line is not blank; p is a line start at or before lf. */
+static size_t blank_length(const char *p, const char *lf)
+{
+	if (lf == p || lf[-1] == '\n')
+		return 1;
+	if (lf[-1] == '\r' && (lf - 1 == p || lf[-2] == '\n'))
+		return 2;
+	return 0;
+}
+
+/* Body lines in bulk, from a line start: everything up to the next "From "
+ * line that follows a blank line, else up to the last LF in the buffer.  The
+ * body needs only its octets (each LF counts twice) and whether its last
+ * line was blank, so no line is looked at on its own. */
+static void scan_body(struct scan *s, struct reader *r)
+{
+	const char *p = r->buf + r->pos, *e = r->buf + r->len;
+	const char *lf = NULL, *x = p;
+	size_t lfs = 0;		/* in [p, x) */
+	off_t base = reader_offset(r);
+	/* A consistent Content-Length says where the next message starts. */
+	while ((x = find_from_line(x, e, &lfs))) {
+		if (base + (x + 1 - p) >= s->length_end && blank_length(p, x)) {
+			lf = x;
+			break;
+		}
+		lfs++;
+		x++;
+	}
+	if (lf)
+		lfs++;		/* its own */
+	else			/* lfs counts all of [p, e) */
+		lf = memrchr(p, '\n', (size_t)(e - p));
+	if (!lf) {
+		/* A line longer than what is buffered, or a last line without
+		 * LF: neither is blank. */
+		bool has_lf;
+		off_t n = consume_line(r, &has_lf, NULL, NULL);
+		s->m->octets += (uint64_t)n + (has_lf ? 1 : 2);
+		s->last_blank = false;
+		return;
+	}
+	size_t n = (size_t)(lf + 1 - p), k = blank_length(p, lf);
+	s->m->octets += n + lfs;
+	s->last_blank = k > 0;
+	if (k) {
+		s->blank_off = reader_offset(r) + (off_t)(n - k);
+		s->blank_octets = k + 1;
+	}
+	r->pos += n;
+}
+
+/* One sequential pass over [from, to), which must start with a message
+ * (or be empty): its messages are appended to the index. */
 static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 {
 	char *buf = malloc(SCAN_BUFFER);
@@ -312,7 +446,6 @@ static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 	struct reader r;
 	reader_init(&r, mb->fd, buf, SCAN_BUFFER, from, to);
 	struct scan s = { .last_blank = true, .length_end = -1 };
-	size_t alloc = 0;
 	enum mb_status st = MB_OK;
 	bool first = true;
 
@@ -325,13 +458,13 @@ static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 		bool lf;
 		if (s.last_blank && is_from(p, avail) && off >= s.length_end) {
 			finish(mb, &s, off, !first);
-			if ((st = grow(mb, &alloc)) != MB_OK)
+			if ((st = grow(mb)) != MB_OK)
 				goto out;
 			s.m = &mb->msg[mb->count++];
 			*s.m = (struct message){ .start = off };
 			consume_line(&r, &lf, NULL, NULL);
 			s.m->data = reader_offset(&r);
-			SHA256Init(&s.ctx);
+			digest_begin(&s.ctx);
 			uidl_begin(&s.u);
 			s.in_headers = true;
 			s.hclass = HDR_KEEP;
@@ -346,22 +479,25 @@ static enum mb_status scan(struct mailbox *mb, off_t from, off_t to)
 			st = MB_NOTMBOX;
 			goto out;
 		}
+		if (!s.in_headers) {
+			scan_body(&s, &r);
+			continue;
+		}
+		/* Headers, line by line. */
 		bool blank = is_blank(p, avail), md5 = false;
 		enum header_class c = HDR_KEEP;
-		if (s.in_headers) {
-			if (blank) {
-				s.in_headers = false;
-				s.header_octets = s.m->octets;
-				s.length_end = length_end(mb->fd, off +
-				    (p[0] == '\r' ? 2 : 1), s.content_length, to);
-			} else if (p[0] == ' ' || p[0] == '\t') {
-				c = s.hclass;	/* a continuation line */
-				md5 = uidl_header(&s.u, mb->uidl, p, avail);
-			} else {
-				c = s.hclass = classify(p, avail);
-				header_marks(mb, &s, p, avail);
-				md5 = uidl_header(&s.u, mb->uidl, p, avail);
-			}
+		if (blank) {
+			s.in_headers = false;
+			s.header_octets = s.m->octets;
+			s.length_end = length_end(mb->fd, off +
+			    (p[0] == '\r' ? 2 : 1), s.content_length, to);
+		} else if (p[0] == ' ' || p[0] == '\t') {
+			c = s.hclass;	/* a continuation line */
+			md5 = uidl_header(&s.u, mb->uidl, p, avail);
+		} else {
+			c = s.hclass = classify(p, avail);
+			header_marks(mb, &s, p, avail);
+			md5 = uidl_header(&s.u, mb->uidl, p, avail);
 		}
 		off_t n = consume_line(&r, &lf,
 		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL,
@@ -401,6 +537,44 @@ static bool file_changed(const struct mailbox *mb, struct stat *now)
 	    now->st_mtim.tv_nsec != mb->st.st_mtim.tv_nsec ||
 	    now->st_ctim.tv_sec != mb->st.st_ctim.tv_sec ||
 	    now->st_ctim.tv_nsec != mb->st.st_ctim.tv_nsec;
+}
+
+/* Has the mailbox changed in the current tick of the file system clock?
+ * Then a change after this scan could leave the same mtime and ctime, and
+ * the index must not be cached (Git's "racily clean" problem). */
+static bool changed_just_now(const struct stat *st)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0)
+		return true;
+	return st->st_ctim.tv_sec > now.tv_sec ||
+	    (st->st_ctim.tv_sec == now.tv_sec &&
+	     st->st_ctim.tv_nsec >= now.tv_nsec);
+}
+
+/* The index: from the cache where it still describes the file, else by
+ * scanning what it does not cover.  Called under the read lock. */
+static enum mb_status index_mailbox(struct mailbox *mb, const char *dir)
+{
+	enum cache_result c = CACHE_OFF;
+	if (dir && mb->st.st_size > 0)
+		c = cache_load(mb, dir);
+	mb->cache = c;
+	log_msg(LOG_DEBUG, "index cache: %s", cache_result_name(c));
+	if (c == CACHE_HIT)
+		return MB_OK;
+	size_t fresh = mb->count;
+	enum mb_status st = scan(mb, mb->scanned, mb->st.st_size);
+	if (st != MB_OK)
+		return st;
+	if (!number_duplicates(mb, fresh))
+		return MB_SYSERR;
+	if (c != CACHE_OFF && changed_just_now(&mb->st))
+		log_msg(LOG_DEBUG, "index cache: not stored: the mailbox "
+		    "changed in this clock tick");
+	else if (c != CACHE_OFF)
+		cache_store(mb, dir);
+	return MB_OK;
 }
 
 /* Are messages [first, last) still exactly as indexed?  Rescans their
@@ -463,9 +637,7 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 	if (mb->st.st_size > MAX_MAILBOX_BYTES)
 		goto out;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	st = scan(mb, 0, mb->st.st_size);
-	if (st == MB_OK && !number_duplicates(mb))
-		st = MB_SYSERR;
+	st = index_mailbox(mb, mb->uidl == UIDL_OWN ? state_dir() : NULL);
 	if (st == MB_OK && mb->alt)
 		uidl_unique(mb->alt, mb->count);
 out:
@@ -473,16 +645,15 @@ out:
 	return st;
 }
 
-/* Is message m still where the index says?  Its From_ line must still start
- * at m->start, after a newline.  (One pread: checked before every send.) */
-static bool boundary_intact(struct mailbox *mb, const struct message *m)
+/* Is there still a From_ line at `start`, after a newline? */
+bool mailbox_at_boundary(const struct mailbox *mb, off_t start)
 {
 	char b[6];
-	off_t at = m->start > 0 ? m->start - 1 : 0;
-	size_t want = m->start > 0 ? 6 : 5;
+	off_t at = start > 0 ? start - 1 : 0;
+	size_t want = start > 0 ? 6 : 5;
 	if (pread(mb->fd, b, want, at) != (ssize_t)want)
 		return false;
-	return m->start == 0 ? memcmp(b, "From ", 5) == 0 :
+	return start == 0 ? memcmp(b, "From ", 5) == 0 :
 	    b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
 }
 
@@ -518,24 +689,71 @@ static size_t emit(const char *in, size_t n, bool *bol, long *lines)
 	return i;
 }
 
+/* The block mailbox_send read last, kept for the next message: a client
+ * that retrieves every message gets them through one pread per
+ * SEND_BUFFER, not one or more per message.  It is a snapshot like any
+ * read; every message sent from it is checked against the index first. */
+static struct {
+	char buf[SEND_BUFFER];
+	off_t base;
+	size_t len;
+} ahead;
+
+/* Bytes readable at the reader before `end` (at least `want` when the file
+ * has them). */
+static size_t readable(struct reader *r, off_t end, size_t want)
+{
+	size_t n = reader_fill(r, want);
+	off_t left = end - reader_offset(r);
+	return left < (off_t)n ? (size_t)left : n;
+}
+
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 {
-	struct message *m = &mb->msg[i];
+	const struct message *m = &mb->msg[i];
+	/* The file changed since the scan (new mail, or a rewrite): the
+	 * message is verified again, and nothing read before is used. */
 	struct stat now;
-	if (!boundary_intact(mb, m) ||
-	    (file_changed(mb, &now) && !messages_intact(mb, i, i + 1)))
-		return MB_CHANGED;
-	static char buf[SEND_BUFFER];
+	if (file_changed(mb, &now)) {
+		ahead.len = 0;
+		if (!messages_intact(mb, i, i + 1))
+			return MB_CHANGED;
+	}
+	/* Read from the LF before the From_ line: the check that the message
+	 * is still where the index says comes with the first block. */
+	off_t from = m->start > 0 ? m->start - 1 : 0;
 	struct reader r;
-	reader_init(&r, mb->fd, buf, sizeof(buf), m->data, m->end);
+	reader_init(&r, mb->fd, ahead.buf, sizeof(ahead.buf), from, mb->scanned);
+	if (from >= ahead.base && from < ahead.base + (off_t)ahead.len) {
+		r.base = ahead.base;
+		r.len = ahead.len;
+		r.pos = (size_t)(from - ahead.base);
+	}
+	size_t want = m->end - from < (off_t)sizeof(ahead.buf) ?
+	    (size_t)(m->end - from) : sizeof(ahead.buf);
+	bool intact = readable(&r, m->end, want) == want &&
+	    (m->start == 0 ? is_from(r.buf + r.pos, want) : r.buf[r.pos] == '\n' &&
+	     is_from(r.buf + r.pos + 1, want - 1));
+	ahead.base = r.base;
+	ahead.len = r.len;
+	if (!intact) {
+		ahead.len = 0;
+		return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
+	}
+	for (off_t skip = m->data - from; skip > 0; ) {	/* the From_ line */
+		size_t n = readable(&r, m->end, 1);
+		size_t k = (off_t)n < skip ? n : (size_t)skip;
+		r.pos += k;
+		skip -= (off_t)k;
+	}
 	bool bol = true, in_headers = true;
 	enum header_class hclass = HDR_KEEP;
 	long all = -1;
+	size_t avail;
 	io_printf("+OK %llu octets\r\n", (unsigned long long)m->octets);
 	/* Headers line by line, leaving out the hidden ones. */
-	while (in_headers && reader_fill(&r, 16) > 0) {
+	while (in_headers && (avail = readable(&r, m->end, 16)) > 0) {
 		const char *p = r.buf + r.pos;
-		size_t avail = r.len - r.pos;
 		if (is_blank(p, avail))
 			in_headers = false;
 		else if (p[0] != ' ' && p[0] != '\t')
@@ -547,23 +765,23 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 		}
 		do {
 			const char *q = r.buf + r.pos;
-			size_t n = r.len - r.pos;
-			const char *e = memchr(q, '\n', n);
-			size_t k = e ? (size_t)(e - q) + 1 : n;
+			const char *e = memchr(q, '\n', avail);
+			size_t k = e ? (size_t)(e - q) + 1 : avail;
 			if (k > SEND_BUFFER / 2)
 				k = SEND_BUFFER / 2;
 			r.pos += emit(q, k, &bol, &all);
-		} while (!bol && reader_fill(&r, 1) > 0);
+		} while (!bol && (avail = readable(&r, m->end, 1)) > 0);
 	}
 	/* The body, in large blocks. */
-	while (lines != 0 && reader_fill(&r, 1) > 0) {
-		size_t n = r.len - r.pos;
-		if (n > SEND_BUFFER / 2)
-			n = SEND_BUFFER / 2;
-		r.pos += emit(r.buf + r.pos, n, &bol, &lines);
-	}
-	if (r.err) {
-		errno = r.err;
+	while (lines != 0 && (avail = readable(&r, m->end, 1)) > 0)
+		r.pos += emit(r.buf + r.pos, avail < SEND_BUFFER / 2 ? avail :
+		    SEND_BUFFER / 2, &bol, &lines);
+	ahead.base = r.base;
+	ahead.len = r.len;
+	if (r.err || (lines < 0 && reader_offset(&r) < m->end)) {
+		/* Cut short after "+OK": only ending the session is honest. */
+		errno = r.err ? r.err : EIO;
+		ahead.len = 0;
 		return MB_SYSERR;
 	}
 	io_puts(bol ? ".\r\n" : "\r\n.\r\n");
@@ -573,13 +791,17 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 {
+	static const char hex[] = "0123456789abcdef";
 	const struct message *m = &mb->msg[i];
 	if (mb->alt && mb->alt[i][0]) {
 		memcpy(buf, mb->alt[i], UIDL_MAX + 1);
 		return;
 	}
-	for (int k = 0; k < DIGEST_BYTES; k++)
-		sprintf(buf + 2 * k, "%02x", m->digest[k]);
+	for (int k = 0; k < DIGEST_BYTES; k++) {
+		buf[2 * k] = hex[m->digest[k] >> 4];
+		buf[2 * k + 1] = hex[m->digest[k] & 15];
+	}
+	buf[2 * DIGEST_BYTES] = '\0';
 	if (m->occurrence > 1)
 		sprintf(buf + 2 * DIGEST_BYTES, "-%u", m->occurrence);
 }

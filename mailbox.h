@@ -6,6 +6,9 @@
  *                              the delivery lock, finish an interrupted
  *                              UPDATE (update.h), scan, unlock; a missing
  *                              file is an empty mailbox
+ *                              and the index from the cache (cache.h) in
+ *                              the state directory where it still holds
+ *   mailbox_at_boundary(mb, o) does a message (a "From " line) start at o?
  *   mailbox_send(mb, i, lines) queue message i (0-based) on the connection:
  *                              CRLF lines, dot-stuffed, hidden headers left
  *                              out, ".\r\n" at the end; lines < 0 sends it
@@ -51,11 +54,13 @@ struct mailbox {
 	struct stat st;		/* as scanned, or as last verified */
 	off_t scanned;		/* bytes the index covers */
 	size_t count;
+	size_t alloc;		/* entries allocated in msg */
 	struct message *msg;
 	enum uidl_mode uidl;	/* which ids to reuse (--uidl) */
 	char (*alt)[UIDL_MAX + 1];	/* per message, when uidl != UIDL_OWN:
 				   the migrated id or "" */
 	uint32_t uidvalidity;	/* from X-IMAPbase/X-IMAP (UIDL_UW) */
+	int cache;		/* enum cache_result of the index cache */
 };
 
 enum mb_status {
@@ -73,6 +78,7 @@ enum mb_status {
 
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl);
+bool mailbox_at_boundary(const struct mailbox *mb, off_t start);
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines);
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf);
 enum mb_status mailbox_update(struct mailbox *mb);

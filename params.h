@@ -39,6 +39,16 @@
 #define OUTPUT_BUFFER		(256 * 1024)
 #define OUTPUT_FLUSH		(64 * 1024)
 
+/* The index cache (cache.h) in the state directory.  A cache is checked
+ * against the mailbox's last CACHE_TAIL bytes and CACHE_SAMPLES message
+ * starts (a few reads, whatever the size).  Up to CACHE_RENUMBER_MAX new
+ * messages are numbered against the cached ones one by one (n reads of the
+ * index each); more are numbered by sorting the whole index again. */
+#define CACHE_FILE		"mbox-index"
+#define CACHE_TAIL		4096
+#define CACHE_SAMPLES		16
+#define CACHE_RENUMBER_MAX	64
+
 /* A message index entry costs ~64 bytes; refuse mailboxes beyond these with
  * -ERR [SYS/PERM] rather than grow without bound.  Messages are streamed,
  * never held, so the size limit only guards offsets and counters. */

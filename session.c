@@ -122,7 +122,7 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "AUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n"
 	    "EXPIRE NEVER\r\n");
-	if (c->state == AUTHORIZATION && c->policy->plaintext_ok)
+	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
 	return DONE;
@@ -186,6 +186,19 @@ static enum outcome cmd_stat(struct ctx *c)
 	return DONE;
 }
 
+/* Writes v in decimal at p; returns the end. */
+static char *decimal(char *p, unsigned long long v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
 /* LIST and UIDL: one message, or every message not deleted. */
 static enum outcome scan_listing(struct ctx *c, bool uidl)
 {
@@ -207,16 +220,23 @@ static enum outcome scan_listing(struct ctx *c, bool uidl)
 	}
 	io_puts(uidl ? "+OK unique-id listing follows\r\n" :
 	    "+OK scan listing follows\r\n");
+	/* Formatted by hand: printf would cost more than all the rest of a
+	 * 100,000-line listing. */
+	char line[24 + UIDL_MAX + 3];
 	for (size_t i = 0; i < c->mb->count; i++) {
 		if (c->mb->msg[i].deleted)
 			continue;
+		char *p = decimal(line, i + 1);
+		*p++ = ' ';
 		if (uidl) {
-			mailbox_uidl(c->mb, i, id);
-			io_printf("%zu %s\r\n", i + 1, id);
+			mailbox_uidl(c->mb, i, p);
+			p += strlen(p);
 		} else {
-			io_printf("%zu %llu\r\n", i + 1,
-			    (unsigned long long)c->mb->msg[i].octets);
+			p = decimal(p, c->mb->msg[i].octets);
 		}
+		*p++ = '\r';
+		*p++ = '\n';
+		io_put(line, (size_t)(p - line));
 	}
 	io_puts(".\r\n");
 	return DONE;
@@ -410,9 +430,14 @@ static enum session_end run(struct ctx *c)
 	}
 }
 
+/* The policy of the login, kept for CAPA in TRANSACTION: RFC 2449 section 5
+ * wants the AUTHORIZATION capabilities announced in both states. */
+static const struct policy *login_policy;
+
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds)
 {
+	login_policy = p;
 	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
 	return run(&c);
 }
@@ -420,8 +445,8 @@ enum session_end session_authorize(const struct policy *p,
 enum session_end session_transact(struct mailbox *mb, struct stats *st)
 {
 	static const struct policy none;
-	struct ctx c = { .state = TRANSACTION, .policy = &none, .mb = mb,
-	    .stats = st };
+	struct ctx c = { .state = TRANSACTION, .policy = login_policy ?
+	    login_policy : &none, .mb = mb, .stats = st };
 	return run(&c);
 }
 

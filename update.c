@@ -35,7 +35,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sha2.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,14 +46,14 @@
  * NULL; touches the dotlock now and then, since a big rewrite may outlast
  * the 5-minute stale rule. */
 static bool copy(int in, off_t at, int out, off_t to, off_t n, char *buf,
-    struct lock *lk, SHA2_CTX *ctx)
+    struct lock *lk, digest_ctx *ctx)
 {
 	while (n > 0) {
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
 		if (!pread_all(in, buf, k, at) || !pwrite_all(out, buf, k, to))
 			return false;
 		if (ctx)
-			SHA256Update(ctx, (uint8_t *)buf, k);
+			digest_add(ctx, (uint8_t *)buf, k);
 		at += (off_t)k;
 		to += (off_t)k;
 		n -= (off_t)k;
@@ -65,17 +64,17 @@ static bool copy(int in, off_t at, int out, off_t to, off_t n, char *buf,
 
 static bool hash_file(int fd, off_t at, off_t n, char *buf, uint8_t *out)
 {
-	SHA2_CTX ctx;
-	SHA256Init(&ctx);
+	digest_ctx ctx;
+	digest_begin(&ctx);
 	while (n > 0) {
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
 		if (!pread_all(fd, buf, k, at))
 			return false;
-		SHA256Update(&ctx, (uint8_t *)buf, k);
+		digest_add(&ctx, (uint8_t *)buf, k);
 		at += (off_t)k;
 		n -= (off_t)k;
 	}
-	SHA256Final(out, &ctx);
+	digest_end(&ctx, out);
 	return true;
 }
 
@@ -85,11 +84,11 @@ static bool hash_file(int fd, off_t at, off_t n, char *buf, uint8_t *out)
 static bool tail_digest(int fd, off_t from, off_t to, uint8_t *out)
 {
 	static char buf[TAIL_SAMPLE];
-	SHA2_CTX ctx;
+	digest_ctx ctx;
 	uint8_t len[8];
-	SHA256Init(&ctx);
+	digest_begin(&ctx);
 	put64(len, (uint64_t)(to - from));
-	SHA256Update(&ctx, len, sizeof(len));
+	digest_add(&ctx, len, sizeof(len));
 	off_t n = to - from;
 	off_t parts[2][2] = { { from, n < TAIL_SAMPLE ? n : TAIL_SAMPLE },
 	    { to - TAIL_SAMPLE, 0 } };
@@ -101,9 +100,9 @@ static bool tail_digest(int fd, off_t from, off_t to, uint8_t *out)
 	for (int i = 0; i < 2; i++) {
 		if (!pread_all(fd, buf, (size_t)parts[i][1], parts[i][0]))
 			return false;
-		SHA256Update(&ctx, (uint8_t *)buf, (size_t)parts[i][1]);
+		digest_add(&ctx, (uint8_t *)buf, (size_t)parts[i][1]);
 	}
-	SHA256Final(out, &ctx);
+	digest_end(&ctx, out);
 	return true;
 }
 
@@ -176,13 +175,13 @@ static bool tail_present(int fd, const struct plan *j, off_t size, char *buf)
 /* Appends the backup at S, computing its digest; fsync is the caller's. */
 static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 {
-	SHA2_CTX ctx;
-	SHA256Init(&ctx);
+	digest_ctx ctx;
+	digest_begin(&ctx);
 	off_t to = j->s;
 	if (j->pad > 0) {
 		if (!pwrite_all(fd, "\n\n", (size_t)j->pad, to))
 			return false;
-		SHA256Update(&ctx, (const uint8_t *)"\n\n", (size_t)j->pad);
+		digest_add(&ctx, (const uint8_t *)"\n\n", (size_t)j->pad);
 		to += j->pad;
 	}
 	for (size_t i = 0; i < j->ndel; i++) {
@@ -201,14 +200,14 @@ static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 				}
 			if (!pwrite_all(fd, buf, k, to))
 				return false;
-			SHA256Update(&ctx, (uint8_t *)buf, k);
+			digest_add(&ctx, (uint8_t *)buf, k);
 			at += (off_t)k;
 			to += (off_t)k;
 			n -= (off_t)k;
 			lock_refresh(lk);
 		}
 	}
-	SHA256Final(j->bsum, &ctx);
+	digest_end(&ctx, j->bsum);
 	return true;
 }
 

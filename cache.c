@@ -1,0 +1,344 @@
+/*
+ * cache.c: the index cache file.  See cache.h.
+ *
+ * The file: a header, one record per message, and the SHA-256 of both.
+ * Fields are in the writer's byte order (the header says which); a cache
+ * from another architecture, version or record layout is simply a miss.
+ */
+#include "cache.h"
+#include "digest.h"
+#include "log.h"
+#include "params.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CACHE_MAGIC	"pop3dIX\n"
+#define CACHE_VERSION	1
+#define CACHE_ORDER	0x01020304u
+
+struct cache_header {
+	char magic[8];
+	uint32_t version, order, header_size, record_size;
+	uint64_t dev, ino, size;	/* the mailbox as scanned */
+	int64_t mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+	uint64_t scanned, count;
+	uint8_t tail[SHA256_BYTES];	/* of the CACHE_TAIL bytes before scanned */
+};
+
+struct cache_record {
+	uint64_t start, data, end, octets;
+	uint8_t digest[DIGEST_BYTES];
+	uint32_t occurrence, pad;
+};
+
+_Static_assert(sizeof(struct cache_header) == 128, "no padding in the header");
+_Static_assert(sizeof(struct cache_record) == 56, "no padding in a record");
+
+/* Records are converted through a buffer of this many. */
+#define CHUNK	1024
+
+static bool cache_path(char *out, const char *dir, const char *suffix)
+{
+	int n = snprintf(out, PATH_MAX, "%s/" CACHE_FILE "%s", dir, suffix);
+	return n > 0 && n < PATH_MAX;
+}
+
+/* pread of exactly n bytes; EINTR retried; false on error or a short file. */
+static bool pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	char *p = buf;
+	while (n > 0) {
+		ssize_t got = pread(fd, p, n, off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return false;
+		p += got;
+		n -= (size_t)got;
+		off += got;
+	}
+	return true;
+}
+
+/* write of all n bytes; EINTR and short writes continued. */
+static bool write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* The SHA-256 of the mailbox's last CACHE_TAIL bytes before `end`. */
+static bool tail_digest(const struct mailbox *mb, off_t end,
+    uint8_t out[SHA256_BYTES])
+{
+	char buf[CACHE_TAIL];
+	size_t n = end < CACHE_TAIL ? (size_t)end : CACHE_TAIL;
+	digest_ctx d;
+	if (!pread_all(mb->fd, buf, n, end - (off_t)n))
+		return false;
+	digest_begin(&d);
+	digest_add(&d, buf, n);
+	digest_end(&d, out);
+	return true;
+}
+
+static void fill_header(struct cache_header *h, const struct mailbox *mb)
+{
+	*h = (struct cache_header){
+		.version = CACHE_VERSION, .order = CACHE_ORDER,
+		.header_size = sizeof(*h),
+		.record_size = sizeof(struct cache_record),
+		.dev = (uint64_t)mb->st.st_dev, .ino = (uint64_t)mb->st.st_ino,
+		.size = (uint64_t)mb->st.st_size,
+		.mtime_sec = mb->st.st_mtim.tv_sec,
+		.mtime_nsec = mb->st.st_mtim.tv_nsec,
+		.ctime_sec = mb->st.st_ctim.tv_sec,
+		.ctime_nsec = mb->st.st_ctim.tv_nsec,
+		.scanned = (uint64_t)mb->scanned, .count = mb->count,
+	};
+	memcpy(h->magic, CACHE_MAGIC, sizeof(h->magic));
+}
+
+/* Is record r a sane successor of prev (NULL for the first message)? */
+static bool record_sane(const struct cache_record *r,
+    const struct cache_record *prev, uint64_t scanned)
+{
+	if (prev && (r->start < prev->end || r->start <= prev->start))
+		return false;
+	return r->start < r->data && r->data <= r->end && r->end <= scanned &&
+	    r->occurrence >= 1 && r->octets <= 2 * (r->end - r->data) + 2;
+}
+
+/* Reads and checks the records and the checksum into a new array. */
+static struct message *load_records(int fd, const struct cache_header *h,
+    digest_ctx *d, const char **why)
+{
+	size_t count = (size_t)h->count;
+	struct message *msg = malloc((count ? count : 1) * sizeof(*msg));
+	struct cache_record *rec = malloc(CHUNK * sizeof(*rec));
+	struct cache_record prev;
+	uint8_t want[SHA256_BYTES], got[SHA256_BYTES];
+	off_t off = sizeof(*h);
+	*why = "cannot read it";
+	if (!msg || !rec)
+		goto fail;
+	for (size_t i = 0; i < count; ) {
+		size_t n = count - i < CHUNK ? count - i : CHUNK;
+		if (!pread_all(fd, rec, n * sizeof(*rec), off))
+			goto fail;
+		digest_add(d, rec, n * sizeof(*rec));
+		off += (off_t)(n * sizeof(*rec));
+		for (size_t k = 0; k < n; k++, i++) {
+			if (!record_sane(&rec[k], i ? &prev : NULL, h->scanned)) {
+				*why = "a record is inconsistent";
+				goto fail;
+			}
+			prev = rec[k];
+			msg[i] = (struct message){ .start = (off_t)rec[k].start,
+			    .data = (off_t)rec[k].data, .end = (off_t)rec[k].end,
+			    .octets = rec[k].octets,
+			    .occurrence = rec[k].occurrence };
+			memcpy(msg[i].digest, rec[k].digest, DIGEST_BYTES);
+		}
+	}
+	digest_end(d, got);
+	if (!pread_all(fd, want, sizeof(want), off))
+		goto fail;
+	if (memcmp(got, want, sizeof(want)) != 0) {
+		*why = "bad checksum";
+		goto fail;
+	}
+	free(rec);
+	return msg;
+fail:
+	free(rec);
+	free(msg);
+	return NULL;
+}
+
+/* Does the mailbox still hold what the header describes: the same file,
+ * the same last bytes before `scanned`, and "From " lines at a sample of
+ * the indexed message starts?  Checking every start would cost a read per
+ * message; any rewrite moves the tail or the samples, and a wrong answer
+ * is still prevented by the per-message check of RETR, TOP and UPDATE. */
+static bool still_there(const struct mailbox *mb, const struct cache_header *h,
+    const struct message *msg)
+{
+	uint8_t tail[SHA256_BYTES];
+	if (!tail_digest(mb, (off_t)h->scanned, tail) ||
+	    memcmp(tail, h->tail, sizeof(tail)) != 0)
+		return false;
+	size_t n = (size_t)h->count;
+	for (size_t k = 0; n > 0 && k < CACHE_SAMPLES; k++) {
+		size_t i = CACHE_SAMPLES > 1 ? k * (n - 1) / (CACHE_SAMPLES - 1) : 0;
+		if (!mailbox_at_boundary(mb, msg[i].start))
+			return false;
+	}
+	return true;
+}
+
+enum cache_result cache_load(struct mailbox *mb, const char *dir)
+{
+	char path[PATH_MAX];
+	struct cache_header h;
+	struct stat cst;
+	struct message *msg = NULL;
+	const char *why = "no cache file";
+	enum cache_result res = CACHE_MISS;
+	int fd = -1;
+	if (!cache_path(path, dir, ""))
+		goto miss;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		goto miss;
+	why = "not a regular file of the user's";
+	if (fstat(fd, &cst) < 0 || !S_ISREG(cst.st_mode) ||
+	    cst.st_uid != geteuid())
+		goto miss;
+	why = "truncated or not a cache";
+	if (!pread_all(fd, &h, sizeof(h), 0) ||
+	    memcmp(h.magic, CACHE_MAGIC, sizeof(h.magic)) != 0 ||
+	    h.version != CACHE_VERSION || h.order != CACHE_ORDER ||
+	    h.header_size != sizeof(h) ||
+	    h.record_size != sizeof(struct cache_record) ||
+	    h.count > MAX_MESSAGES ||
+	    (uint64_t)cst.st_size != sizeof(h) + h.count *
+	    sizeof(struct cache_record) + SHA256_BYTES)
+		goto miss;
+	why = "another mailbox";
+	if (h.dev != (uint64_t)mb->st.st_dev || h.ino != (uint64_t)mb->st.st_ino)
+		goto miss;
+	why = "the mailbox changed";
+	if (h.scanned != h.size || h.size > (uint64_t)mb->st.st_size)
+		goto miss;
+	if (h.size == (uint64_t)mb->st.st_size) {
+		if (h.mtime_sec != mb->st.st_mtim.tv_sec ||
+		    h.mtime_nsec != mb->st.st_mtim.tv_nsec ||
+		    h.ctime_sec != mb->st.st_ctim.tv_sec ||
+		    h.ctime_nsec != mb->st.st_ctim.tv_nsec)
+			goto miss;
+		res = CACHE_HIT;
+	} else {
+		res = CACHE_GREW;
+	}
+	digest_ctx d;
+	digest_begin(&d);
+	digest_add(&d, &h, sizeof(h));
+	if (!(msg = load_records(fd, &h, &d, &why)))
+		goto miss;
+	why = "the indexed part of the mailbox changed";
+	if (!still_there(mb, &h, msg))
+		goto miss;
+	close(fd);
+	mb->msg = msg;
+	mb->count = mb->alloc = (size_t)h.count;
+	mb->scanned = (off_t)h.scanned;
+	if (res == CACHE_GREW) {
+		/* The last message may have grown too: scan it again. */
+		mb->scanned = 0;
+		if (mb->count > 0)
+			mb->scanned = mb->msg[--mb->count].start;
+	}
+	return res;
+miss:
+	log_msg(LOG_DEBUG, "index cache: not used: %s", why);
+	free(msg);
+	if (fd >= 0)
+		close(fd);
+	return CACHE_MISS;
+}
+
+static bool write_cache(int fd, const struct mailbox *mb)
+{
+	struct cache_header h;
+	fill_header(&h, mb);
+	if (!tail_digest(mb, mb->scanned, h.tail) ||
+	    !write_all(fd, &h, sizeof(h)))
+		return false;
+	digest_ctx d;
+	digest_begin(&d);
+	digest_add(&d, &h, sizeof(h));
+	struct cache_record *rec = malloc(CHUNK * sizeof(*rec));
+	if (!rec)
+		return false;
+	bool ok = true;
+	for (size_t i = 0; ok && i < mb->count; ) {
+		size_t n = mb->count - i < CHUNK ? mb->count - i : CHUNK;
+		for (size_t k = 0; k < n; k++, i++) {
+			const struct message *m = &mb->msg[i];
+			rec[k] = (struct cache_record){ .start = (uint64_t)m->start,
+			    .data = (uint64_t)m->data, .end = (uint64_t)m->end,
+			    .octets = m->octets, .occurrence = m->occurrence };
+			memcpy(rec[k].digest, m->digest, DIGEST_BYTES);
+		}
+		digest_add(&d, rec, n * sizeof(*rec));
+		ok = write_all(fd, rec, n * sizeof(*rec));
+	}
+	free(rec);
+	uint8_t sum[SHA256_BYTES];
+	digest_end(&d, sum);
+	return ok && write_all(fd, sum, sizeof(sum));
+}
+
+void cache_store(const struct mailbox *mb, const char *dir)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], suffix[32];
+	snprintf(suffix, sizeof(suffix), ".%ld.tmp", (long)getpid());
+	if (!cache_path(tmp, dir, suffix) || !cache_path(path, dir, ""))
+		return;
+	/* A stale temp file of a dead session with our pid is removed; a
+	 * symlink planted there is removed, never followed. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_msg(LOG_DEBUG, "index cache: cannot create %s: %s", tmp,
+		    strerror(errno));
+		return;
+	}
+	/* No fsync: a cache lost in a crash is rebuilt, and a torn one fails
+	 * its length or checksum. */
+	bool ok = write_cache(fd, mb);
+	int e = errno;
+	if (close(fd) < 0 && ok) {
+		ok = false;
+		e = errno;
+	}
+	if (ok && rename(tmp, path) < 0) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok) {
+		log_msg(LOG_DEBUG, "index cache: cannot write %s: %s", path,
+		    strerror(e));
+		unlink(tmp);
+	}
+}
+
+const char *cache_result_name(enum cache_result r)
+{
+	switch (r) {
+	case CACHE_OFF: return "off";
+	case CACHE_MISS: return "miss";
+	case CACHE_HIT: return "hit";
+	case CACHE_GREW: return "grew";
+	}
+	return "?";
+}

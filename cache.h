@@ -1,0 +1,37 @@
+/*
+ * cache.h: the per-user index cache.  The index of an mbox (offsets, sizes,
+ * digests, occurrence numbers) is kept in DIR/mbox-index, so that a session
+ * on an unchanged mailbox, or on one that only grew by new mail, does not
+ * read the whole mailbox again.  Runs as the user, under the mailbox's read
+ * lock.
+ *
+ *   cache_load(mb, dir)    fills in mb->msg, count, alloc and scanned from
+ *                          the cache when it describes mb's open file:
+ *                          CACHE_HIT   the whole file is indexed;
+ *                          CACHE_GREW  the file only grew: [0, mb->scanned) is
+ *                                      indexed, a message start, and the
+ *                                      rest must be scanned;
+ *                          CACHE_MISS  nothing loaded (no cache, another
+ *                                      file, the file changed, a damaged or
+ *                                      foreign cache: the reason is logged
+ *                                      at debug level).
+ *   cache_store(mb, dir)   writes mb's index atomically (temp file, rename);
+ *                          a failure is logged and otherwise harmless.
+ *
+ * The cache is a hint, never trusted for content: it must match the file's
+ * identity (device, inode, size, mtime and ctime to the nanosecond), its
+ * last bytes, and sampled message boundaries; RETR/TOP/UPDATE check the
+ * boundary of every message they touch.  A wrong cache costs a rescan.
+ */
+#ifndef POP3D_CACHE_H
+#define POP3D_CACHE_H
+
+#include "mailbox.h"
+
+enum cache_result { CACHE_OFF, CACHE_MISS, CACHE_HIT, CACHE_GREW };
+
+enum cache_result cache_load(struct mailbox *mb, const char *dir);
+void cache_store(const struct mailbox *mb, const char *dir);
+const char *cache_result_name(enum cache_result r);
+
+#endif

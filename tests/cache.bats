@@ -1,0 +1,168 @@
+#!/usr/bin/env bats
+# The index cache in the state directory (--state-dir): a second session
+# reads the index from it instead of scanning the mailbox, a mailbox that
+# grew is scanned only from where the index ends, and any other change, or
+# a damaged or foreign cache file, costs a full scan and never a wrong
+# answer.  "index cache: ..." in the debug log says what the cache did.
+
+load helpers
+
+setup() {
+	setup_account
+	mkdir "$T/state"
+	own "$T/state"
+	{
+		msg a@example.org one 'hello'
+		msg b@example.org two 'line\n.dot\nFrom the middle\n>From a quote'
+		msg a@example.org one 'hello'
+	} | write_mbox
+	settle
+}
+
+# File times come from a clock that ticks every few milliseconds, and a
+# mailbox changed in the current tick is not cached (cache.h): let the
+# clock move on after writing the mailbox.  This is not a timing assertion.
+settle() {
+	sleep 0.05
+}
+
+# listing [STATE-DIR]: STAT, LIST and UIDL; the replies (CRs removed) go to
+# $T/out and the log to $T/log.  Without an argument no cache is used: the
+# answers of a full scan, to compare with.
+listing() {
+	printf 'USER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL\r\nQUIT\r\n' |
+		"$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
+		    --state-dir="${1:-}" 2>"$T/log" | tr -d '\r' >"$T/out"
+}
+
+# expect_index WHAT: with $T/state (or $STATE) as the state directory, the
+# log says "index cache: WHAT", and the replies are those of a full scan.
+expect_index() {
+	listing "${STATE:-$T/state}"
+	cp "$T/log" "$T/cachelog"
+	cp "$T/out" "$T/cached"
+	grep -q "index cache: $1\$" "$T/cachelog" || { cat "$T/cachelog"; false; }
+	listing
+	diff -u "$T/out" "$T/cached"
+}
+
+@test "the first session builds the cache, the second one reads it" {
+	expect_index miss
+	[ -s "$T/state/mbox-index" ]
+	[ "$(stat -c %a "$T/state/mbox-index")" = 600 ]
+	run cat "$T/cached"
+	assert_line --index 3 --regexp '^\+OK 3 [0-9]+$'
+	assert_line --regexp '^3 [0-9a-f]{32}-2$'
+	expect_index hit
+}
+
+# read_bytes: bytes that a STAT session reads from the mailbox (strace -y
+# names the file behind each descriptor).
+read_bytes() {
+	strace -f -y -e trace=read,pread64 -o "$T/trace" "$POP3D" \
+	    -a "file:$T/passwd" -m "$T/mail/%u" -t 5 --state-dir="$T/state" \
+	    < <(printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n') >/dev/null
+	grep "<$MBOX>" "$T/trace" | sed -n 's/.*= \([0-9]*\)$/\1/p' |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+@test "a second session reads the cache file, not the mailbox" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	# 200 more messages of 3 KB: a scan reads the mailbox in several blocks.
+	awk 'BEGIN { body = sprintf("%3000s", ""); gsub(/ /, "x", body)
+		for (i = 1; i <= 200; i++)
+			printf "From s%d@example.org Mon Jan  1 00:00:00 2024\nSubject: bulk %d\n\n%s\n\n", i, i, body }' >>"$MBOX"
+	settle
+	size=$(stat -c %s "$MBOX")
+	first=$(read_bytes)
+	second=$(read_bytes)
+	echo "mailbox $size bytes; read $first, then $second"
+	[ "$first" -ge "$size" ]
+	[ "$second" -lt $((size / 10)) ]
+	expect_index hit
+}
+
+@test "new mail: only the new part is scanned, duplicates numbered on" {
+	expect_index miss
+	{ msg c@example.org three 'new'; msg a@example.org one 'hello'; } >>"$MBOX"
+	settle
+	expect_index grew
+	run cat "$T/cached"
+	assert_line --index 3 --regexp '^\+OK 5 [0-9]+$'
+	assert_line --regexp '^5 [0-9a-f]{32}-3$'
+	expect_index hit
+}
+
+@test "much new mail: numbered again as a whole, same answers as a scan" {
+	expect_index miss
+	# More new messages than are numbered one by one (CACHE_RENUMBER_MAX),
+	# all copies of the first message.
+	for i in $(seq 70); do msg a@example.org one 'hello'; done >>"$MBOX"
+	settle
+	expect_index grew
+	run cat "$T/cached"
+	assert_line --regexp '^73 [0-9a-f]{32}-72$'
+	expect_index hit
+}
+
+@test "a mailbox rewritten to the same size is scanned again" {
+	expect_index miss
+	settle
+	# In place: the same inode, the same size, a header changed.
+	ino=$(stat -c %i "$MBOX")
+	at=$(grep -bo '^Subject: two$' "$MBOX" | cut -d: -f1)
+	printf 'Subject: owt' | dd of="$MBOX" bs=1 seek="$at" conv=notrunc 2>/dev/null
+	[ "$(stat -c %i "$MBOX")" = "$ino" ]
+	settle
+	expect_index miss
+	grep -q 'not used: the mailbox changed' "$T/cachelog"
+	expect_index hit
+}
+
+@test "a mailbox that shrank and grew is scanned again" {
+	expect_index miss
+	settle
+	{ msg c@example.org three 'new'; msg b@example.org two 'other text, longer than before'; } | write_mbox
+	expect_index miss
+}
+
+@test "a damaged cache file is ignored and rebuilt" {
+	expect_index miss
+	# One byte of a digest in the records changed: the checksum fails.
+	printf 'X' | dd of="$T/state/mbox-index" bs=1 seek=165 conv=notrunc 2>/dev/null
+	expect_index miss
+	grep -q 'bad checksum' "$T/cachelog"
+	expect_index hit
+	# Cut short.
+	truncate -s 100 "$T/state/mbox-index"
+	expect_index miss
+	grep -q 'truncated or not a cache' "$T/cachelog"
+	# Not a cache at all.
+	printf 'From x\n' >"$T/state/mbox-index"
+	expect_index miss
+	expect_index hit
+}
+
+@test "the cache of another mailbox is not used" {
+	expect_index miss
+	mv "$T/state/mbox-index" "$T/other-index"
+	{ msg d@example.org four 'a different mailbox'; } | write_mbox
+	settle
+	cp "$T/other-index" "$T/state/mbox-index"
+	own "$T/state/mbox-index"
+	expect_index miss
+}
+
+@test "a symlink in place of the cache file is not followed" {
+	ln -s "$MBOX" "$T/state/mbox-index"
+	expect_index miss
+	grep -q 'no cache file' "$T/cachelog"
+}
+
+@test "no usable state directory: no cache, same answers" {
+	STATE=$T/not-a-directory
+	printf 'x\n' >"$STATE"
+	own "$STATE"
+	expect_index off
+	[ "$(cat "$STATE")" = x ]
+}
