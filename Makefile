@@ -50,6 +50,12 @@ check-deps:
 check: check-deps pop3d build-san/pop3d
 	tests/run
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
+	@if command -v dpkg-buildpackage >/dev/null; then $(MAKE) deb-check; \
+	else echo "deb-check skipped: dpkg-buildpackage is not installed"; fi
+
+# Builds the Debian package out of tree and checks what it installs.
+deb-check:
+	tests/deb-check
 
 check-sanitize: build-san/pop3d
 	POP3D=$(CURDIR)/build-san/pop3d tests/run
@@ -93,4 +99,4 @@ uninstall:
 clean:
 	rm -rf pop3d *.o build-san tests/tmp demo/state
 
-.PHONY: all check check-deps check-sanitize demo clean install uninstall
+.PHONY: all check check-deps check-sanitize deb-check demo clean install uninstall

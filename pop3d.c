@@ -486,6 +486,7 @@ int main(int argc, char **argv)
 			io_flush();
 			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
 			    peer, session_end_name(end));
+			io_flush();
 			return end == END_QUIT ? 0 : 1;
 		}
 		struct timespec t0;

@@ -7,6 +7,7 @@
  * wrong state, or has missing, extra or malformed arguments.
  */
 #include "session.h"
+#include "state.h"
 #include "io.h"
 #include "log.h"
 
@@ -157,6 +158,8 @@ static enum outcome cmd_quit(struct ctx *c)
 		return LEAVE;
 	}
 	c->stats->deleted = deleted;
+	/* The mailbox is done with: free it before the client hears so. */
+	state_session_unlock();
 	io_printf("+OK bye, %zu messages left\r\n", c->mb->count - deleted);
 	c->end = END_QUIT;
 	return LEAVE;

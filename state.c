@@ -80,6 +80,8 @@ bool state_sync(void)
 	return dirfd_ >= 0 && fsync(dirfd_) == 0;
 }
 
+static int session_fd = -1;
+
 int state_session_lock(dev_t dev, ino_t ino)
 {
 	char name[64];
@@ -113,5 +115,13 @@ int state_session_lock(dev_t dev, ino_t ino)
 		close(fd);
 		return busy ? 0 : -1;
 	}
-	return 1;	/* fd stays open, on purpose, until exit */
+	session_fd = fd;
+	return 1;	/* fd stays open, on purpose, until exit or unlock */
+}
+
+void state_session_unlock(void)
+{
+	if (session_fd >= 0)
+		close(session_fd);
+	session_fd = -1;
 }

@@ -14,6 +14,9 @@
  *   state_session_lock(dev, ino)  flock on "session-INO.lock", held
  *                       until the process ends (it dies with it): 1 held,
  *                       0 another live session holds it, -1 error
+ *   state_session_unlock()  release it early: after a completed UPDATE,
+ *                       before the reply to QUIT, so that a client that
+ *                       reconnects at once is not told [IN-USE]
  */
 #ifndef POP3D_STATE_H
 #define POP3D_STATE_H
@@ -27,5 +30,6 @@ int state_fd(void);
 int state_create(const char *name);
 bool state_sync(void);
 int state_session_lock(dev_t dev, ino_t ino);
+void state_session_unlock(void);
 
 #endif

@@ -63,3 +63,9 @@ pop() {
 pop_raw() {
 	"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${POP3D_ARGS:-}
 }
+
+# no_leak_check: $ASAN_OPTIONS without LeakSanitizer, for pop3d under strace
+# (LeakSanitizer cannot run under ptrace and reports a fatal error instead).
+no_leak_check() {
+	echo "${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+}

@@ -22,7 +22,7 @@ setup() {
 # writes FILE: the session's commands come from FILE (all there at once);
 # prints the byte counts of the writes to the client, one a line.
 writes() {
-	strace -f -e trace=write -o "$T/trace" "$POP3D" -a "file:$T/passwd" \
+	ASAN_OPTIONS=$(no_leak_check) strace -f -e trace=write -o "$T/trace" "$POP3D" -a "file:$T/passwd" \
 	    -m "$T/mail/%u" -t 5 <"$1" >"$T/out"
 	sed -n 's/^[0-9]* *write(1, .* = \([0-9]*\)$/\1/p' "$T/trace"
 }

@@ -34,8 +34,7 @@ traced() {
 	local inject=$1
 	shift
 	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -o /dev/null -e trace=$SYSCALLS \
+		ASAN_OPTIONS=$(no_leak_check) strace -f -qq -o /dev/null -e trace=$SYSCALLS \
 			-e inject="$inject" "$POP3D" -a "file:$T/passwd" \
 			-m "$T/mail/%u" -t 5 | tr -d '\r'
 }
@@ -46,8 +45,7 @@ count() {
 	shift
 	reset_mbox "$T/orig"
 	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-		strace -f -qq -o "$T/count" -e trace=$SYSCALLS "$POP3D" \
+		ASAN_OPTIONS=$(no_leak_check) strace -f -qq -o "$T/count" -e trace=$SYSCALLS "$POP3D" \
 			-a "file:$T/passwd" -m "$T/mail/%u" -t 5 >/dev/null
 	grep -c "^[0-9]* *$sc(" "$T/count" || true
 }
