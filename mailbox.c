@@ -841,26 +841,24 @@ enum mb_status mailbox_update(struct mailbox *mb)
 		st = MB_SYSERR;
 		goto out;
 	}
-	/* The kept ranges after the first deleted message: each message with
-	 * its separator, then whatever was appended since the scan. */
-	struct range *keep = malloc((mb->count - first + 1) * sizeof(*keep));
+	/* The deleted ranges: each message with its separator line;
+	 * everything else, mail appended since the scan included, is kept. */
+	struct range *del = malloc((mb->count - first) * sizeof(*del));
 	st = MB_SYSERR;
-	if (!keep)
+	if (!del)
 		goto out;
 	size_t n = 0;
-	for (size_t i = first; i <= mb->count; i++) {
-		off_t from = i < mb->count ? mb->msg[i].start : mb->scanned;
-		off_t to = i + 1 < mb->count ? mb->msg[i + 1].start :
-		    i < mb->count ? mb->scanned : now.st_size;
-		if ((i < mb->count && mb->msg[i].deleted) || to == from)
+	for (size_t i = first; i < mb->count; i++) {
+		off_t from = mb->msg[i].start;
+		off_t to = i + 1 < mb->count ? mb->msg[i + 1].start : mb->scanned;
+		if (!mb->msg[i].deleted)
 			continue;
-		if (n > 0 && keep[n - 1].from + keep[n - 1].len == from)
-			keep[n - 1].len += to - from;
+		if (n > 0 && del[n - 1].from + del[n - 1].len == from)
+			del[n - 1].len += to - from;
 		else
-			keep[n++] = (struct range){ from, to - from };
+			del[n++] = (struct range){ from, to - from };
 	}
-	switch (update_commit(mb->fd, &now, &lk, mb->msg[first].start,
-	    now.st_size, keep, n)) {
+	switch (update_commit(mb->fd, &now, &lk, now.st_size, del, n)) {
 	case UPD_OK:
 		st = MB_OK;
 		break;
@@ -874,7 +872,7 @@ enum mb_status mailbox_update(struct mailbox *mb)
 		st = MB_PENDING;
 		break;
 	}
-	free(keep);
+	free(del);
 out:
 	lock_release(&lk);
 	return st;

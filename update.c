@@ -1,26 +1,34 @@
 /*
  * update.c: the crash-safe in-place UPDATE.  See update.h and the README
- * ("Locking and UPDATE") for the design; in short:
+ * ("Locking and UPDATE") for the design; in short, a plan is "delete these
+ * byte ranges of [0, S)" (QUIT's deleted messages, or what a recovery must
+ * remove); P = the first deleted byte, L = the bytes kept after P, and the
+ * copy overwrites [P, P+L).  E >= P+L is the end of the kept message that
+ * straddles P+L (a From_ boundary); the BACKUP is every kept byte below E,
+ * whole messages, written at the END of the mailbox itself, [S, S+BL), so
+ * that at every instant each kept message is intact in the mailbox: at its
+ * old place or in the backup.  The small journal in the state directory
+ * holds the plan and its phase:
  *
- *   1. journal: write "update-INO.new" in the state directory with the
- *      plan (P = first byte rewritten, S = file size, L = bytes kept after
- *      P, the kept ranges, a digest of the old tail [P+L, S)) and a backup
- *      of every kept byte that lies in [P, P+L) (the copy overwrites those),
- *      fsync it, rename it to "update-INO.journal", fsync the directory;
- *   2. copy: write the kept ranges one after another from P on (bytes
- *      below P+L come from the backup, the others from the file, which the
- *      copy never overwrites), fsync the mailbox, mark the journal "copied"
- *      and fsync it;
- *   3. truncate: ftruncate(P+L), fsync, unlink the journal, fsync the
- *      directory.
- * Recovery redoes 2 and 3 from the journal, which is idempotent.  Mail an
- * MDA appended after a crash (beyond S) is kept by a second journal that
- * removes [P+L, S) the same way; it replaces the first by rename(2).
+ *   PREPARE   journal "update-INO.new" written, fsync'ed, renamed to
+ *             "update-INO.journal", directory fsync'ed; then the backup is
+ *             appended ('\n' padding so it starts at a From_ boundary)
+ *             and the mailbox fsync'ed;
+ *   COPY      (with the backup's SHA-256) the kept ranges are written one
+ *             after another from P on: bytes below E from the backup, the
+ *             others from their place (both are beyond P+L, never
+ *             overwritten); fsync;
+ *   TRUNCATE  ftruncate(P+L), fsync, unlink the journal, fsync the dir.
+ * Recovery: PREPARE rolls back (the partial backup is removed: a prefix of
+ * the backup, recomputed from the intact [P, S)); COPY and TRUNCATE roll
+ * forward.  Mail an MDA appended after a crash (M, at the end) is kept by a
+ * new plan that deletes the partial backup or the old tail and keeps M; it
+ * replaces the journal by rename(2) and is always rolled forward.
  * The whole commit runs with signals blocked; only SIGKILL or a power cut
  * can stop it between two system calls, and the journal covers both.
  */
 #include "update.h"
-#include "digest.h"
+#include "journal.h"
 #include "log.h"
 #include "params.h"
 #include "state.h"
@@ -34,102 +42,39 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC		"pop3d-journal-1\n"	/* 16 bytes */
-#define PHASE_AT	16
-#define HEAD_BYTES	(PHASE_AT + 8 + 7 * 8 + SHA256_BYTES)
-#define PHASE_COPYING	'C'
-#define PHASE_COPIED	'T'
-
-struct journal {
-	int fd;
-	uint64_t dev, ino;
-	off_t p, s, l;		/* P, S and L of the plan */
-	size_t nseg;
-	off_t blen;		/* backup bytes */
-	uint8_t tail[SHA256_BYTES];
-	char phase;
-	struct range *seg;
-	off_t backup_at;	/* where the backup starts in the journal */
-};
-
-/* ---- system call wrappers: EINTR retried, short transfers continued;
- *      anything else (EIO, ENOSPC, EDQUOT, EOF) is a failure. ---------- */
-
-static bool pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return false;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return true;
-}
-
-static bool pread_all(int fd, void *buf, size_t n, off_t off)
-{
-	char *p = buf;
-	while (n > 0) {
-		ssize_t r = pread(fd, p, n, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;	/* shorter than it must be */
-			return false;
-		}
-		p += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return true;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-/* Named after the mailbox's inode only: a device number may change across
- * reboots or NFS mounts, and a journal that is not found is a mailbox
- * served half rewritten.  (The journal's own checks tell a wrong file.) */
-static void journal_name(char *out, size_t size, uint64_t ino,
-    const char *suffix)
-{
-	snprintf(out, size, "update-%llx.%s", (unsigned long long)ino, suffix);
-}
-
-/* Copies n bytes from (in, at) to (out, to); touches the dotlock now and
- * then, since a big rewrite may outlast the 5-minute stale rule. */
+/* Copies n bytes from (in, at) to (out, to), hashing them into ctx unless
+ * NULL; touches the dotlock now and then, since a big rewrite may outlast
+ * the 5-minute stale rule. */
 static bool copy(int in, off_t at, int out, off_t to, off_t n, char *buf,
-    struct lock *lk)
+    struct lock *lk, digest_ctx *ctx)
 {
 	while (n > 0) {
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
 		if (!pread_all(in, buf, k, at) || !pwrite_all(out, buf, k, to))
 			return false;
+		if (ctx)
+			digest_add(ctx, (uint8_t *)buf, k);
 		at += (off_t)k;
 		to += (off_t)k;
 		n -= (off_t)k;
 		lock_refresh(lk);
 	}
+	return true;
+}
+
+static bool hash_file(int fd, off_t at, off_t n, char *buf, uint8_t *out)
+{
+	digest_ctx ctx;
+	digest_begin(&ctx);
+	while (n > 0) {
+		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
+		if (!pread_all(fd, buf, k, at))
+			return false;
+		digest_add(&ctx, (uint8_t *)buf, k);
+		at += (off_t)k;
+		n -= (off_t)k;
+	}
+	digest_end(&ctx, out);
 	return true;
 }
 
@@ -161,276 +106,304 @@ static bool tail_digest(int fd, off_t from, off_t to, uint8_t *out)
 	return true;
 }
 
-/* Is [P+L, S) still the old tail?  (False once it has been truncated.) */
-static bool tail_present(int fd, const struct journal *j, off_t size)
-{
-	uint8_t d[SHA256_BYTES];
-	return size >= j->s && tail_digest(fd, j->p + j->l, j->s, d) &&
-	    memcmp(d, j->tail, sizeof(d)) == 0;
-}
+/* ---- the plan ---------------------------------------------------------- */
 
-/* Backup bytes of a kept range: the part that lies below P+L. */
-static off_t backup_part(const struct journal *j, const struct range *r)
+/* Does "\n\nFrom " put a From_ line at q, with lo <= q < hi?  The first
+ * such q, or hi.  (mailbox.c's rule for where a message starts.) */
+static off_t next_from(int fd, off_t lo, off_t hi, off_t size, char *buf)
 {
-	off_t end = j->p + j->l;
-	if (r->from >= end)
-		return 0;
-	return r->len < end - r->from ? r->len : end - r->from;
-}
-
-/* ---- the journal file ------------------------------------------------ */
-
-static void encode_head(const struct journal *j, uint8_t *h)
-{
-	memset(h, 0, HEAD_BYTES);
-	memcpy(h, MAGIC, PHASE_AT);
-	h[PHASE_AT] = (uint8_t)j->phase;
-	uint64_t v[7] = { j->dev, j->ino, (uint64_t)j->p, (uint64_t)j->s,
-	    (uint64_t)j->l, j->nseg, (uint64_t)j->blen };
-	for (int i = 0; i < 7; i++)
-		put64(h + PHASE_AT + 8 + 8 * i, v[i]);
-	memcpy(h + PHASE_AT + 8 + 56, j->tail, SHA256_BYTES);
-}
-
-/* The journal's digest covers everything but the phase byte. */
-static void hash_head(digest_ctx *ctx, const uint8_t *h)
-{
-	digest_add(ctx, h, PHASE_AT);
-	digest_add(ctx, h + PHASE_AT + 1, HEAD_BYTES - PHASE_AT - 1);
-}
-
-static bool write_hashed(int fd, digest_ctx *ctx, const void *p, size_t n,
-    off_t *at)
-{
-	digest_add(ctx, p, n);
-	if (!pwrite_all(fd, p, n, *at))
-		return false;
-	*at += (off_t)n;
-	return true;
-}
-
-/* Writes j (phase COPYING) as the journal of the mailbox `mfd`: a new file,
- * fsync'ed, renamed over any old journal, directory fsync'ed.  On failure
- * nothing of it is left behind (as far as unlink can see to it). */
-static bool journal_write(struct journal *j, int mfd, char *buf)
-{
-	char tmp[96], name[96];
-	journal_name(tmp, sizeof(tmp), j->ino, "new");
-	journal_name(name, sizeof(name), j->ino, "journal");
-	int dfd = state_fd();
-	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
-		return false;
-	int fd = state_create(tmp);
-	if (fd < 0)
-		return false;
-	j->phase = PHASE_COPYING;
-	uint8_t h[HEAD_BYTES], d[SHA256_BYTES];
-	encode_head(j, h);
-	digest_ctx ctx;
-	digest_begin(&ctx);
-	hash_head(&ctx, h);
-	off_t at = HEAD_BYTES;
-	bool ok = pwrite_all(fd, h, HEAD_BYTES, 0);
-	for (size_t i = 0; ok && i < j->nseg; i++) {
-		uint8_t e[16];
-		put64(e, (uint64_t)j->seg[i].from);
-		put64(e + 8, (uint64_t)j->seg[i].len);
-		ok = write_hashed(fd, &ctx, e, sizeof(e), &at);
-	}
-	for (size_t i = 0; ok && i < j->nseg; i++) {
-		off_t n = backup_part(j, &j->seg[i]), from = j->seg[i].from;
-		while (ok && n > 0) {
-			size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
-			ok = pread_all(mfd, buf, k, from) &&
-			    write_hashed(fd, &ctx, buf, k, &at);
-			from += (off_t)k;
-			n -= (off_t)k;
-		}
-	}
-	digest_end(&ctx, d);
-	ok = ok && pwrite_all(fd, d, sizeof(d), at) && fsync(fd) == 0 &&
-	    renameat(dfd, tmp, dfd, name) == 0;
-	if (!ok) {
-		int e = errno;
-		close(fd);
-		unlinkat(dfd, tmp, 0);
-		errno = e;
-		return false;
-	}
-	if (j->fd >= 0)
-		close(j->fd);
-	j->fd = fd;
-	j->backup_at = HEAD_BYTES + 16 * (off_t)j->nseg;
-	if (!state_sync())
-		return false;	/* the caller decides: see update_commit */
-	return true;
-}
-
-/* Reads and checks the journal of the mailbox (dev, ino).  1: j is ready;
- * 0: there is none; -1: there is one that cannot be used (logged). */
-static int journal_read(struct journal *j, uint64_t dev, uint64_t ino,
-    char *buf)
-{
-	char name[96];
-	journal_name(name, sizeof(name), ino, "new");
-	unlinkat(state_fd(), name, 0);	/* never renamed: never used */
-	journal_name(name, sizeof(name), ino, "journal");
-	int fd = openat(state_fd(), name, O_RDWR | O_NOFOLLOW | O_NOCTTY |
-	    O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	j->fd = fd;
-	uint8_t h[HEAD_BYTES], d[SHA256_BYTES], want[sizeof(d)];
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !pread_all(fd, h, HEAD_BYTES, 0) ||
-	    memcmp(h, MAGIC, PHASE_AT) != 0)
-		goto bad;
-	const uint8_t *v = h + PHASE_AT + 8;
-	j->phase = (char)h[PHASE_AT];
-	j->dev = get64(v);
-	j->ino = get64(v + 8);
-	j->p = (off_t)get64(v + 16);
-	j->s = (off_t)get64(v + 24);
-	j->l = (off_t)get64(v + 32);
-	j->nseg = (size_t)get64(v + 40);
-	j->blen = (off_t)get64(v + 48);
-	memcpy(j->tail, v + 56, sizeof(j->tail));
-	j->backup_at = HEAD_BYTES + 16 * (off_t)j->nseg;
-	if (j->dev != dev)
-		log_msg(LOG_WARNING, "UPDATE journal %s/%s: the device number "
-		    "changed (remounted?); checking the mailbox's content",
-		    state_dir(), name);
-	if (j->ino != ino || j->nseg > MAX_MESSAGES_LIMIT + 1 ||
-	    (j->phase != PHASE_COPYING && j->phase != PHASE_COPIED) ||
-	    j->p < 0 || j->l < 0 || j->s < j->p + j->l || j->blen < 0 ||
-	    st.st_size != j->backup_at + j->blen + (off_t)sizeof(d))
-		goto bad;
-	j->seg = malloc((j->nseg ? j->nseg : 1) * sizeof(*j->seg));
-	if (!j->seg)
-		goto bad;
-	digest_ctx ctx;
-	digest_begin(&ctx);
-	hash_head(&ctx, h);
-	off_t dst = j->p, sum = 0, blen = 0;
-	for (size_t i = 0; i < j->nseg; i++) {
-		uint8_t e[16];
-		if (!pread_all(fd, e, sizeof(e), HEAD_BYTES + 16 * (off_t)i))
-			goto bad;
-		digest_add(&ctx, e, sizeof(e));
-		struct range *r = &j->seg[i];
-		r->from = (off_t)get64(e);
-		r->len = (off_t)get64(e + 8);
-		if (r->from < dst || r->len <= 0 || r->len > j->s - r->from)
-			goto bad;
-		dst += r->len;
-		sum += r->len;
-		blen += backup_part(j, r);
-	}
-	if (sum != j->l || blen != j->blen)
-		goto bad;
-	for (off_t at = j->backup_at, n = j->blen; n > 0; ) {
+	off_t end = hi + 5 < size ? hi + 5 : size;
+	for (off_t at = lo - 2; end - at >= 7; ) {
+		off_t n = end - at;
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
 		if (!pread_all(fd, buf, k, at))
-			goto bad;
-		digest_add(&ctx, (uint8_t *)buf, k);
-		at += (off_t)k;
-		n -= (off_t)k;
+			return -1;
+		for (size_t i = 0; i + 7 <= k; i++)
+			if (memcmp(buf + i, "\n\nFrom ", 7) == 0 &&
+			    at + (off_t)i + 2 < hi)
+				return at + (off_t)i + 2;
+		if (at + (off_t)k >= end)
+			break;
+		at += (off_t)k - 6;
 	}
-	digest_end(&ctx, want);
-	if (!pread_all(fd, d, sizeof(d), j->backup_at + j->blen) ||
-	    memcmp(d, want, sizeof(d)) != 0)
-		goto bad;
-	return 1;
-bad:
-	log_msg(LOG_CRIT, "UPDATE journal %s/%s is damaged or does not match "
-	    "the mailbox: the mailbox is not served until an admin looks",
-	    state_dir(), name);
-	return -1;
+	return hi;
 }
 
-static void journal_free(struct journal *j)
+/* Fills in E, the padding, BL and the tail's fingerprint of a plan whose
+ * deletions and S are set. */
+static bool plan_make(int fd, struct plan *j, char *buf)
 {
-	if (j->fd >= 0)
-		close(j->fd);
-	free(j->seg);
-	j->fd = -1;
-	j->seg = NULL;
-}
-
-static bool journal_remove(struct journal *j)
-{
-	char name[96];
-	journal_name(name, sizeof(name), j->ino, "journal");
-	if (unlinkat(state_fd(), name, 0) < 0)
+	if (!plan_check(j))
 		return false;
-	if (!state_sync())	/* harmless: see the README */
-		log_msg(LOG_WARNING, "fsync of %s: %s", state_dir(),
-		    strerror(errno));
+	off_t cut = j->p + j->l, b = 0;
+	j->e = cut;
+	for (size_t i = 0; i < j->ndel; i++) {
+		struct range r = kept(j, i);
+		if (r.from < cut && cut < r.from + r.len) {
+			j->e = next_from(fd, cut, r.from + r.len, j->s,
+			    buf);
+			if (j->e < 0)
+				return false;
+		}
+	}
+	for (size_t i = 0; i < j->ndel; i++)
+		b += backup_part(j, kept(j, i));
+	j->pad = 0;
+	if (b > 0) {
+		char end[2] = { 'x', 'x' };
+		off_t n = j->s < 2 ? j->s : 2;
+		if (!pread_all(fd, end + 2 - n, (size_t)n, j->s - n))
+			return false;
+		j->pad = end[1] != '\n' ? 2 : end[0] != '\n' ? 1 : 0;
+	}
+	j->blen = j->pad + b;
+	memset(j->bsum, 0, sizeof(j->bsum));
+	return tail_digest(fd, cut, j->s, j->tail);
+}
+
+/* Is [P+L, S) + backup still there?  (False once truncated.) */
+static bool tail_present(int fd, const struct plan *j, off_t size, char *buf)
+{
+	uint8_t d[DLEN];
+	return size >= j->s + j->blen &&
+	    tail_digest(fd, j->p + j->l, j->s, d) &&
+	    memcmp(d, j->tail, sizeof(d)) == 0 &&
+	    hash_file(fd, j->s, j->blen, buf, d) &&
+	    memcmp(d, j->bsum, sizeof(d)) == 0;
+}
+
+/* Appends the backup at S, computing its digest; fsync is the caller's. */
+static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
+{
+	digest_ctx ctx;
+	digest_begin(&ctx);
+	off_t to = j->s;
+	if (j->pad > 0) {
+		if (!pwrite_all(fd, "\n\n", (size_t)j->pad, to))
+			return false;
+		digest_add(&ctx, (const uint8_t *)"\n\n", (size_t)j->pad);
+		to += j->pad;
+	}
+	for (size_t i = 0; i < j->ndel; i++) {
+		struct range r = kept(j, i);
+		for (off_t at = r.from, n = backup_part(j, r); n > 0; ) {
+			size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
+			if (!pread_all(fd, buf, k, at))
+				return false;
+			/* End each write at a From_ line when one is in the
+			 * buffer: then a crash leaves whole messages only
+			 * (and mail appended after it starts a message). */
+			for (size_t q = k; (off_t)k < n && q-- > 7; )
+				if (memcmp(buf + q - 7, "\n\nFrom ", 7) == 0) {
+					k = q - 5;
+					break;
+				}
+			if (!pwrite_all(fd, buf, k, to))
+				return false;
+			digest_add(&ctx, (uint8_t *)buf, k);
+			at += (off_t)k;
+			to += (off_t)k;
+			n -= (off_t)k;
+			lock_refresh(lk);
+		}
+	}
+	digest_end(&ctx, j->bsum);
 	return true;
 }
 
-/* ---- steps 2 and 3, shared by the commit and the recovery ----------- */
-
-static bool apply(int mfd, const struct journal *j, char *buf,
-    struct lock *lk)
+/* PREPARE: how long a prefix of file[S, size) is the backup's?  [0, S) is
+ * intact, so the backup is recomputed from it.  -1 on a read error. */
+static off_t backup_prefix(int fd, const struct plan *j, off_t size,
+    char *buf)
 {
-	off_t dst = j->p, b = j->backup_at;
-	for (size_t i = 0; i < j->nseg; i++) {
-		const struct range *r = &j->seg[i];
+	char *mine = buf + UPDATE_BUFFER;
+	off_t at = j->s, max = size - j->s < j->blen ? size - j->s : j->blen;
+	for (size_t i = 0; i <= j->ndel && at - j->s < max; i++) {
+		struct range r = i == 0 ? (struct range){ -1, j->pad } :
+		    kept(j, i - 1);
+		off_t n = i == 0 ? r.len : backup_part(j, r);
+		for (off_t done = 0; done < n && at - j->s < max; ) {
+			off_t left = max - (at - j->s);
+			off_t m = n - done < left ? n - done : left;
+			size_t k = m < UPDATE_BUFFER ? (size_t)m : UPDATE_BUFFER;
+			if (i == 0)
+				memset(mine, '\n', k);
+			else if (!pread_all(fd, mine, k, r.from + done))
+				return -1;
+			if (!pread_all(fd, buf, k, at))
+				return -1;
+			for (size_t q = 0; q < k; q++)
+				if (buf[q] != mine[q])
+					return at + (off_t)q - j->s;
+			at += (off_t)k;
+			done += (off_t)k;
+		}
+	}
+	return at - j->s;
+}
+
+/* Where does mail an MDA appended after the partial backup [S, S+x)
+ * start?  x <= cp, the common prefix; the mail starts with "From ", and its
+ * first bytes may equal the backup's next ones ("From " at least): the last
+ * "From " at or before S+cp.  (Wrong only if the mail began with a byte-
+ * identical copy of the next backed-up message.)  -1: error. */
+static off_t mail_start(int fd, const struct plan *j, off_t cp, off_t size,
+    char *buf)
+{
+	off_t hi = j->s + cp + 5 < size ? j->s + cp + 5 : size;
+	while (hi - j->s >= 5) {
+		off_t lo = hi - UPDATE_BUFFER < j->s ? j->s : hi - UPDATE_BUFFER;
+		if (!pread_all(fd, buf, (size_t)(hi - lo), lo))
+			return -1;
+		for (off_t q = hi - 5; q >= lo; q--)
+			if (q - j->s <= cp &&
+			    memcmp(buf + (q - lo), "From ", 5) == 0)
+				return q - j->s;
+		if (lo == j->s)
+			break;
+		hi = lo + 4;
+	}
+	return cp;
+}
+
+/* COPY: write the kept ranges from P on. */
+static bool apply(int fd, const struct plan *j, char *buf, struct lock *lk)
+{
+	off_t dst = j->p, b = j->s + j->pad;
+	for (size_t i = 0; i < j->ndel; i++) {
+		struct range r = kept(j, i);
 		off_t k = backup_part(j, r);
-		if (!copy(j->fd, b, mfd, dst, k, buf, lk) ||
-		    !copy(mfd, r->from + k, mfd, dst + k, r->len - k, buf, lk))
+		if (!copy(fd, b, fd, dst, k, buf, lk, NULL) ||
+		    !copy(fd, r.from + k, fd, dst + k, r.len - k, buf, lk, NULL))
 			return false;
 		b += k;
-		dst += r->len;
+		dst += r.len;
 	}
 	return true;
 }
 
-static bool run(int mfd, struct journal *j, char *buf, struct lock *lk)
+/* ---- the phases, shared by the commit and the recovery ---------------- */
+
+enum start_result { ST_COPY, ST_NOTHING, ST_PENDING };
+
+/* A made plan: its journal (PREPARE), the backup, fsync, phase COPY.
+ * ST_NOTHING: failed, and the mailbox is as before, journal removed (a
+ * plan made by a recovery is never given up: ST_PENDING instead). */
+static enum start_result start(int fd, struct plan *j, char *buf,
+    struct lock *lk)
+{
+	j->phase = j->blen > 0 ? PH_PREPARE : PH_COPY;
+	if (j->blen == 0 && !hash_file(fd, 0, 0, buf, j->bsum))
+		return ST_NOTHING;
+	if (!journal_write(j)) {
+		int e = errno;
+		if (j->redo)
+			return ST_PENDING;
+		if (j->fd >= 0)
+			journal_remove(j);
+		errno = e;
+		return ST_NOTHING;
+	}
+	if (j->blen == 0)
+		return ST_COPY;
+	if (backup_write(fd, j, buf, lk) && fsync(fd) == 0 &&
+	    journal_phase(j, PH_COPY))
+		return ST_COPY;
+	/* No room for the backup (ENOSPC, EDQUOT) or a bad disk: remove what
+	 * was appended; the journal says PREPARE until this is durable. */
+	int e = errno;
+	enum start_result r = ST_PENDING;
+	if (!j->redo && ftruncate(fd, j->s) == 0 && fsync(fd) == 0 &&
+	    journal_remove(j))
+		r = ST_NOTHING;
+	errno = e;
+	return r;
+}
+
+static bool mismatch(void)
+{
+	log_msg(LOG_CRIT, "the mailbox no longer matches its UPDATE journal "
+	    "in %s", state_dir());
+	errno = EUCLEAN;
+	return false;
+}
+
+/* Runs plan j from its phase to the end.  `fresh`: j's backup and tail
+ * are known to be as planned (just written, under the lock), no need to
+ * check them.  Mail appended after a crash is kept by a new plan. */
+static bool run(int fd, struct plan *j, char *buf, struct lock *lk,
+    bool fresh)
 {
 	for (;;) {
 		struct stat st;
-		if (fstat(mfd, &st) < 0)
+		if (fstat(fd, &st) < 0)
 			return false;
-		if (j->phase == PHASE_COPYING) {
-			if (!tail_present(mfd, j, st.st_size)) {
-				log_msg(LOG_CRIT, "the mailbox no longer matches "
-				    "its UPDATE journal in %s", state_dir());
-				errno = EUCLEAN;
+		off_t size = st.st_size, x = 0;
+		struct plan next = { .fd = j->fd, .dev = j->dev, .ino = j->ino,
+			.s = size, .redo = 1 };
+		if (j->phase == PH_PREPARE) {
+			/* [0, S) is intact; then a partial backup [S, S+x),
+			 * then maybe mail appended since (M). */
+			if (size < j->s)
+				return mismatch();
+			off_t cp = backup_prefix(fd, j, size, buf);
+			x = cp < 0 || cp == size - j->s ? cp :
+			    mail_start(fd, j, cp, size, buf);
+			if (x < 0)
 				return false;
+			if (!j->redo && x == size - j->s)
+				return ftruncate(fd, j->s) == 0 &&
+				    fsync(fd) == 0 && journal_remove(j);
+			if (!j->redo && x == 0)
+				return journal_remove(j);
+			/* Remove [S, S+x), keep M; a plan made by a recovery
+			 * keeps its own deletions and goes on. */
+			next.ndel = j->redo ? j->ndel + 1 : 1;
+			next.del = malloc(next.ndel * sizeof(*next.del));
+			if (!next.del)
+				return false;
+			if (j->redo)
+				memcpy(next.del, j->del,
+				    j->ndel * sizeof(*j->del));
+			next.del[next.ndel - 1] = (struct range){ j->s, x };
+			if (x == 0)
+				next.ndel--;
+			else if (next.ndel > 1 && next.del[next.ndel - 2].from +
+			    next.del[next.ndel - 2].len == j->s)
+				next.del[--next.ndel - 1].len += x;
+		} else {
+			if (j->phase == PH_COPY) {
+				if (!fresh && !tail_present(fd, j, size, buf))
+					return mismatch();
+				if (!apply(fd, j, buf, lk) || fsync(fd) < 0 ||
+				    !journal_phase(j, PH_TRUNCATE))
+					return false;
 			}
-			uint8_t ph = PHASE_COPIED;
-			if (!apply(mfd, j, buf, lk) || fsync(mfd) < 0 ||
-			    !pwrite_all(j->fd, &ph, 1, PHASE_AT) ||
-			    fsync(j->fd) < 0)
+			if (!fresh && !tail_present(fd, j, size, buf)) {
+				/* Truncated already; anything beyond P+L was
+				 * appended since, by an MDA. */
+				return fsync(fd) == 0 && journal_remove(j);
+			}
+			if (size == j->s + j->blen)
+				return ftruncate(fd, j->p + j->l) == 0 &&
+				    fsync(fd) == 0 && journal_remove(j);
+			/* Mail appended after a crash, beyond the backup:
+			 * remove [P+L, S+BL), keep it. */
+			next.ndel = 1;
+			next.del = malloc(sizeof(*next.del));
+			if (!next.del)
 				return false;
-			j->phase = PHASE_COPIED;
+			next.del[0] = (struct range){ j->p + j->l,
+			    j->s + j->blen - j->p - j->l };
 		}
-		if (!tail_present(mfd, j, st.st_size)) {
-			/* Truncated already; anything beyond P+L was
-			 * appended since, by an MDA. */
-			return fsync(mfd) == 0 && journal_remove(j);
-		}
-		if (st.st_size == j->s) {
-			return ftruncate(mfd, j->p + j->l) == 0 &&
-			    fsync(mfd) == 0 && journal_remove(j);
-		}
-		/* Mail appended after a crash, beyond the old tail: remove
-		 * [P+L, S) with a new plan that keeps [S, size). */
-		struct range *seg = realloc(j->seg, sizeof(*seg));
-		if (!seg)
+		enum start_result r = ST_PENDING;
+		if (plan_make(fd, &next, buf))
+			r = start(fd, &next, buf, lk);
+		free(j->del);
+		*j = next;
+		if (r != ST_COPY)
 			return false;
-		j->seg = seg;
-		seg[0] = (struct range){ j->s, st.st_size - j->s };
-		j->p += j->l;
-		j->l = seg[0].len;
-		j->s = st.st_size;
-		j->nseg = 1;
-		j->blen = backup_part(j, &seg[0]);
-		if (!tail_digest(mfd, j->p + j->l, j->s, j->tail) ||
-		    !journal_write(j, mfd, buf))
-			return false;
+		fresh = true;
 	}
 }
 
@@ -445,21 +418,20 @@ enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk)
 {
 	if (state_fd() < 0)
 		return UPD_OK;
-	char *buf = malloc(UPDATE_BUFFER);
+	char *buf = malloc(2 * UPDATE_BUFFER);
 	if (!buf)
 		return UPD_PENDING;
-	struct journal j = { .fd = -1 };
+	struct plan j = { .fd = -1 };
 	sigset_t old;
 	block_signals(&old);
-	int r = journal_read(&j, (uint64_t)st->st_dev, (uint64_t)st->st_ino,
-	    buf);
+	int r = journal_read(&j, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
 	enum upd_status s = UPD_OK;
 	if (r != 0) {
 		s = UPD_PENDING;
 		if (r > 0) {
 			log_msg(LOG_NOTICE, "completing an interrupted UPDATE "
 			    "(phase %c) from %s", j.phase, state_dir());
-			if (run(fd, &j, buf, lk))
+			if (run(fd, &j, buf, lk, false))
 				s = UPD_OK;
 			else
 				log_msg(LOG_ERR, "recovery of the UPDATE failed: "
@@ -473,32 +445,33 @@ enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk)
 }
 
 enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
-    off_t from, off_t size, const struct range *keep, size_t n)
+    off_t size, const struct range *del, size_t n)
 {
-	off_t l = 0;
-	for (size_t i = 0; i < n; i++)
-		l += keep[i].len;
 	sigset_t old;
 	block_signals(&old);
 	enum upd_status s = UPD_NOTHING;
-	if (l == 0) {
-		/* Nothing kept after `from`: one ftruncate, atomic, needs no
+	char *buf = malloc(2 * UPDATE_BUFFER);
+	struct plan j = {
+		.fd = -1, .dev = (uint64_t)st->st_dev,
+		.ino = (uint64_t)st->st_ino, .s = size, .ndel = n,
+		.del = malloc((n ? n : 1) * sizeof(*del)),
+	};
+	if (!buf || !j.del) {
+		log_msg(LOG_ERR, "UPDATE: out of memory");
+		goto out;
+	}
+	memcpy(j.del, del, n * sizeof(*del));
+	if (!plan_check(&j)) {
+		log_msg(LOG_ERR, "UPDATE: bad plan");
+		goto out;
+	}
+	if (j.l == 0) {
+		/* Nothing kept after P: one ftruncate, atomic, needs no
 		 * journal and costs no copy (deleting everything). */
-		if (ftruncate(fd, from) == 0)
+		if (ftruncate(fd, j.p) == 0)
 			s = fsync(fd) == 0 ? UPD_OK : UPD_UNSURE;
 		if (s != UPD_OK)
 			log_msg(LOG_ERR, "UPDATE (truncate): %s", strerror(errno));
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		return s;
-	}
-	char *buf = malloc(UPDATE_BUFFER);
-	struct journal j = {
-		.fd = -1, .dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino,
-		.p = from, .s = size, .l = l, .nseg = n,
-		.seg = malloc((n ? n : 1) * sizeof(struct range)),
-	};
-	if (!buf || !j.seg) {
-		log_msg(LOG_ERR, "UPDATE: out of memory");
 		goto out;
 	}
 	if (state_fd() < 0) {
@@ -506,26 +479,35 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 		    "journal (see --state-dir); nothing deleted");
 		goto out;
 	}
-	memcpy(j.seg, keep, n * sizeof(*keep));
-	for (size_t i = 0; i < n; i++)
-		j.blen += backup_part(&j, &keep[i]);
-	if (!tail_digest(fd, from + l, size, j.tail) ||
-	    !journal_write(&j, fd, buf)) {
-		log_msg(LOG_ERR, "UPDATE: cannot write its journal in %s: %s; "
-		    "nothing deleted", state_dir(), strerror(errno));
-		if (j.fd >= 0)
-			journal_remove(&j);
+	if (!plan_make(fd, &j, buf)) {
+		log_msg(LOG_ERR, "UPDATE: cannot read the mailbox: %s; nothing "
+		    "deleted", strerror(errno));
 		goto out;
 	}
-	/* From here on the journal is durable: the UPDATE will complete. */
-	s = UPD_OK;
-	if (!run(fd, &j, buf, lk)) {
-		/* An fsync error is final: nothing written since the last
-		 * good fsync is trusted.  Redo everything once from the
-		 * journal (idempotent); else the next start will. */
-		log_msg(LOG_ERR, "UPDATE: %s; redoing it from the journal",
-		    strerror(errno));
-		s = update_recover(fd, st, lk) == UPD_OK ? UPD_OK : UPD_PENDING;
+	switch (start(fd, &j, buf, lk)) {
+	case ST_NOTHING:
+		log_msg(LOG_ERR, "UPDATE: cannot write its journal in %s or "
+		    "its backup in the mailbox: %s; nothing deleted",
+		    state_dir(), strerror(errno));
+		break;
+	case ST_PENDING:
+		log_msg(LOG_ERR, "UPDATE: cannot remove a partial backup: %s; "
+		    "the next login does", strerror(errno));
+		s = UPD_PENDING;
+		break;
+	case ST_COPY:
+		/* From here on the UPDATE will complete. */
+		s = UPD_OK;
+		if (!run(fd, &j, buf, lk, true)) {
+			/* An fsync error is final: nothing written since the
+			 * last good fsync is trusted.  Redo everything once
+			 * from the journal (idempotent); else the next start
+			 * will. */
+			log_msg(LOG_ERR, "UPDATE: %s; redoing it from the "
+			    "journal", strerror(errno));
+			s = update_recover(fd, st, lk) == UPD_OK ? UPD_OK :
+			    UPD_PENDING;
+		}
 	}
 out:
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -1,11 +1,12 @@
 /*
- * update.h: the crash-safe UPDATE of an mbox, in place, with a redo
- * journal in the state directory.  The design and the failure model are in
+ * update.h: the crash-safe UPDATE of an mbox, in place, with its backup
+ * appended to the mailbox itself and a small journal (the plan and its
+ * phase) in the state directory.  The design and the failure model are in
  * the README ("Locking and UPDATE").  The caller holds the delivery lock.
  *
- *   update_commit(fd, st, lk, from, size, keep, n)  make the file's bytes
- *       [from, size) the concatenation of the n kept ranges (ascending,
- *       each at or after `from`, none overlapping), and the file that long.
+ *   update_commit(fd, st, lk, size, del, n)  remove the n byte ranges del
+ *       (ascending, disjoint, non-empty, inside [0, size)) from the file of
+ *       that size: every other byte is kept, in order.
  *   update_recover(fd, st, lk)  before a mailbox is scanned: finish an
  *       UPDATE that a crash or an I/O error interrupted (UPD_OK when there
  *       was none).
@@ -34,7 +35,7 @@ struct range {
 enum upd_status { UPD_OK, UPD_NOTHING, UPD_UNSURE, UPD_PENDING };
 
 enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
-    off_t from, off_t size, const struct range *keep, size_t n);
+    off_t size, const struct range *del, size_t n);
 enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk);
 
 #endif

@@ -9,6 +9,11 @@
   mbox.py same FILE WANT...     exit 0 if FILE holds exactly the messages of
                                 one WANT file (each once, byte-identical, in
                                 order) and parses; prints which one
+  mbox.py intact FILE WANT...  exit 0 if every message of the WANT files
+                                occurs whole in FILE as it is (its bytes from
+                                its From_ line to its end, at a From_ line
+                                that starts a message, followed by the
+                                separator or the end); prints those missing
   mbox.py one TAG [N]           the messages that "append FILE TAG N" writes
   mbox.py append FILE TAG [N] [PAUSE]
                                 an MDA: append N messages under fcntl + a
@@ -98,6 +103,21 @@ def main():
         print(f"{sys.argv[2]}: {len(got)} bytes, {len(chunks(got))} messages;"
               f" matches none of {sys.argv[3:]}", file=sys.stderr)
         return 1
+    elif cmd == "intact":
+        got = open(sys.argv[2], "rb").read()
+        starts = split(got)
+        missing = 0
+        for want in sys.argv[3:]:
+            for c in chunks(open(want, "rb").read()):
+                m = c[:-1] if c.endswith(b"\n\n") else c
+                if not any(got.startswith(m, a) and
+                           got[a + len(m):a + len(m) + 1] in (b"", b"\n")
+                           for a in starts):
+                    head = m.split(b"\n", 1)[0].decode()
+                    print(f"{want}: not whole in {sys.argv[2]}: {head}",
+                          file=sys.stderr)
+                    missing += 1
+        return 1 if missing else 0
     elif cmd == "one":
         tag = sys.argv[2]
         n = int(sys.argv[3]) if len(sys.argv) > 3 else 1

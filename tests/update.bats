@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # A crash-safe UPDATE, proved by fault injection: strace fails (EIO, ENOSPC)
 # or SIGKILLs pop3d at every write, fsync, ftruncate, rename and unlink of
-# an UPDATE in turn; then the next login must find every kept message (and
-# any mail delivered meanwhile) exactly once, byte for byte.  mbox.py
-# computes what the mailbox must hold, independently of pop3d's parser.
+# an UPDATE in turn.  At once, before anyone logs in again, every kept
+# message (and any mail delivered meanwhile) must be whole in the mailbox
+# file as it is; then the next login must find each exactly once, byte for
+# byte.  mbox.py computes what the mailbox must hold, independently of
+# pop3d's parser.
 
 load helpers
 
@@ -80,6 +82,20 @@ check() {
 	! ls "$STATE"/update-* 2>/dev/null
 }
 
+# phase: the phase of the UPDATE journal left behind (none: -).
+phase() {
+	local j=("$STATE"/update-*.journal)
+	[ -e "${j[0]}" ] && dd if="${j[0]}" bs=1 skip=16 count=1 status=none ||
+		echo -
+}
+
+# intact NEW: right after a disturbed UPDATE, before the next login, every
+# message to keep and the mail in NEW are whole in the mailbox as it is.
+intact() {
+	run $MB intact "$MBOX" "$T/complete" "$1"
+	assert_success
+}
+
 # expected DELE...: the completed mailbox, checked to hold distinct,
 # parseable messages (so that byte equality means "each exactly once").
 expected() {
@@ -97,6 +113,10 @@ matrix() {
 	: >"$T/none"
 	reset_mbox "$T/orig"
 	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	# Undisturbed, the UPDATE completes (so the faults below hit one).
+	run pop "${dele[@]}" QUIT
+	assert_line --index -1 --regexp '^\+OK bye'
+	cmp "$T/complete" "$MBOX"
 	for sc in ${SYSCALLS//,/ }; do
 		n=$(count "$sc" "${dele[@]}" QUIT)
 		for ((k = 1; k <= n; k++)); do
@@ -108,6 +128,7 @@ matrix() {
 				reply=$(traced "$sc:$err:when=$k" "${dele[@]}" QUIT |
 					tail -n 1)
 				echo "# $sc $err when=$k: $reply"
+				intact "$T/none"
 				check "$reply" "$T/none"
 			done
 		done
@@ -128,18 +149,47 @@ matrix() {
 	$MB one late >"$T/late"
 	reset_mbox "$T/orig"
 	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
-	local n k sc
+	local n k sc phases=
 	for sc in pwrite64 fsync ftruncate; do
 		n=$(count "$sc" 'DELE 1' 'DELE 5' 'DELE 6' QUIT)
-		# pwrite: in the journal, in the copy, the phase; all the rest.
-		for k in $( [ $sc = pwrite64 ] && echo 2 $((n - 3)) $((n - 1)) $n ||
-			seq 1 "$n"); do
+		# Every phase: PREPARE (the backup half written), COPY (the
+		# copy half done), TRUNCATE (before and after the ftruncate).
+		for ((k = 1; k <= n; k++)); do
 			reset_mbox "$T/orig"
 			traced "$sc:signal=KILL:when=$k" 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+			phases+=$(phase)
 			# The MDA finds a dead pop3d's locks stale at once.
 			run $MB append "$MBOX" late
 			assert_output late-1
+			intact "$T/late"
 			check killed "$T/late"
+		done
+	done
+	# ... killed in each phase of the journal.
+	[[ $phases == *P* && $phases == *C* && $phases == *T* ]]
+}
+
+@test "a full disk during the backup leaves the mailbox as it was" {
+	expected 1 5 6
+	: >"$T/none"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT >/dev/null
+	# The backup: the writes to the mailbox beyond its old end.
+	local k size=$(stat -c %s "$T/orig")
+	local backup=$(grep '^[0-9]* *pwrite64(' "$T/count" |
+		awk -v s="$size" '{ sub(/\).*/, ""); n = split($0, a, ", ");
+			if (a[n] + 0 >= s) print NR }')
+	[ -n "$backup" ]
+	for k in $backup; do
+		for err in ENOSPC EDQUOT; do
+			reset_mbox "$T/orig"
+			run traced "pwrite64:error=$err:when=$k" 'DELE 1' 'DELE 5' \
+				'DELE 6' QUIT
+			assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: cannot update the mailbox now'
+			cmp "$T/orig" "$MBOX"
+			! ls "$STATE"/update-* 2>/dev/null
+			check "${lines[-1]}" "$T/none"
 		done
 	done
 }
@@ -158,7 +208,9 @@ matrix() {
 		traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' 'DELE 5' \
 			'DELE 6' QUIT
 		[ -e "$STATE"/update-*.journal ]
+		intact "$T/none"
 		traced pwrite64:signal=KILL:when=$k STAT QUIT
+		intact "$T/none"
 		check killed "$T/none"
 	done
 }
@@ -169,7 +221,7 @@ matrix() {
 	traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' QUIT
 	local j=$(echo "$STATE"/update-*.journal)
 	[ -e "$j" ]
-	printf 'X' | dd of="$j" bs=1 seek=200 conv=notrunc status=none
+	printf 'X' | dd of="$j" bs=1 seek=100 conv=notrunc status=none
 	cp "$MBOX" "$T/before"
 	run pop STAT QUIT
 	assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
@@ -188,6 +240,31 @@ matrix() {
 		'DELE 6' QUIT
 	assert_line --index -1 '-ERR [SYS/TEMP] deleting was interrupted; it completes at the next login'
 	[ -e "$STATE"/update-*.journal ]
+	intact "$T/none"
 	check killed "$T/none"
 	cmp "$T/complete" "$MBOX"
+}
+
+@test "a crash during a recovery that keeps mail delivered after the first crash" {
+	expected 1 5 6
+	$MB one late >"$T/late"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	# The first UPDATE dies with its backup half written (PREPARE), or
+	# before its ftruncate (TRUNCATE); the MDA appends; the recovery,
+	# which must remove the partial backup or the old tail and keep the
+	# new mail (a plan of its own), dies at each of its writes in turn.
+	local first k
+	for first in pwrite64:signal=KILL:when=3 ftruncate:signal=KILL:when=1; do
+		for ((k = 1; k <= 6; k++)); do
+			reset_mbox "$T/orig"
+			traced "$first" 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+			run $MB append "$MBOX" late
+			assert_output late-1
+			traced "pwrite64:signal=KILL:when=$k" STAT QUIT
+			echo "# $first, then the recovery killed at write $k: $(phase)"
+			intact "$T/late"
+			check killed "$T/late"
+		done
+	done
 }
