@@ -880,6 +880,9 @@ out:
 
 void mailbox_close(struct mailbox *mb)
 {
+	/* The block read ahead belongs to this file: the next one opened may
+	 * get the same descriptor and offsets. */
+	ahead.len = 0;
 	if (mb->fd >= 0)
 		close(mb->fd);
 	free(mb->msg);
