@@ -64,17 +64,25 @@ setup() {
 }
 
 @test "bad password and unknown user: the same reply, the same time" {
-	local t0 t1 t2
-	t0=$(date +%s%N)
-	run pop_pam 'USER alice' 'PASS wrong' QUIT
-	t1=$(date +%s%N)
-	assert_line --index 2 '-ERR [AUTH] authentication failed'
-	assert_line --index 3 '+OK bye'
-	run pop_pam 'USER nosuchuser' 'PASS wrong' QUIT
-	t2=$(date +%s%N)
-	assert_line --index 2 '-ERR [AUTH] authentication failed'
-	assert_line --index 3 '+OK bye'
-	local a=$(( (t1 - t0) / 1000000 )) b=$(( (t2 - t1) / 1000000 ))
+	# The least of three tries each: load on the machine only adds time,
+	# so the minima are what the two cases cost.
+	local a=999999 b=999999 t0 t1 i
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		run pop_pam 'USER alice' 'PASS wrong' QUIT
+		t1=$(date +%s%N)
+		assert_line --index 2 '-ERR [AUTH] authentication failed'
+		assert_line --index 3 '+OK bye'
+		t1=$(( (t1 - t0) / 1000000 ))
+		[ "$t1" -lt "$a" ] && a=$t1
+		t0=$(date +%s%N)
+		run pop_pam 'USER nosuchuser' 'PASS wrong' QUIT
+		t1=$(date +%s%N)
+		assert_line --index 2 '-ERR [AUTH] authentication failed'
+		assert_line --index 3 '+OK bye'
+		t1=$(( (t1 - t0) / 1000000 ))
+		[ "$t1" -lt "$b" ] && b=$t1
+	done
 	echo "bad password ${a} ms, unknown user ${b} ms"
 	# Each failure is padded to LOGIN_FAILURE_DELAY_MS (1 s) after PASS;
 	# the rest is starting the process, the same for both.
@@ -83,9 +91,9 @@ setup() {
 	# The log names the account that exists and not the name that does
 	# not (it may be a password typed into USER); no password, no session.
 	run grep -c 'pop3d: login failed user=alice peer=local method=USER reason=bad credentials$' "$LOG"
-	assert_output 1
+	assert_output 3
 	run grep -c 'pop3d: login failed user=(unknown) peer=local method=USER reason=bad credentials$' "$LOG"
-	assert_output 1
+	assert_output 3
 	run grep -e nosuchuser -e wrong -e '^open' "$LOG"
 	assert_failure
 }
