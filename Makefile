@@ -84,16 +84,18 @@ check: check-deps pop3d build-san/pop3d
 	@if command -v dpkg-buildpackage >/dev/null; then $(MAKE) deb-check; \
 	else echo "deb-check skipped: dpkg-buildpackage is not installed"; fi
 
-# The suites with pop3d under valgrind memcheck (tests/valgrind-run), run
-# four at a time: every suite but two.  update.bats injects faults with
-# strace (valgrind under strace would test neither), and clients.bats runs
-# real clients that are not safe side by side (fetchmail's lock) and a
-# 20 MiB message; `make check-valgrind VALGRIND_SUITES=tests/clients.bats
-# TEST_JOBS=1` runs it alone.  Tests that measure pop3d's own memory,
-# writes or /proc entries skip under valgrind and say so.
-VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats,	$(wildcard tests/*.bats))
+# The suites with pop3d under valgrind memcheck (tests/valgrind-run): every
+# suite but update.bats, which injects faults with strace (valgrind under
+# strace would test neither).  VALGRIND_SUITES run four at a time, then
+# VALGRIND_ALONE one test at a time: clients.bats runs real clients that
+# are not safe side by side (fetchmail's lock).  Tests that measure pop3d's
+# own memory, writes or /proc entries skip under valgrind and say so.
+VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats, \
+	$(wildcard tests/*.bats))
+VALGRIND_ALONE ?= tests/clients.bats
 check-valgrind: pop3d
 	tests/valgrind-run $(VALGRIND_SUITES)
+	$(if $(VALGRIND_ALONE),TEST_JOBS=1 tests/valgrind-run $(VALGRIND_ALONE))
 
 # Builds the Debian package out of tree and checks what it installs.
 deb-check:

@@ -94,7 +94,9 @@ wait_for() {
 	printf 'USER alice\r\nPASS secret\r\nQUIT\r\n' >"$T/in"
 	run cw "$POP3D" -m "$T/mail/%u" <"$T/in"
 	assert_failure 1
-	assert_line --index 2 --regexp '^-ERR \[SYS/(PERM|TEMP)\] cannot open the mailbox'
+	# Any line: under valgrind, a warning of its own may come first.
+	assert_line --regexp '^-ERR \[SYS/(PERM|TEMP)\] cannot open the mailbox'
+	refute_line --regexp '^\+OK alice has'
 }
 
 @test "SIGTERM to the monitor ends the session without UPDATE and closes PAM" {
