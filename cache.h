@@ -15,6 +15,9 @@
  *                                      file, the file changed, a damaged or
  *                                      foreign cache: the reason is logged
  *                                      at debug level).
+ *                          The records are the file's, mapped: mb->map;
+ *   cache_unmap(mb)        unmaps them (mailbox.c: when the index grows,
+ *                          after copying them out, and at close);
  *   cache_store(mb, dir)   writes mb's index atomically (temp file, rename);
  *                          a failure is logged and otherwise harmless.
  *
@@ -31,6 +34,7 @@
 enum cache_result { CACHE_OFF, CACHE_MISS, CACHE_HIT, CACHE_GREW };
 
 enum cache_result cache_load(struct mailbox *mb, const char *dir);
+void cache_unmap(struct mailbox *mb);
 void cache_store(const struct mailbox *mb, const char *dir);
 const char *cache_result_name(enum cache_result r);
 

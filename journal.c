@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC		"pop3d-journal-2\n"	/* 16 bytes */
+#define MAGIC		"pop3d-journal-3\n"	/* 16 bytes */
+/* Version 2 differed only in the backup's digest: SHA-256 of all of it. */
+#define MAGIC_FULLSUM	"pop3d-journal-2\n"
 /* The phase byte and the backup's digest, written by one pwrite and not
  * covered by the journal's checksum; then the fixed values. */
 #define PHASE_AT	16
@@ -124,7 +126,7 @@ bool plan_check(struct plan *j)
 static void encode(const struct plan *j, uint8_t *h)
 {
 	memset(h, 0, HEAD_BYTES);
-	memcpy(h, MAGIC, PHASE_AT);
+	memcpy(h, j->full_sum ? MAGIC_FULLSUM : MAGIC, PHASE_AT);
 	h[PHASE_AT] = (uint8_t)j->phase;
 	memcpy(h + PHASE_AT + 1, j->bsum, DLEN);
 	uint64_t v[NVALUES] = { j->dev, j->ino, (uint64_t)j->s,
@@ -214,8 +216,10 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	j->fd = fd;
 	uint8_t h[HEAD_BYTES], d[DLEN], want[DLEN], *dels = NULL;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !pread_all(fd, h, HEAD_BYTES, 0) ||
-	    memcmp(h, MAGIC, PHASE_AT) != 0)
+	if (fstat(fd, &st) < 0 || !pread_all(fd, h, HEAD_BYTES, 0))
+		goto bad;
+	j->full_sum = memcmp(h, MAGIC_FULLSUM, PHASE_AT) == 0;
+	if (!j->full_sum && memcmp(h, MAGIC, PHASE_AT) != 0)
 		goto bad;
 	const uint8_t *v = h + VALUES_AT;
 	j->phase = (char)h[PHASE_AT];

@@ -44,7 +44,9 @@ struct plan {
 	size_t ndel;
 	struct range *del;	/* ascending, disjoint, in [0, S) */
 	uint8_t tail[DLEN];	/* fingerprint of [P+L, S) */
-	uint8_t bsum[DLEN];	/* SHA-256 of the backup (from COPY on) */
+	uint8_t bsum[DLEN];	/* the backup's digest (from COPY on): sampled,
+				   or of every byte in a version-2 journal */
+	bool full_sum;
 	char phase;
 	off_t p, l;		/* derived */
 };

@@ -278,10 +278,15 @@ static enum mb_status grow(struct mailbox *mb)
 	if (n > max_messages)
 		n = max_messages;
 	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
-	 * beyond the last message are never touched and cost no memory. */
-	struct message *p = realloc(mb->msg, n * sizeof(*p));
+	 * beyond the last message are never touched and cost no memory.  An
+	 * index mapped from the cache is copied out of it first. */
+	struct message *p = realloc(mb->map ? NULL : mb->msg, n * sizeof(*p));
 	if (!p)
 		return MB_SYSERR;
+	if (mb->map) {
+		memcpy(p, mb->msg, mb->count * sizeof(*p));
+		cache_unmap(mb);
+	}
 	mb->msg = p;
 	if (mb->uidl != UIDL_OWN) {
 		char (*a)[UIDL_MAX + 1] = realloc(mb->alt, n * sizeof(*a));
@@ -885,7 +890,10 @@ void mailbox_close(struct mailbox *mb)
 	ahead.len = 0;
 	if (mb->fd >= 0)
 		close(mb->fd);
-	free(mb->msg);
+	if (mb->map)
+		cache_unmap(mb);
+	else
+		free(mb->msg);
 	free(mb->alt);
 	mb->fd = -1;
 	mb->msg = NULL;

@@ -40,6 +40,8 @@
 /* --uidl: whose UIDLs to reuse when users migrate (see README). */
 enum uidl_mode { UIDL_OWN, UIDL_XUIDL, UIDL_UW, UIDL_DOVECOT, UIDL_POPA3D };
 
+/* No padding: the index cache (cache.c) is an array of these in a file,
+ * mapped into memory as it is. */
 struct message {
 	off_t start;		/* the From_ line */
 	off_t data;		/* the first header line */
@@ -47,7 +49,7 @@ struct message {
 	uint64_t octets;	/* what RETR sends, before dot-stuffing */
 	uint8_t digest[DIGEST_BYTES];
 	uint32_t occurrence;	/* 1, or n for the n-th identical message */
-	bool deleted;
+	uint32_t deleted;	/* 0 or 1 */
 };
 
 struct mailbox {
@@ -57,7 +59,9 @@ struct mailbox {
 	off_t scanned;		/* bytes the index covers */
 	size_t count;
 	size_t alloc;		/* entries allocated in msg */
-	struct message *msg;
+	struct message *msg;	/* malloc()ed, or in map */
+	void *map;		/* the index cache's file, mapped (cache.c) */
+	size_t map_len;
 	enum uidl_mode uidl;	/* which ids to reuse (--uidl) */
 	char (*alt)[UIDL_MAX + 1];	/* per message, when uidl != UIDL_OWN:
 				   the migrated id or "" */

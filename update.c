@@ -78,6 +78,35 @@ static bool hash_file(int fd, off_t at, off_t n, char *buf, uint8_t *out)
 	return true;
 }
 
+/* The digest of plan j's backup [S, S+BL): its length, BACKUP_SAMPLE bytes
+ * at every BACKUP_STRIDE and its last BACKUP_SAMPLE (every byte for a
+ * version-2 journal).  The backup is durable before the journal says COPY;
+ * the digest tells it from whatever else could be there: a truncated tail
+ * with mail appended since, or a file someone else rewrote. */
+static bool backup_sum(int fd, const struct plan *j, char *buf, uint8_t *out)
+{
+	if (j->full_sum)
+		return hash_file(fd, j->s, j->blen, buf, out);
+	digest_ctx ctx;
+	uint8_t len[8];
+	digest_begin(&ctx);
+	put64(len, (uint64_t)j->blen);
+	digest_add(&ctx, len, sizeof(len));
+	for (off_t at = 0; at < j->blen; at += BACKUP_STRIDE) {
+		off_t k = j->blen - at < BACKUP_SAMPLE ? j->blen - at :
+		    BACKUP_SAMPLE;
+		if (!pread_all(fd, buf, (size_t)k, j->s + at))
+			return false;
+		digest_add(&ctx, (uint8_t *)buf, (size_t)k);
+	}
+	off_t k = j->blen < BACKUP_SAMPLE ? j->blen : BACKUP_SAMPLE;
+	if (!pread_all(fd, buf, (size_t)k, j->s + j->blen - k))
+		return false;
+	digest_add(&ctx, (uint8_t *)buf, (size_t)k);
+	digest_end(&ctx, out);
+	return true;
+}
+
 /* A digest of the old tail [from, to) of the mailbox: its length, its
  * first and its last TAIL_SAMPLE bytes.  It tells whether the tail is still
  * there (not yet truncated) without reading a whole deleted gigabyte. */
@@ -168,20 +197,16 @@ static bool tail_present(int fd, const struct plan *j, off_t size, char *buf)
 	return size >= j->s + j->blen &&
 	    tail_digest(fd, j->p + j->l, j->s, d) &&
 	    memcmp(d, j->tail, sizeof(d)) == 0 &&
-	    hash_file(fd, j->s, j->blen, buf, d) &&
-	    memcmp(d, j->bsum, sizeof(d)) == 0;
+	    backup_sum(fd, j, buf, d) && memcmp(d, j->bsum, sizeof(d)) == 0;
 }
 
-/* Appends the backup at S, computing its digest; fsync is the caller's. */
+/* Appends the backup at S, then takes its digest; fsync is the caller's. */
 static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 {
-	digest_ctx ctx;
-	digest_begin(&ctx);
 	off_t to = j->s;
 	if (j->pad > 0) {
 		if (!pwrite_all(fd, "\n\n", (size_t)j->pad, to))
 			return false;
-		digest_add(&ctx, (const uint8_t *)"\n\n", (size_t)j->pad);
 		to += j->pad;
 	}
 	for (size_t i = 0; i < j->ndel; i++) {
@@ -200,15 +225,13 @@ static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 				}
 			if (!pwrite_all(fd, buf, k, to))
 				return false;
-			digest_add(&ctx, (uint8_t *)buf, k);
 			at += (off_t)k;
 			to += (off_t)k;
 			n -= (off_t)k;
 			lock_refresh(lk);
 		}
 	}
-	digest_end(&ctx, j->bsum);
-	return true;
+	return backup_sum(fd, j, buf, j->bsum);
 }
 
 /* PREPARE: how long a prefix of file[S, size) is the backup's?  [0, S) is
@@ -293,7 +316,7 @@ static enum start_result start(int fd, struct plan *j, char *buf,
     struct lock *lk)
 {
 	j->phase = j->blen > 0 ? PH_PREPARE : PH_COPY;
-	if (j->blen == 0 && !hash_file(fd, 0, 0, buf, j->bsum))
+	if (j->blen == 0 && !backup_sum(fd, j, buf, j->bsum))
 		return ST_NOTHING;
 	if (!journal_write(j)) {
 		int e = errno;

@@ -166,3 +166,32 @@ read_bytes() {
 	expect_index off
 	[ "$(cat "$STATE")" = x ]
 }
+
+@test "a session that deletes from a cached index never writes into the cache file" {
+	expect_index miss
+	expect_index hit
+	cp "$T/state/mbox-index" "$T/index-before"
+	# The records are the file's pages, mapped: DELE marks them in this
+	# process only (MAP_PRIVATE).  The session ends without QUIT, so
+	# nothing is deleted from the mailbox either.
+	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nDELE 3\r\nLIST\r\n' |
+		"$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
+		--state-dir="$T/state" 2>"$T/log" | tr -d '\r' >"$T/out"
+	grep -q 'index cache: hit$' "$T/log"
+	run cat "$T/out"
+	assert_line --index 5 '+OK scan listing follows'
+	assert_line --index 6 --regexp '^2 [0-9]+$'
+	assert_line --index 7 '.'
+	cmp "$T/state/mbox-index" "$T/index-before"
+	expect_index hit
+	# And a deletion that QUIT carries out: the next session scans the
+	# rewritten mailbox, and answers as a scan does.
+	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n' |
+		"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
+		--state-dir="$T/state" >/dev/null
+	settle
+	expect_index miss
+	run cat "$T/cached"
+	assert_line --index 3 --regexp '^\+OK 2 [0-9]+$'
+	expect_index hit
+}

@@ -228,6 +228,54 @@ matrix() {
 	cmp "$MBOX" "$T/before"
 }
 
+# v2journal JOURNAL MAILBOX: rewrites a journal as version 2 wrote it (the
+# same layout; the digest is the SHA-256 of every byte of the backup).
+v2journal() {
+	python3 - "$1" "$2" <<-'PY'
+		import hashlib, struct, sys
+		j = bytearray(open(sys.argv[1], 'rb').read())
+		s, blen = struct.unpack_from('<Q', j, 72)[0], struct.unpack_from('<Q', j, 96)[0]
+		with open(sys.argv[2], 'rb') as f:
+		    f.seek(s)
+		    j[17:49] = hashlib.sha256(f.read(blen)).digest()
+		j[0:16] = b'pop3d-journal-2\n'
+		j[-32:] = hashlib.sha256(j[0:16] + j[56:-32]).digest()
+		open(sys.argv[1], 'wb').write(j)
+	PY
+}
+
+@test "a version-2 journal (digest of the whole backup) is completed; a backup that does not match its digest is refused" {
+	expected 1 5 6
+	: >"$T/none"
+	local n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT) j
+	# Killed during the copy: the journal says COPY.
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+	j=$(echo "$STATE"/update-*.journal)
+	[ "$(phase)" = C ]
+	v2journal "$j" "$MBOX"
+	check killed "$T/none"
+	cmp "$T/complete" "$MBOX"
+	# The same, but a byte of the backup changed behind the journal's
+	# back (version 3, sampled digest: its first byte is sampled; and
+	# version 2): the server must not copy from it.
+	for v in 3 2; do
+		reset_mbox "$T/orig"
+		traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+		j=$(echo "$STATE"/update-*.journal)
+		[ "$(phase)" = C ]
+		[ $v = 3 ] || v2journal "$j" "$MBOX"
+		local s=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1],"rb").read(), 72)[0] + 2)' "$j")
+		printf 'Y' | dd of="$MBOX" bs=1 seek=$((s + 4096 * (v == 2))) conv=notrunc status=none
+		cp "$MBOX" "$T/before"
+		run pop STAT QUIT
+		assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
+		cmp "$MBOX" "$T/before"
+		rm -f "$STATE"/update-*
+	done
+}
+
 @test "a disk that keeps failing: QUIT says the UPDATE completes at the next login, and it does" {
 	expected 1 5 6
 	: >"$T/none"
