@@ -826,6 +826,43 @@ void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 		sprintf(buf + 2 * DIGEST_BYTES, "-%u", m->occurrence);
 }
 
+/* After an UPDATE that removed the deleted messages from [0, scanned): the
+ * index of the new file is the old one without them, each kept message
+ * moved down by the bytes removed before it, duplicates numbered again.
+ * It is stored, but for the last kept message, as a cache of a mailbox
+ * that grew: the next session checks it by content (cache.c) and scans
+ * from its last message on, with any mail delivered since, instead of
+ * scanning the whole mailbox again.  Called under the lock; mb's index is
+ * used up. */
+static void cache_after_update(struct mailbox *mb)
+{
+	size_t k = 0;
+	off_t gone = 0;
+	bool twins = false;
+	for (size_t i = 0; i < mb->count; i++) {
+		struct message m = mb->msg[i];
+		off_t next = i + 1 < mb->count ? mb->msg[i + 1].start :
+		    mb->scanned;
+		twins |= m.occurrence > 1;
+		if (m.deleted) {
+			gone += next - m.start;
+			continue;
+		}
+		m.start -= gone;
+		m.data -= gone;
+		m.end -= gone;
+		mb->msg[k++] = m;
+	}
+	if (k < 2 || fstat(mb->fd, &mb->st) < 0)
+		return;
+	mb->count = k - 1;
+	mb->scanned = mb->msg[k - 1].start;
+	mb->st.st_size = mb->scanned;
+	if (twins && !number_duplicates(mb, 0))
+		return;
+	cache_store(mb, state_dir());
+}
+
 /* RFC 1939 section 6: remove the deleted messages; keep every other byte,
  * mail appended since the scan included.  Lock, verify, commit, unlock. */
 enum mb_status mailbox_update(struct mailbox *mb)
@@ -866,6 +903,8 @@ enum mb_status mailbox_update(struct mailbox *mb)
 	switch (update_commit(mb->fd, &now, &lk, now.st_size, del, n)) {
 	case UPD_OK:
 		st = MB_OK;
+		if (mb->cache != CACHE_OFF)
+			cache_after_update(mb);
 		break;
 	case UPD_NOTHING:
 		st = MB_SYSERR;

@@ -21,7 +21,8 @@
  *                              indexed part is as scanned, then remove the
  *                              deleted messages crash-safely (update.h),
  *                              keeping the rest and whatever was appended
- *                              since the scan
+ *                              since the scan; then the index is used up
+ *                              (it became the index cache of the new file)
  *   mailbox_close(mb)
  * Every function returns MB_OK or the reason it did nothing.
  */

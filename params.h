@@ -99,6 +99,9 @@
  * whole; the digest only tells it from other bytes (update.c). */
 #define BACKUP_SAMPLE		4096
 #define BACKUP_STRIDE		(1024 * 1024)
+/* UPDATE's writes are started on their way to the disk in chunks of this
+ * many bytes (update.c: stream()). */
+#define STREAM_CHUNK		(1024 * 1024)
 
 /* The per-user state directory (state.c): session lock, UPDATE journal,
  * index cache.  Under the home directory by default; when that is missing

@@ -243,6 +243,7 @@ static enum outcome cmd_quit(struct ctx *c)
 	unsigned long deleted = 0;
 	for (size_t i = 0; i < c->mb->count; i++)
 		deleted += c->mb->msg[i].deleted;
+	size_t left = c->mb->count - deleted;	/* the index is used up */
 	enum mb_status st = mailbox_update(c->mb);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s", c->mb->path,
@@ -261,7 +262,7 @@ static enum outcome cmd_quit(struct ctx *c)
 	c->stats->deleted = deleted;
 	/* The mailbox is done with: free it before the client hears so. */
 	state_session_unlock();
-	io_printf("+OK bye, %zu messages left\r\n", c->mb->count - deleted);
+	io_printf("+OK bye, %zu messages left\r\n", left);
 	c->end = END_QUIT;
 	return LEAVE;
 }

@@ -14,9 +14,11 @@
  *             "update-INO.journal", directory fsync'ed; then the backup is
  *             appended ('\n' padding so it starts at a From_ boundary)
  *             and the mailbox fsync'ed;
- *   COPY      (with the backup's SHA-256) the kept ranges are written one
- *             after another from P on: bytes below E from the backup, the
- *             others from their place (both are beyond P+L, never
+ *   COPY      (with the backup's digest) the kept ranges are written one
+ *             after another from P on, front to back: right after the
+ *             backup was made, from their place (each block is read before
+ *             it is overwritten); in a recovery, bytes below E from the
+ *             backup, the others from their place (beyond P+L, never
  *             overwritten); fsync;
  *   TRUNCATE  ftruncate(P+L), fsync, unlink the journal, fsync the dir.
  * Recovery: PREPARE rolls back (the partial backup is removed: a prefix of
@@ -27,6 +29,7 @@
  * The whole commit runs with signals blocked; only SIGKILL or a power cut
  * can stop it between two system calls, and the journal covers both.
  */
+#define _GNU_SOURCE	/* sync_file_range (Linux), used where it exists */
 #include "update.h"
 #include "journal.h"
 #include "log.h"
@@ -42,21 +45,58 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Copies n bytes from (in, at) to (out, to), hashing them into ctx unless
- * NULL; touches the dotlock now and then, since a big rewrite may outlast
- * the 5-minute stale rule. */
-static bool copy(int in, off_t at, int out, off_t to, off_t n, char *buf,
-    struct lock *lk, digest_ctx *ctx)
+/* Big writes go to the disk as they are made, not all at the next fsync:
+ * each STREAM_CHUNK written is started on its way (sync_file_range, where
+ * Linux has it), so that the fsync that ends a phase finds little left to
+ * do.  A backup is also waited for and dropped from the page cache one
+ * chunk behind: only a recovery reads it, and the pages it frees are
+ * the ones its next chunk reuses.  An error there is an I/O error of the
+ * write (a wait consumes it: a later fsync would not see it). */
+struct stream {
+	off_t begun, done;	/* file offsets */
+	bool drop;		/* wait for and drop what was written */
+};
+
+static bool stream(int fd, struct stream *s, off_t upto)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	while (upto - s->begun >= STREAM_CHUNK) {
+		if (sync_file_range(fd, s->begun, STREAM_CHUNK,
+		    SYNC_FILE_RANGE_WRITE) < 0)
+			return false;
+		if (s->drop && s->begun > s->done) {
+			if (sync_file_range(fd, s->done, s->begun - s->done,
+			    SYNC_FILE_RANGE_WAIT_BEFORE |
+			    SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+				return false;
+			posix_fadvise(fd, s->done, s->begun - s->done,
+			    POSIX_FADV_DONTNEED);
+			s->done = s->begun;
+		}
+		s->begun += STREAM_CHUNK;
+	}
+#else
+	(void)fd, (void)s, (void)upto;
+#endif
+	return true;
+}
+
+/* Copies n bytes from `at` to `to` in fd, front to back (to <= at, or the
+ * ranges apart); touches the dotlock now and then, since a big rewrite may
+ * outlast the 5-minute stale rule. */
+static bool copy(int fd, off_t at, off_t to, off_t n, char *buf,
+    struct lock *lk, struct stream *out)
 {
 	while (n > 0) {
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
-		if (!pread_all(in, buf, k, at) || !pwrite_all(out, buf, k, to))
+		if (!pread_all(fd, buf, k, at) || !pwrite_all(fd, buf, k, to))
 			return false;
-		if (ctx)
-			digest_add(ctx, (uint8_t *)buf, k);
 		at += (off_t)k;
 		to += (off_t)k;
 		n -= (off_t)k;
+		if (!stream(fd, out, to))
+			return false;
 		lock_refresh(lk);
 	}
 	return true;
@@ -105,6 +145,54 @@ static bool backup_sum(int fd, const struct plan *j, char *buf, uint8_t *out)
 	digest_add(&ctx, (uint8_t *)buf, (size_t)k);
 	digest_end(&ctx, out);
 	return true;
+}
+
+/* backup_sum's digest, taken from the bytes as they are written. */
+struct sampler {
+	digest_ctx ctx;
+	off_t at;			/* bytes fed */
+	size_t nlast;
+	char last[BACKUP_SAMPLE];	/* the last nlast bytes fed */
+};
+
+static void sampler_begin(struct sampler *s, off_t blen)
+{
+	uint8_t len[8];
+	digest_begin(&s->ctx);
+	put64(len, (uint64_t)blen);
+	digest_add(&s->ctx, len, sizeof(len));
+	s->at = 0;
+	s->nlast = 0;
+}
+
+static void sampler_feed(struct sampler *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; ) {
+		off_t in = s->at % BACKUP_STRIDE;
+		off_t want = in < BACKUP_SAMPLE ? BACKUP_SAMPLE - in :
+		    BACKUP_STRIDE - in;
+		size_t k = (off_t)(n - i) < want ? n - i : (size_t)want;
+		if (in < BACKUP_SAMPLE)
+			digest_add(&s->ctx, (const uint8_t *)p + i, k);
+		i += k;
+		s->at += (off_t)k;
+	}
+	if (n >= BACKUP_SAMPLE) {
+		memcpy(s->last, p + n - BACKUP_SAMPLE, BACKUP_SAMPLE);
+		s->nlast = BACKUP_SAMPLE;
+		return;
+	}
+	size_t keep = s->nlast < BACKUP_SAMPLE - n ? s->nlast :
+	    BACKUP_SAMPLE - n;
+	memmove(s->last, s->last + s->nlast - keep, keep);
+	memcpy(s->last + keep, p, n);
+	s->nlast = keep + n;
+}
+
+static void sampler_end(struct sampler *s, uint8_t *out)
+{
+	digest_add(&s->ctx, (const uint8_t *)s->last, s->nlast);
+	digest_end(&s->ctx, out);
 }
 
 /* A digest of the old tail [from, to) of the mailbox: its length, its
@@ -200,13 +288,18 @@ static bool tail_present(int fd, const struct plan *j, off_t size, char *buf)
 	    backup_sum(fd, j, buf, d) && memcmp(d, j->bsum, sizeof(d)) == 0;
 }
 
-/* Appends the backup at S, then takes its digest; fsync is the caller's. */
+/* Appends the backup at S, taking its digest on the way; fsync is the
+ * caller's. */
 static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 {
+	struct sampler sum;
+	struct stream out = { .begun = j->s, .done = j->s, .drop = true };
 	off_t to = j->s;
+	sampler_begin(&sum, j->blen);
 	if (j->pad > 0) {
 		if (!pwrite_all(fd, "\n\n", (size_t)j->pad, to))
 			return false;
+		sampler_feed(&sum, "\n\n", (size_t)j->pad);
 		to += j->pad;
 	}
 	for (size_t i = 0; i < j->ndel; i++) {
@@ -225,13 +318,17 @@ static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 				}
 			if (!pwrite_all(fd, buf, k, to))
 				return false;
+			sampler_feed(&sum, buf, k);
 			at += (off_t)k;
 			to += (off_t)k;
 			n -= (off_t)k;
+			if (!stream(fd, &out, to))
+				return false;
 			lock_refresh(lk);
 		}
 	}
-	return backup_sum(fd, j, buf, j->bsum);
+	sampler_end(&sum, j->bsum);
+	return true;
 }
 
 /* PREPARE: how long a prefix of file[S, size) is the backup's?  [0, S) is
@@ -289,15 +386,23 @@ static off_t mail_start(int fd, const struct plan *j, off_t cp, off_t size,
 	return cp;
 }
 
-/* COPY: write the kept ranges from P on. */
-static bool apply(int fd, const struct plan *j, char *buf, struct lock *lk)
+/* COPY: write the kept ranges from P on.  In a recovery, bytes below E
+ * come from the backup (the copy may have overwritten their place); the
+ * others are never overwritten (the copy ends at P+L <= E).  Right after
+ * the backup was made (`fresh`) every kept byte is still at its place, and
+ * is read from there: front to back, each block read before it is
+ * overwritten, as an in-place rewrite without backup would; the backup is
+ * not read at all. */
+static bool apply(int fd, const struct plan *j, char *buf, struct lock *lk,
+    bool fresh)
 {
+	struct stream out = { .begun = j->p, .done = j->p };
 	off_t dst = j->p, b = j->s + j->pad;
 	for (size_t i = 0; i < j->ndel; i++) {
 		struct range r = kept(j, i);
-		off_t k = backup_part(j, r);
-		if (!copy(fd, b, fd, dst, k, buf, lk, NULL) ||
-		    !copy(fd, r.from + k, fd, dst + k, r.len - k, buf, lk, NULL))
+		off_t k = fresh ? 0 : backup_part(j, r);
+		if (!copy(fd, b, dst, k, buf, lk, &out) ||
+		    !copy(fd, r.from + k, dst + k, r.len - k, buf, lk, &out))
 			return false;
 		b += k;
 		dst += r.len;
@@ -398,7 +503,8 @@ static bool run(int fd, struct plan *j, char *buf, struct lock *lk,
 			if (j->phase == PH_COPY) {
 				if (!fresh && !tail_present(fd, j, size, buf))
 					return mismatch();
-				if (!apply(fd, j, buf, lk) || fsync(fd) < 0 ||
+				if (!apply(fd, j, buf, lk, fresh) ||
+				    fsync(fd) < 0 ||
 				    !journal_phase(j, PH_TRUNCATE))
 					return false;
 			}

@@ -184,14 +184,59 @@ read_bytes() {
 	assert_line --index 7 '.'
 	cmp "$T/state/mbox-index" "$T/index-before"
 	expect_index hit
-	# And a deletion that QUIT carries out: the next session scans the
-	# rewritten mailbox, and answers as a scan does.
-	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n' |
+}
+
+# retr_all STATE-DIR: RETR of messages 1 to 5 (CRs removed).
+retr_all() {
+	printf 'USER alice\r\nPASS secret\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nRETR 5\r\nQUIT\r\n' |
 		"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
-		--state-dir="$T/state" >/dev/null
+		--state-dir="$1" | tr -d '\r'
+}
+
+# quit_deleting N...: a session that deletes messages N... and QUITs.
+quit_deleting() {
+	{
+		printf 'USER alice\r\nPASS secret\r\n'
+		printf 'DELE %s\r\n' "$@"
+		printf 'QUIT\r\n'
+	} | "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
+		--state-dir="$T/state" | tr -d '\r' | tail -n 1
+}
+
+@test "after an UPDATE the next session takes the index from the cache and scans only from the last message on" {
+	{
+		for i in 1 2 3 4 5 6 7 8; do
+			msg a@example.org "n$((i % 3))" "body $((i % 3))\n.dot"
+		done
+	} | write_mbox
 	settle
 	expect_index miss
-	run cat "$T/cached"
-	assert_line --index 3 --regexp '^\+OK 2 [0-9]+$'
 	expect_index hit
+	# The first of three identical messages (UIDLs x, x-2, x-3 become x,
+	# x-2), one in the middle, and the last one.
+	run quit_deleting 1 5 8
+	assert_output '+OK bye, 5 messages left'
+	settle
+	expect_index grew
+	run cat "$T/cached"
+	assert_line --index 3 --regexp '^\+OK 5 [0-9]+$'
+	# Every message is served from where the index says, as after a scan.
+	retr_all "$T/state" >"$T/retr-cached"
+	retr_all "" >"$T/retr-scanned"
+	[ "$(grep -c '^+OK [0-9]* octets$' "$T/retr-cached")" = 5 ]
+	cmp "$T/retr-cached" "$T/retr-scanned"
+	expect_index hit
+	# Again, with mail delivered between the UPDATE and the next session.
+	run quit_deleting 2
+	assert_output '+OK bye, 4 messages left'
+	msg c@example.org new 'late' >>"$MBOX"
+	settle
+	expect_index grew
+	run cat "$T/cached"
+	assert_line --index 3 --regexp '^\+OK 5 [0-9]+$'
+	# Down to one message: nothing is worth storing; a scan it is.
+	run quit_deleting 1 2 3 4
+	assert_output '+OK bye, 1 messages left'
+	settle
+	expect_index miss
 }

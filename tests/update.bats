@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # A crash-safe UPDATE, proved by fault injection: strace fails (EIO, ENOSPC)
-# or SIGKILLs pop3d at every write, fsync, ftruncate, rename and unlink of
-# an UPDATE in turn.  At once, before anyone logs in again, every kept
+# or SIGKILLs pop3d at every write, fsync, sync_file_range, ftruncate,
+# rename and unlink of an UPDATE in turn.  At once, before anyone logs in again, every kept
 # message (and any mail delivered meanwhile) must be whole in the mailbox
 # file as it is; then the next login must find each exactly once, byte for
 # byte.  mbox.py computes what the mailbox must hold, independently of
@@ -9,7 +9,7 @@
 
 load helpers
 
-SYSCALLS=pwrite64,fsync,ftruncate,renameat,unlinkat
+SYSCALLS=pwrite64,fsync,ftruncate,renameat,unlinkat,sync_file_range
 
 # LeakSanitizer cannot run under ptrace: with the ASan build it would only
 # report that (a report that fails tests/run).  ASan itself still runs.
