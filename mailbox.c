@@ -211,19 +211,13 @@ static void finish(struct mailbox *mb, struct scan *s, off_t end,
 	s->m = NULL;
 }
 
-static const struct message *sorting;
-
-static int cmp_digest(const void *a, const void *b)
-{
-	const struct message *msg = sorting;
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int c = memcmp(msg[x].digest, msg[y].digest, DIGEST_BYTES);
-	return c ? c : (x > y) - (x < y);
-}
-
-/* Numbers identical messages 1, 2, 3... in mailbox order.  Messages before
- * `fresh` are numbered already (from the index cache): a few new ones are
- * numbered against them directly, many by sorting everything again. */
+/* Numbers identical messages 1, 2, 3... in mailbox order: a message's
+ * occurrence is one more than that of the last earlier message with the
+ * same digest.  One pass with an open-addressing table of message numbers;
+ * the slot comes from the digest keyed with a per-process secret, so that
+ * mail crafted for colliding digest bits cannot make the pass quadratic.
+ * Messages before `fresh` are numbered already (from the index cache): a
+ * few new ones are numbered against them directly. */
 static bool number_duplicates(struct mailbox *mb, size_t fresh)
 {
 	if (fresh > 0 && mb->count - fresh <= CACHE_RENUMBER_MAX) {
@@ -239,23 +233,35 @@ static bool number_duplicates(struct mailbox *mb, size_t fresh)
 		}
 		return true;
 	}
-	if (mb->count == 0)
-		return true;
-	uint32_t *order = malloc(mb->count * sizeof(*order));
-	if (!order)
+	static uint64_t key;
+	if (key == 0 && getentropy(&key, sizeof(key)) < 0)
+		key = (uint64_t)getpid() * 0x9e3779b97f4a7c15u;
+	int bits = 6;
+	while (bits < 40 && (size_t)1 << bits < 2 * mb->count)
+		bits++;
+	size_t mask = ((size_t)1 << bits) - 1;
+	uint32_t *slot = calloc(mask + 1, sizeof(*slot));	/* i + 1 */
+	if (!slot)
 		return false;
-	for (size_t i = 0; i < mb->count; i++)
-		order[i] = (uint32_t)i;
-	sorting = mb->msg;
-	qsort(order, mb->count, sizeof(*order), cmp_digest);
 	for (size_t i = 0; i < mb->count; i++) {
-		struct message *m = &mb->msg[order[i]];
+		struct message *m = &mb->msg[i];
+		uint64_t h;
+		memcpy(&h, m->digest, sizeof(h));
+		size_t k = (size_t)(((h ^ key) * 0x9e3779b97f4a7c15u) >>
+		    (64 - bits));
 		m->occurrence = 1;
-		if (i > 0 && memcmp(mb->msg[order[i - 1]].digest, m->digest,
-		    DIGEST_BYTES) == 0)
-			m->occurrence = mb->msg[order[i - 1]].occurrence + 1;
+		for (;; k = (k + 1) & mask) {
+			if (slot[k] == 0)
+				break;
+			const struct message *o = &mb->msg[slot[k] - 1];
+			if (memcmp(o->digest, m->digest, DIGEST_BYTES) == 0) {
+				m->occurrence = o->occurrence + 1;
+				break;
+			}
+		}
+		slot[k] = (uint32_t)(i + 1);
 	}
-	free(order);
+	free(slot);
 	return true;
 }
 
@@ -321,7 +327,8 @@ static off_t length_end(int fd, off_t body, long long length, off_t size)
 static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
     size_t avail)
 {
-	if (avail >= 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
+	if ((p[0] | 0x20) == 'c' && avail >= 15 &&
+	    strncasecmp(p, "Content-Length:", 15) == 0) {
 		long long v = 0;
 		size_t i = 15;
 		while (i < avail && p[i] == ' ')
@@ -343,37 +350,51 @@ static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
 	}
 }
 
-typedef unsigned char v16 __attribute__((vector_size(16)));
+/* Bytes looked at in one step: 32, in AVX2 registers where the CPU has
+ * them (target_clones: the loader picks the variant), else in two SSE2
+ * (x86-64) or NEON (arm64) halves. */
+#define VW 32
+typedef unsigned char vec __attribute__((vector_size(VW)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define WIDE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE_CLONES
+#endif
 
 /* The sum of the lanes of a byte counter. */
-static size_t lanes(v16 acc)
+static inline size_t lanes(const vec *acc)
 {
 	size_t c = 0;
-	for (int k = 0; k < 16; k++)
-		c += acc[k];
+	for (int k = 0; k < VW; k++)
+		c += (*acc)[k];
 	return c;
 }
 
 /* The first "\nFrom " in [p, e), or NULL; adds the LFs before it (or in
  * all of [p, e)) to *lfs.  glibc's memmem alone takes 3x longer: here LFs
- * and "\nF" pairs are found 16 bytes at a time (SSE2 on x86-64, NEON on
- * arm64) and only the pairs are compared, in the same pass that counts. */
+ * and "\nF" pairs are found VW bytes at a time and only the pairs are
+ * compared, in the same pass that counts. */
+WIDE_CLONES
 static const char *find_from_line(const char *p, const char *e, size_t *lfs)
 {
-	const v16 nl = (v16){ 0 } + '\n', f = (v16){ 0 } + 'F';
-	v16 acc = { 0 };
+	const vec nl = (vec){ 0 } + '\n', f = (vec){ 0 } + 'F';
+	vec acc = { 0 };
 	int blocks = 0;
-	for (; e - p >= 17; p += 16) {
-		v16 a, b;
-		uint64_t w[2];
-		memcpy(&a, p, 16);
-		memcpy(&b, p + 1, 16);
-		v16 lf = (v16)(a == nl), m = lf & (v16)(b == f);
-		memcpy(w, &m, 16);
-		if (w[0] | w[1]) {
-			for (int k = 0; k < 16; k++)
+	for (; e - p >= VW + 1; p += VW) {
+		vec a, b;
+		uint64_t w[VW / 8], any = 0;
+		memcpy(&a, p, VW);
+		memcpy(&b, p + 1, VW);
+		vec lf = (vec)(a == nl), m = lf & (vec)(b == f);
+		memcpy(w, &m, VW);
+		for (int k = 0; k < VW / 8; k++)
+			any |= w[k];
+		if (any) {
+			for (int k = 0; k < VW; k++)
 				if (m[k] && memcmp(p + k, "\nFrom ", 6) == 0) {
-					*lfs += lanes(acc);
+					*lfs += lanes(&acc);
 					for (int j = 0; j < k; j++)
 						*lfs += p[j] == '\n';
 					return p + k;
@@ -381,12 +402,12 @@ static const char *find_from_line(const char *p, const char *e, size_t *lfs)
 		}
 		acc -= lf;	/* a match is all ones: -1 */
 		if (++blocks == 255) {	/* a byte lane counts to 255 */
-			*lfs += lanes(acc);
-			acc = (v16){ 0 };
+			*lfs += lanes(&acc);
+			acc = (vec){ 0 };
 			blocks = 0;
 		}
 	}
-	*lfs += lanes(acc);
+	*lfs += lanes(&acc);
 	for (; e - p >= 6; p++) {
 		if (memcmp(p, "\nFrom ", 6) == 0)
 			return p;

@@ -52,12 +52,13 @@
 /* The index cache (cache.h) in the state directory.  A cache is checked
  * against the mailbox's last CACHE_TAIL bytes and CACHE_SAMPLES message
  * starts (a few reads, whatever the size).  Up to CACHE_RENUMBER_MAX new
- * messages are numbered against the cached ones one by one (n reads of the
- * index each); more are numbered by sorting the whole index again. */
+ * messages are numbered against the cached ones one by one (a pass over the
+ * index each); more are numbered again with the whole index in a hash
+ * table (one pass, 2 to 4 table slots of 4 bytes a message). */
 #define CACHE_FILE		"mbox-index"
 #define CACHE_TAIL		4096
 #define CACHE_SAMPLES		16
-#define CACHE_RENUMBER_MAX	64
+#define CACHE_RENUMBER_MAX	4
 
 /* A message index entry costs ~64 bytes; refuse mailboxes beyond these with
  * -ERR [SYS/PERM] rather than grow without bound (--max-messages and
