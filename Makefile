@@ -20,7 +20,7 @@ systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c cache.c digest.c update.c journal.c \
+SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
 	privsep.c sasl.c base64.c apop.c
 OBJS = $(SRCS:.c=.o)

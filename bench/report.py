@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--cmd", default="make bench")
     ap.add_argument("--strace-n", default="")
+    ap.add_argument("--work", default="", help="bench/work: the mailboxes and their .idx")
     a = ap.parse_args()
 
     meta = {}
@@ -86,6 +87,8 @@ def main():
       "(< 1.00 = faster than every peer). Every run is checked for correctness; "
       "**FAIL** means the output or the mailbox left behind was wrong (details "
       "below) and no time is quoted. `n/a` = server not available.\n")
+
+    targets(w, a, sizes, servers, cell)
 
     for n in sizes:
         w("## N = %d messages\n" % n)
@@ -188,6 +191,200 @@ def main():
 
     with open(a.out, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def mailbox_size(a, n):
+    try:
+        return os.path.getsize(os.path.join(a.work, "mbox-%d" % n))
+    except OSError:
+        return None
+
+
+def middle_start(a, n):
+    """Offset of the From_ line of message (n+1)/2 of the generated mailbox."""
+    try:
+        with open(os.path.join(a.work, "mbox-%d.idx" % n)) as f:
+            for i, l in enumerate(f, 1):
+                if i == (n + 1) // 2:
+                    off = int(l.split()[0])
+                    break
+            else:
+                return None
+        with open(os.path.join(a.work, "mbox-%d" % n), "rb") as f:
+            f.seek(max(0, off - 1000))
+            chunk = f.read(off - max(0, off - 1000))
+        return max(0, off - 1000) + chunk.rfind(b"From ")
+    except (OSError, ValueError):
+        return None
+
+
+IO_RX = re.compile(r"^(?:\d+\s+)?(\w+)\((.*)\)\s+=\s+(-?\w+)")
+MBOX = "</var/mail/bench>"
+
+
+def parse_io(path):
+    """I/O on the mailbox file in an strace -y log: reads (calls, bytes,
+    sequential?), mapped bytes, writes (calls, bytes, lowest offset),
+    ftruncate calls."""
+    r = {"rcalls": 0, "rbytes": 0, "mapped": 0, "wcalls": 0,
+         "wbytes": 0, "wmin": None, "trunc": 0, "chains": []}
+    if not os.path.exists(path):
+        return None
+    nxt = None
+    chains = r["chains"]	# runs of preads, each where the one before ended: [start, calls, bytes]
+    with open(path, errors="replace") as f:
+        for l in f:
+            m = IO_RX.match(l)
+            if not m or MBOX not in m.group(2):
+                continue
+            call, args, ret = m.group(1), [x.strip() for x in m.group(2).split(",")], m.group(3)
+            first = MBOX in args[0]
+            try:
+                ret = int(ret, 0)
+            except ValueError:
+                continue
+            if ret < 0:
+                continue
+            if call in ("read", "readv") and first:
+                r["rcalls"] += 1
+                r["rbytes"] += ret
+            elif call in ("pread64", "preadv", "preadv2") and first:
+                off = int(args[-1]) if call == "pread64" else int(args[3])
+                if nxt is None or off != nxt:
+                    chains.append([off, 0, 0])
+                chains[-1][1] += 1
+                chains[-1][2] += ret
+                nxt = off + ret
+                r["rcalls"] += 1
+                r["rbytes"] += ret
+            elif call == "mmap" and len(args) >= 5 and MBOX in args[4]:
+                r["mapped"] += int(args[1])
+            elif call in ("write", "pwrite64", "pwritev", "pwritev2") and first:
+                r["wcalls"] += 1
+                r["wbytes"] += ret
+                if call == "pwrite64":
+                    off = int(args[-1])
+                    r["wmin"] = off if r["wmin"] is None else min(r["wmin"], off)
+            elif call == "copy_file_range" and len(args) >= 3 and MBOX in args[2]:
+                r["wcalls"] += 1
+                r["wbytes"] += ret
+            elif call == "ftruncate" and first:
+                r["trunc"] += 1
+    return r
+
+
+def targets(w, a, sizes, servers, cell):
+    """The issue's six targets, checked against this run's numbers."""
+    if "pop3d" not in servers:
+        return
+    w("## pop3d against its targets\n")
+    w("Computed from the tables below and the strace logs of this run.\n")
+    # 1. every scenario <= fastest peer; DELE middle <= 2.0 x popa3d; RETR <= 1.2 x floor
+    worst = []
+    for n in sizes:
+        for sc, label in SCEN:
+            c = cell(n, "pop3d", sc)
+            peers = [(cell(n, s, sc), s) for s in servers if s in PEERS]
+            peers = [(d["wall"], s) for d, s in peers if d and d["wall"] is not None]
+            if not c or c["wall"] is None or not peers:
+                continue
+            best, who = min(peers)
+            if sc == "delemid":
+                pa = cell(n, "popa3d", sc)
+                if pa and pa["wall"]:
+                    worst.append((c["wall"] / pa["wall"], n, label, "popa3d", 2.0))
+            else:
+                worst.append((c["wall"] / best, n, label, who, 1.0))
+    bad = [x for x in worst if x[0] > x[4]]
+    w("1. Wall time against the fastest peer, every scenario and N (DELE of the middle message: "
+      "against popa3d, limit 2.0): %s." % (
+          "**met**" if not bad else "**missed** for " + "; ".join(
+              "%s at N=%d: %.2f x %s (limit %.1f)" % (l, n, r, who, lim) for r, n, l, who, lim in bad)))
+    dm = [x for x in worst if x[4] == 2.0]
+    if dm:
+        w("   DELE middle message / popa3d: %s." % ", ".join("%.2f at N=%d" % (r, n) for r, n, *_ in dm))
+    fr = []
+    for n in sizes:
+        c, f = cell(n, "pop3d", "retr"), cell(n, "floor:crlf+stuff", "mbox")
+        if c and f and c["wall"] and f["wall"]:
+            fr.append((c["wall"] / f["wall"], n, c["wall"], f["wall"]))
+    if fr:
+        w("   RETR of every message against the C floor (LF->CRLF + dot-stuffing into a pipe), limit 1.2: " +
+          ", ".join("%.2f at N=%d (%.3f s vs %.3f s)%s" % (r, n, x, y, "" if r <= 1.2 else " **over**")
+                    for r, n, x, y in fr) + ".")
+    # 2. cached login+STAT, LIST, UIDL
+    parts = []
+    for sc in ("stat", "list", "uidl"):
+        vals = []
+        for n in sizes:
+            c = cell(n, "pop3d", sc)
+            if c and c["wall"] is not None:
+                vals.append("%.1f ms at N=%d" % (1000 * c["wall"], n))
+        parts.append("%s: %s" % (sc.upper() if sc != "stat" else "login+STAT", ", ".join(vals)))
+    big = cell(sizes[-1], "pop3d", "stat") if sizes else None
+    w("2. With the index cache (second and later sessions), limit 20 ms at 100,000 messages: %s." %
+      "; ".join(parts))
+    # 2/3/4 from the strace logs
+    if a.strace_n:
+        n = int(a.strace_n)
+        size = mailbox_size(a, n)
+        io1 = parse_io(os.path.join(a.tmp, "strace-io-stat-pop3d-%d.txt" % n))
+        io2 = parse_io(os.path.join(a.tmp, "strace-io-stat2-pop3d-%d.txt" % n))
+        if io1 and io2:
+            w("   Bytes of the mailbox (%s octets, N=%d) read by the second session: %d in %d reads "
+              "(the first session: %d)." % (size, n, io2["rbytes"] + io2["mapped"], io2["rcalls"],
+                                             io1["rbytes"] + io1["mapped"]))
+        if io1 and io1["chains"]:
+            st, calls, nb = max(io1["chains"], key=lambda c: c[2])
+            others = io1["rcalls"] - calls
+            w("3. First scan (login+STAT on a fresh copy, N=%d): one pass of %d reads, each where the "
+              "one before ended, from offset %d over %d bytes (%.2f x the mailbox), %.0f bytes per "
+              "read; besides it %d reads, %d bytes in all; %d bytes mapped." % (
+                  n, calls, st, nb, nb / size if size else 0, nb / calls,
+                  others, io1["rbytes"] - nb, io1["mapped"]))
+        elif io1:
+            w("3. First scan (N=%d): %d reads, %d bytes, %d bytes mapped." % (
+                n, io1["rcalls"], io1["rbytes"], io1["mapped"]))
+        iod = parse_io(os.path.join(a.tmp, "strace-io-retrdele-pop3d-%d.txt" % n))
+        iom = parse_io(os.path.join(a.tmp, "strace-io-delemid-pop3d-%d.txt" % n))
+        if iod:
+            w("4. RETR+DELE of every message then QUIT (N=%d): %d bytes written into the mailbox, "
+              "%d ftruncate." % (n, iod["wbytes"], iod["trunc"]))
+        if iom:
+            p = middle_start(a, n)
+            pa = parse_io(os.path.join(a.tmp, "strace-io-delemid-popa3d-%d.txt" % n))
+            w("   DELE of the middle message (N=%d, it starts at offset %s of %s): %d writes into the "
+              "mailbox from offset %s on, %d bytes (%.0f bytes per write; the kept tail is written "
+              "twice: backup and copy)%s." % (
+                  n, p, size, iom["wcalls"], iom["wmin"], iom["wbytes"],
+                  iom["wbytes"] / iom["wcalls"] if iom["wcalls"] else 0,
+                  "; popa3d: %d bytes in %d writes" % (pa["wbytes"], pa["wcalls"]) if pa else ""))
+    # 5. RSS
+    rs = []
+    for n in sizes:
+        mine = [cell(n, "pop3d", sc) for sc, _ in SCEN]
+        mine = [c["rss"] for c in mine if c and c["wall"] is not None]
+        theirs = [cell(n, "popa3d", sc) for sc, _ in SCEN]
+        theirs = [c["rss"] for c in theirs if c and c["wall"] is not None]
+        if mine:
+            rs.append((n, max(mine), max(theirs) if theirs else None))
+    if rs:
+        txt = ", ".join("N=%d: %.1f MiB (popa3d %s)" % (n, m, "%.1f" % t if t else "-") for n, m, t in rs)
+        over = [n for n, m, t in rs if t is not None and m > t + 2]
+        grow = ""
+        if len(rs) > 1:
+            grow = "; growth %.0f bytes per message from N=%d to N=%d" % (
+                (rs[-1][1] - rs[0][1]) * 1048576 / (rs[-1][0] - rs[0][0]), rs[0][0], rs[-1][0])
+        w("5. Peak RSS, the most of any scenario (limit: popa3d + 2 MiB, growth <= 100 bytes per "
+          "message): %s%s%s." % (txt, grow, "" if not over else " **over at N=%s**" % over))
+    # 6. writes
+    if a.strace_n:
+        fw = os.path.join(a.tmp, "strace-w-pop3d-%s.txt" % a.strace_n)
+        calls, nbytes = parse_strace_w(fw)
+        if calls:
+            w("6. Output of RETR of every message (N=%s, one pipelined session): %d writes, %.0f bytes "
+              "per write on average (limit >= 64 KiB)." % (a.strace_n, calls, nbytes / calls))
+    w("")
 
 
 def parse_strace_c(path):

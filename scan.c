@@ -1,0 +1,518 @@
+/*
+ * scan.c: reading the mbox format; see scan.h.
+ *
+ * The mbox convention (mboxo/mboxrd as Debian's MDAs write it): a message
+ * starts at a "From " line at the start of the file or after a blank line;
+ * the blank line before the next "From " line, and a blank line ending the
+ * file, belong to the separator, not to the message.  ">From " lines are
+ * served as stored.  Sizes are exact (RFC 1939 section 11): every LF counts
+ * as CRLF, a last line without LF gets a CRLF, dot-stuffing is not counted,
+ * and the bookkeeping headers that mail programs keep in mboxes (Status,
+ * X-Status, X-Keywords, X-UID, X-IMAP, X-IMAPbase, X-Dovecot-*) are hidden
+ * from clients and from the counts, and so is UW IMAP's "FOLDER INTERNAL
+ * DATA" pseudo-message.  A Content-Length header is honoured only where it
+ * is consistent (see length_end()).
+ */
+/* memrchr: in glibc, musl and the BSDs. */
+#define _GNU_SOURCE
+#include "scan.h"
+#include "cache.h"
+#include "params.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void reader_init(struct reader *r, int fd, char *buf, size_t cap,
+    off_t from, off_t limit)
+{
+	*r = (struct reader){ .fd = fd, .buf = buf, .cap = cap, .base = from,
+	    .limit = limit };
+}
+
+/* Makes at least `want` bytes readable at pos unless the limit or EOF comes
+ * first; returns how many are readable.  EINTR is retried; any other error
+ * is kept in r->err and ends the data. */
+size_t reader_fill(struct reader *r, size_t want)
+{
+	if (r->len - r->pos >= want || r->eof)
+		return r->len - r->pos;
+	memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+	r->base += (off_t)r->pos;
+	r->len -= r->pos;
+	r->pos = 0;
+	while (r->len < want && !r->eof) {
+		off_t at = r->base + (off_t)r->len;
+		size_t room = r->cap - r->len;
+		if ((off_t)room > r->limit - at)
+			room = (size_t)(r->limit - at);
+		if (room == 0) {
+			r->eof = true;
+			break;
+		}
+		ssize_t n = pread(r->fd, r->buf + r->len, room, at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				r->err = errno;
+			r->eof = true;
+			break;
+		}
+		r->len += (size_t)n;
+	}
+	return r->len - r->pos;
+}
+
+off_t reader_offset(const struct reader *r)
+{
+	return r->base + (off_t)r->pos;
+}
+
+
+/* Headers that mail programs, not senders, write into an mbox.  They are
+ * hidden from clients; they and Content-Length/Lines (which MUAs rewrite)
+ * are left out of the UIDL digest so that ids survive such rewrites. */
+enum header_class classify(const char *p, size_t n)
+{
+	static const struct { const char *name; enum header_class c; } h[] = {
+		{ "Status:", HDR_HIDE },	{ "X-Status:", HDR_HIDE },
+		{ "X-Keywords:", HDR_HIDE },	{ "X-UID:", HDR_HIDE },
+		{ "X-IMAP:", HDR_HIDE },	{ "X-IMAPbase:", HDR_HIDE },
+		{ "X-Dovecot-", HDR_HIDE },	{ "Content-Length:", HDR_NODIGEST },
+		{ "Lines:", HDR_NODIGEST },
+	};
+	switch (p[0] | 0x20) {	/* most headers start with none of these */
+	case 's': case 'x': case 'c': case 'l':
+		break;
+	default:
+		return HDR_KEEP;
+	}
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		size_t k = strlen(h[i].name);
+		if (n >= k && strncasecmp(p, h[i].name, k) == 0)
+			return h[i].c;
+	}
+	return HDR_KEEP;
+}
+
+/* Consumes one line from the reader; returns its length (LF included) and
+ * whether it ended with LF.  Feeds it to ctx and u when they are not NULL. */
+off_t consume_line(struct reader *r, bool *lf, digest_ctx *ctx,
+    struct uidl_state *u)
+{
+	off_t n = 0;
+	*lf = false;
+	while (reader_fill(r, 1) > 0) {
+		char *p = r->buf + r->pos;
+		size_t avail = r->len - r->pos;
+		char *e = memchr(p, '\n', avail);
+		size_t k = e ? (size_t)(e - p) + 1 : avail;
+		if (ctx)
+			digest_add(ctx, p, k);
+		if (u)
+			uidl_feed(u, p, k);
+		r->pos += k;
+		n += (off_t)k;
+		if (e) {
+			*lf = true;
+			break;
+		}
+	}
+	return n;
+}
+
+/* UW IMAP's pseudo-message, kept first in a folder to hold its metadata. */
+#define UW_PSEUDO_SUBJECT "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+
+struct scan {
+	struct message *m;	/* the message being scanned, or NULL */
+	digest_ctx ctx;
+	bool in_headers;
+	enum header_class hclass;
+	uint64_t header_octets;
+	off_t blank_off;	/* the last line, if it was blank */
+	uint64_t blank_octets;
+	bool last_blank;
+	off_t length_end;	/* a consistent Content-Length ends the body
+				   here: no "From " line starts a message
+				   before it */
+	long long content_length;	/* -1: none seen */
+	bool x_imap, uw_subject;	/* the UW pseudo-message's marks */
+	struct uidl_state u;
+};
+
+/* Ends the current message at `end` (the separator excluded). */
+static void finish(struct mailbox *mb, struct scan *s, off_t end,
+    bool drop_blank)
+{
+	struct message *m = s->m;
+	if (!m)
+		return;
+	if (drop_blank) {
+		m->end = s->blank_off;
+		m->octets -= s->blank_octets;
+	} else {
+		m->end = end;
+	}
+	if (s->in_headers)
+		s->header_octets = m->octets;
+	uint64_t body = m->octets - s->header_octets;
+	uint8_t le[8], full[SHA256_BYTES];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(body >> (8 * i));
+	digest_add(&s->ctx, "\n", 1);
+	digest_add(&s->ctx, le, sizeof(le));
+	digest_end(&s->ctx, full);
+	memcpy(m->digest, full, DIGEST_BYTES);
+	size_t i = (size_t)(m - mb->msg);
+	if (i == 0 && s->u.uidvalidity)
+		mb->uidvalidity = s->u.uidvalidity;
+	if (mb->alt)
+		uidl_end(&s->u, mb->uidl, mb->uidvalidity, mb->alt[i]);
+	/* Like Dovecot, hide UW's pseudo-message (when it comes first). */
+	if (i == 0 && m->start == 0 && s->x_imap && s->uw_subject)
+		mb->count = 0;
+	s->m = NULL;
+}
+
+/* Numbers identical messages 1, 2, 3... in mailbox order: a message's
+ * occurrence is one more than that of the last earlier message with the
+ * same digest.  One pass with an open-addressing table of message numbers;
+ * the slot comes from the digest keyed with a per-process secret, so that
+ * mail crafted for colliding digest bits cannot make the pass quadratic.
+ * Messages before `fresh` are numbered already (from the index cache): a
+ * few new ones are numbered against them directly. */
+bool scan_number(struct mailbox *mb, size_t fresh)
+{
+	if (fresh > 0 && mb->count - fresh <= CACHE_RENUMBER_MAX) {
+		for (size_t j = fresh; j < mb->count; j++) {
+			struct message *m = &mb->msg[j];
+			m->occurrence = 1;
+			for (size_t i = j; i-- > 0; )
+				if (memcmp(mb->msg[i].digest, m->digest,
+				    DIGEST_BYTES) == 0) {
+					m->occurrence = mb->msg[i].occurrence + 1;
+					break;
+				}
+		}
+		return true;
+	}
+	static uint64_t key;
+	if (key == 0 && getentropy(&key, sizeof(key)) < 0)
+		key = (uint64_t)getpid() * 0x9e3779b97f4a7c15u;
+	int bits = 6;
+	while (bits < 40 && (size_t)1 << bits < 2 * mb->count)
+		bits++;
+	size_t mask = ((size_t)1 << bits) - 1;
+	uint32_t *slot = calloc(mask + 1, sizeof(*slot));	/* i + 1 */
+	if (!slot)
+		return false;
+	for (size_t i = 0; i < mb->count; i++) {
+		struct message *m = &mb->msg[i];
+		uint64_t h;
+		memcpy(&h, m->digest, sizeof(h));
+		size_t k = (size_t)(((h ^ key) * 0x9e3779b97f4a7c15u) >>
+		    (64 - bits));
+		m->occurrence = 1;
+		for (;; k = (k + 1) & mask) {
+			if (slot[k] == 0)
+				break;
+			const struct message *o = &mb->msg[slot[k] - 1];
+			if (memcmp(o->digest, m->digest, DIGEST_BYTES) == 0) {
+				m->occurrence = o->occurrence + 1;
+				break;
+			}
+		}
+		slot[k] = (uint32_t)(i + 1);
+	}
+	free(slot);
+	return true;
+}
+
+static enum mb_status grow(struct mailbox *mb, size_t max)
+{
+	if (mb->count < mb->alloc)
+		return MB_OK;
+	if (mb->alloc >= max)
+		return MB_TOOBIG;
+	size_t n = mb->alloc ? mb->alloc * 2 : 64;
+	if (n > max)
+		n = max;
+	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
+	 * beyond the last message are never touched and cost no memory.  An
+	 * index mapped from the cache is copied out of it first. */
+	struct message *p = realloc(mb->map ? NULL : mb->msg, n * sizeof(*p));
+	if (!p)
+		return MB_SYSERR;
+	if (mb->map) {
+		memcpy(p, mb->msg, mb->count * sizeof(*p));
+		cache_unmap(mb);
+	}
+	mb->msg = p;
+	if (mb->uidl != UIDL_OWN) {
+		char (*a)[UIDL_MAX + 1] = realloc(mb->alt, n * sizeof(*a));
+		if (!a)
+			return MB_SYSERR;
+		mb->alt = a;
+	}
+	mb->alloc = n;
+	return MB_OK;
+}
+
+/* Content-Length is honoured only where it is consistent: the body it
+ * gives ends at the end of the data, or just before a blank line that is
+ * followed by the end or by a "From " line. */
+static off_t length_end(int fd, off_t body, long long length, off_t size)
+{
+	char b[6];
+	if (length < 0 || length > size - body)
+		return -1;
+	off_t at = body + (off_t)length;
+	if (at == size)
+		return at;
+	size_t want = size - at >= 6 ? 6 : (size_t)(size - at);
+	if (pread(fd, b, want, at) != (ssize_t)want || b[0] != '\n')
+		return -1;
+	return want == 1 || (want == 6 && memcmp(b + 1, "From ", 5) == 0) ?
+	    at : -1;
+}
+
+/* A header line that the scan must look at closely (the first bytes of the
+ * line are in memory). */
+static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
+    size_t avail)
+{
+	if ((p[0] | 0x20) == 'c' && avail >= 15 &&
+	    strncasecmp(p, "Content-Length:", 15) == 0) {
+		long long v = 0;
+		size_t i = 15;
+		while (i < avail && p[i] == ' ')
+			i++;
+		size_t d = i;
+		for (; i < avail && i - d < 18 && p[i] >= '0' && p[i] <= '9'; i++)
+			v = v * 10 + (p[i] - '0');
+		while (i < avail && (p[i] == ' ' || p[i] == '\r'))
+			i++;
+		s->content_length = i > d && i < avail && p[i] == '\n' ? v : -1;
+	}
+	if (mb->count == 1 && s->m->start == 0) {
+		static const char subj[] = "Subject: " UW_PSEUDO_SUBJECT;
+		if (avail >= 7 && strncasecmp(p, "X-IMAP:", 7) == 0)
+			s->x_imap = true;
+		if (avail >= sizeof(subj) - 1 && memcmp(p, subj,
+		    sizeof(subj) - 1) == 0)
+			s->uw_subject = true;
+	}
+}
+
+/* Bytes looked at in one step: 32, in AVX2 registers where the CPU has
+ * them (target_clones: the loader picks the variant), else in two SSE2
+ * (x86-64) or NEON (arm64) halves. */
+#define VW 32
+typedef unsigned char vec __attribute__((vector_size(VW)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define WIDE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE_CLONES
+#endif
+
+/* The sum of the lanes of a byte counter. */
+static inline size_t lanes(const vec *acc)
+{
+	size_t c = 0;
+	for (int k = 0; k < VW; k++)
+		c += (*acc)[k];
+	return c;
+}
+
+/* The first "\nFrom " in [p, e), or NULL; adds the LFs before it (or in
+ * all of [p, e)) to *lfs.  glibc's memmem alone takes 3x longer: here LFs
+ * and "\nF" pairs are found VW bytes at a time and only the pairs are
+ * compared, in the same pass that counts. */
+WIDE_CLONES
+static const char *find_from_line(const char *p, const char *e, size_t *lfs)
+{
+	const vec nl = (vec){ 0 } + '\n', f = (vec){ 0 } + 'F';
+	vec acc = { 0 };
+	int blocks = 0;
+	for (; e - p >= VW + 1; p += VW) {
+		vec a, b;
+		uint64_t w[VW / 8], any = 0;
+		memcpy(&a, p, VW);
+		memcpy(&b, p + 1, VW);
+		vec lf = (vec)(a == nl), m = lf & (vec)(b == f);
+		memcpy(w, &m, VW);
+		for (int k = 0; k < VW / 8; k++)
+			any |= w[k];
+		if (any) {
+			for (int k = 0; k < VW; k++)
+				if (m[k] && memcmp(p + k, "\nFrom ", 6) == 0) {
+					*lfs += lanes(&acc);
+					for (int j = 0; j < k; j++)
+						*lfs += p[j] == '\n';
+					return p + k;
+				}
+		}
+		acc -= lf;	/* a match is all ones: -1 */
+		if (++blocks == 255) {	/* a byte lane counts to 255 */
+			*lfs += lanes(&acc);
+			acc = (vec){ 0 };
+			blocks = 0;
+		}
+	}
+	*lfs += lanes(&acc);
+	for (; e - p >= 6; p++) {
+		if (memcmp(p, "\nFrom ", 6) == 0)
+			return p;
+		*lfs += *p == '\n';
+	}
+	for (; p < e; p++)
+		*lfs += *p == '\n';
+	return NULL;
+}
+
+/* The length of the blank line ("\n" or "\r\n") ending with the LF at lf,
+ * or 0 if that line is not blank; p is a line start at or before lf. */
+static size_t blank_length(const char *p, const char *lf)
+{
+	if (lf == p || lf[-1] == '\n')
+		return 1;
+	if (lf[-1] == '\r' && (lf - 1 == p || lf[-2] == '\n'))
+		return 2;
+	return 0;
+}
+
+/* Body lines in bulk, from a line start: everything up to the next "From "
+ * line that follows a blank line, else up to the last LF in the buffer.  The
+ * body needs only its octets (each LF counts twice) and whether its last
+ * line was blank, so no line is looked at on its own. */
+static void scan_body(struct scan *s, struct reader *r)
+{
+	const char *p = r->buf + r->pos, *e = r->buf + r->len;
+	const char *lf = NULL, *x = p;
+	size_t lfs = 0;		/* in [p, x) */
+	off_t base = reader_offset(r);
+	/* A consistent Content-Length says where the next message starts. */
+	while ((x = find_from_line(x, e, &lfs))) {
+		if (base + (x + 1 - p) >= s->length_end && blank_length(p, x)) {
+			lf = x;
+			break;
+		}
+		lfs++;
+		x++;
+	}
+	if (lf)
+		lfs++;		/* its own */
+	else			/* lfs counts all of [p, e) */
+		lf = memrchr(p, '\n', (size_t)(e - p));
+	if (!lf) {
+		/* A line longer than what is buffered, or a last line without
+		 * LF: neither is blank. */
+		bool has_lf;
+		off_t n = consume_line(r, &has_lf, NULL, NULL);
+		s->m->octets += (uint64_t)n + (has_lf ? 1 : 2);
+		s->last_blank = false;
+		return;
+	}
+	size_t n = (size_t)(lf + 1 - p), k = blank_length(p, lf);
+	s->m->octets += n + lfs;
+	s->last_blank = k > 0;
+	if (k) {
+		s->blank_off = reader_offset(r) + (off_t)(n - k);
+		s->blank_octets = k + 1;
+	}
+	r->pos += n;
+}
+
+/* One sequential pass over [from, to), which must start with a message
+ * (or be empty): its messages are appended to the index. */
+enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
+{
+	char *buf = malloc(SCAN_BUFFER);
+	if (!buf)
+		return MB_SYSERR;
+	struct reader r;
+	reader_init(&r, mb->fd, buf, SCAN_BUFFER, from, to);
+	struct scan s = { .last_blank = true, .length_end = -1 };
+	enum mb_status st = MB_OK;
+	bool first = true;
+
+	for (;;) {
+		size_t avail = reader_fill(&r, 128);
+		if (avail == 0)
+			break;
+		const char *p = r.buf + r.pos;
+		off_t off = reader_offset(&r);
+		bool lf;
+		if (s.last_blank && is_from(p, avail) && off >= s.length_end) {
+			finish(mb, &s, off, !first);
+			if ((st = grow(mb, max)) != MB_OK)
+				goto out;
+			s.m = &mb->msg[mb->count++];
+			*s.m = (struct message){ .start = off };
+			consume_line(&r, &lf, NULL, NULL);
+			s.m->data = reader_offset(&r);
+			digest_begin(&s.ctx);
+			uidl_begin(&s.u);
+			s.in_headers = true;
+			s.hclass = HDR_KEEP;
+			s.header_octets = 0;
+			s.last_blank = false;
+			s.content_length = -1;
+			s.x_imap = s.uw_subject = false;
+			first = false;
+			continue;
+		}
+		if (!s.m) {
+			st = MB_NOTMBOX;
+			goto out;
+		}
+		if (!s.in_headers) {
+			scan_body(&s, &r);
+			continue;
+		}
+		/* Headers, line by line. */
+		bool blank = is_blank(p, avail), md5 = false;
+		enum header_class c = HDR_KEEP;
+		if (blank) {
+			s.in_headers = false;
+			s.header_octets = s.m->octets;
+			s.length_end = length_end(mb->fd, off +
+			    (p[0] == '\r' ? 2 : 1), s.content_length, to);
+		} else if (p[0] == ' ' || p[0] == '\t') {
+			c = s.hclass;	/* a continuation line */
+			md5 = uidl_header(&s.u, mb->uidl, p, avail);
+		} else {
+			c = s.hclass = classify(p, avail);
+			header_marks(mb, &s, p, avail);
+			md5 = uidl_header(&s.u, mb->uidl, p, avail);
+		}
+		off_t n = consume_line(&r, &lf,
+		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL,
+		    md5 ? &s.u : NULL);
+		uint64_t octets = (uint64_t)n + (lf ? 1 : 2);
+		if (c != HDR_HIDE)
+			s.m->octets += octets;
+		s.last_blank = blank;
+		if (blank) {
+			s.blank_off = off;
+			s.blank_octets = octets;
+		}
+	}
+	if (r.err) {
+		errno = r.err;
+		st = MB_SYSERR;
+		goto out;
+	}
+	finish(mb, &s, reader_offset(&r), s.last_blank && s.m &&
+	    s.blank_off >= s.m->data && mb->count > 0);
+	mb->scanned = reader_offset(&r);
+out:
+	free(buf);
+	return st;
+}
