@@ -15,9 +15,9 @@
 #include "params.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
