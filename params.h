@@ -92,7 +92,9 @@
 /* UPDATE (update.c): copy block size, and how much of the old tail's start
  * and end the journal fingerprints (tells a truncated tail from one still
  * there, without reading a deleted gigabyte). */
-#define UPDATE_BUFFER		(1024 * 1024)
+/* 512 KiB: a message that fits is backed up by one write (whole after a
+ * crash); the buffer is most of what an UPDATE adds to the peak RSS. */
+#define UPDATE_BUFFER		(512 * 1024)
 #define TAIL_SAMPLE		(64 * 1024)
 /* The backup's digest covers BACKUP_SAMPLE bytes every BACKUP_STRIDE and its
  * last BACKUP_SAMPLE: hashing all of a 500 MB backup would cost 0.3 s of
