@@ -342,6 +342,13 @@ def targets(w, a, sizes, servers, cell):
         w("   RETR of every message against the C floor (LF->CRLF + dot-stuffing into a pipe), limit 1.2: " +
           ", ".join("%.2f at N=%d (%.3f s vs %.3f s)%s" % (r, n, x, y, "" if r <= 1.2 else " **over**")
                     for r, n, x, y in fr) + ".")
+        for r, n, x, y in fr:
+            st = cell(n, "pop3d", "stat")
+            if r > 1.2 and st and st["wall"] is not None:
+                w("   At N=%d a whole session that only logs in and says STAT takes %.1f ms (exec and "
+                  "shared libraries, privilege separation, the password hash, locks, the cache); "
+                  "RETR of every message less that is %.2f x the floor, which has none of it." % (
+                      n, 1000 * st["wall"], (x - st["wall"]) / y))
     # 2. cached login+STAT, LIST, UIDL
     parts = []
     for sc in ("stat", "list", "uidl"):
