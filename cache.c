@@ -220,19 +220,15 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 		goto miss;
 	if (!records_ok(map, &h, &why))
 		goto miss;
+	struct message *msg = (struct message *)(map + sizeof(h));
+	why = "the indexed part of the mailbox changed";
+	if (!still_there(mb, &h, msg))
+		goto miss;
+	close(fd);
 	mb->map = map;
 	mb->map_len = (size_t)cst.st_size;
-	mb->msg = (struct message *)(map + sizeof(h));
+	mb->msg = msg;
 	mb->count = mb->alloc = (size_t)h.count;
-	why = "the indexed part of the mailbox changed";
-	if (!still_there(mb, &h, mb->msg)) {
-		cache_unmap(mb);
-		mb->msg = NULL;
-		mb->count = mb->alloc = 0;
-		map = MAP_FAILED;
-		goto miss;
-	}
-	close(fd);
 	mb->scanned = (off_t)h.scanned;
 	if (res == CACHE_GREW) {
 		/* The last message may have grown too: scan it again. */
