@@ -260,7 +260,7 @@ char *io_space(size_t n)
 void io_commit(size_t n)
 {
 	out_len += n;
-	if (out_len >= OUTPUT_FLUSH && out_len + OUTPUT_FLUSH > sizeof(outbuf))
+	if (out_len >= OUTPUT_FLUSH)
 		io_flush();
 }
 
