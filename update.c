@@ -102,71 +102,40 @@ static bool copy(int fd, off_t at, off_t to, off_t n, char *buf,
 	return true;
 }
 
-static bool hash_file(int fd, off_t at, off_t n, char *buf, uint8_t *out)
-{
-	digest_ctx ctx;
-	digest_begin(&ctx);
-	while (n > 0) {
-		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
-		if (!pread_all(fd, buf, k, at))
-			return false;
-		digest_add(&ctx, (uint8_t *)buf, k);
-		at += (off_t)k;
-		n -= (off_t)k;
-	}
-	digest_end(&ctx, out);
-	return true;
-}
-
-/* The digest of plan j's backup [S, S+BL): its length, BACKUP_SAMPLE bytes
- * at every BACKUP_STRIDE and its last BACKUP_SAMPLE (every byte for a
- * version-2 journal).  The backup is durable before the journal says COPY;
- * the digest tells it from whatever else could be there: a truncated tail
- * with mail appended since, or a file someone else rewrote. */
-static bool backup_sum(int fd, const struct plan *j, char *buf, uint8_t *out)
-{
-	if (j->full_sum)
-		return hash_file(fd, j->s, j->blen, buf, out);
-	digest_ctx ctx;
-	uint8_t len[8];
-	digest_begin(&ctx);
-	put64(len, (uint64_t)j->blen);
-	digest_add(&ctx, len, sizeof(len));
-	for (off_t at = 0; at < j->blen; at += BACKUP_STRIDE) {
-		off_t k = j->blen - at < BACKUP_SAMPLE ? j->blen - at :
-		    BACKUP_SAMPLE;
-		if (!pread_all(fd, buf, (size_t)k, j->s + at))
-			return false;
-		digest_add(&ctx, (uint8_t *)buf, (size_t)k);
-	}
-	off_t k = j->blen < BACKUP_SAMPLE ? j->blen : BACKUP_SAMPLE;
-	if (!pread_all(fd, buf, (size_t)k, j->s + j->blen - k))
-		return false;
-	digest_add(&ctx, (uint8_t *)buf, (size_t)k);
-	digest_end(&ctx, out);
-	return true;
-}
-
-/* backup_sum's digest, taken from the bytes as they are written. */
+/* The digest of a backup of blen bytes, fed its bytes in order: its
+ * length, BACKUP_SAMPLE bytes at every BACKUP_STRIDE and its last
+ * BACKUP_SAMPLE; for a version-2 journal (`all`), every byte and no
+ * length.  The backup is durable before the journal says COPY; the digest
+ * tells it from whatever else could be there: a truncated tail with mail
+ * appended since, or a file someone else rewrote.  An UPDATE takes it
+ * from the bytes as it writes them; a recovery reads them back. */
 struct sampler {
 	digest_ctx ctx;
+	bool all;
 	off_t at;			/* bytes fed */
 	size_t nlast;
 	char last[BACKUP_SAMPLE];	/* the last nlast bytes fed */
 };
 
-static void sampler_begin(struct sampler *s, off_t blen)
+static void sampler_begin(struct sampler *s, off_t blen, bool all)
 {
-	uint8_t len[8];
 	digest_begin(&s->ctx);
-	put64(len, (uint64_t)blen);
-	digest_add(&s->ctx, len, sizeof(len));
+	s->all = all;
 	s->at = 0;
 	s->nlast = 0;
+	if (!all) {
+		uint8_t len[8];
+		put64(len, (uint64_t)blen);
+		digest_add(&s->ctx, len, sizeof(len));
+	}
 }
 
 static void sampler_feed(struct sampler *s, const char *p, size_t n)
 {
+	if (s->all) {
+		digest_add(&s->ctx, (const uint8_t *)p, n);
+		return;
+	}
 	for (size_t i = 0; i < n; ) {
 		off_t in = s->at % BACKUP_STRIDE;
 		off_t want = in < BACKUP_SAMPLE ? BACKUP_SAMPLE - in :
@@ -191,8 +160,27 @@ static void sampler_feed(struct sampler *s, const char *p, size_t n)
 
 static void sampler_end(struct sampler *s, uint8_t *out)
 {
-	digest_add(&s->ctx, (const uint8_t *)s->last, s->nlast);
+	if (!s->all)
+		digest_add(&s->ctx, (const uint8_t *)s->last, s->nlast);
 	digest_end(&s->ctx, out);
+}
+
+/* The digest of plan j's backup [S, S+BL), read back from the file (a
+ * recovery, which then copies from the backup too). */
+static bool backup_sum(int fd, const struct plan *j, char *buf, uint8_t *out)
+{
+	struct sampler sum;
+	sampler_begin(&sum, j->blen, j->full_sum);
+	for (off_t at = 0; at < j->blen; ) {
+		size_t k = j->blen - at < UPDATE_BUFFER ?
+		    (size_t)(j->blen - at) : UPDATE_BUFFER;
+		if (!pread_all(fd, buf, k, j->s + at))
+			return false;
+		sampler_feed(&sum, buf, k);
+		at += (off_t)k;
+	}
+	sampler_end(&sum, out);
+	return true;
 }
 
 /* A digest of the old tail [from, to) of the mailbox: its length, its
@@ -295,7 +283,7 @@ static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 	struct sampler sum;
 	struct stream out = { .begun = j->s, .done = j->s, .drop = true };
 	off_t to = j->s;
-	sampler_begin(&sum, j->blen);
+	sampler_begin(&sum, j->blen, j->full_sum);
 	if (j->pad > 0) {
 		if (!pwrite_all(fd, "\n\n", (size_t)j->pad, to))
 			return false;
