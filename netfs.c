@@ -15,7 +15,8 @@
  *       flushes and revalidates the file's attributes and pages when a lock
  *       is granted), unless the file system is mounted with nolock or
  *       local_lock=posix/all; fchown(fd, -1, -1) sends nothing there.
- *   SMB/CIFS, CephFS and the others: the same SETATTR round trip.
+ *   SMB/CIFS, CephFS and the others: the same fchown, which costs little
+ *       where it does not help (not measured here).
  * Then, everywhere: the file's clean pages are dropped, so that bytes
  * another host rewrote in place are read again from the server.
  */

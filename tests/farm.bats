@@ -209,6 +209,7 @@ fetch_loop() {
 	EOF2
 	chmod 600 "$T/home/.fetchmailrc"
 	while [ $SECONDS -lt $end ]; do
+		echo "poll at $SECONDS s" >>"$T/fetchmail.log"
 		HOME=$T/home FETCHMAILHOME=$T/home timeout 60 \
 			"$BATS_TEST_DIRNAME/clients/known-user" fetchmail --nosyslog \
 			--nodetach -s -f "$T/home/.fetchmailrc" --all \
@@ -239,10 +240,10 @@ fetch_loop() {
 	wait "$c1"
 	wait "$c2"
 	# Phase 2: a session on host 2 is killed (SIGKILL, its whole process
-	# group) in its UPDATE (which moves 16 MB) once the backup began; host 3
+	# group) in its UPDATE (which moves 8 MB) once the backup began; host 3
 	# finishes it at its next login.
 	python3 "$FARM" deliver "$mbox" "$T/orig" 900 1
-	python3 "$FARM" deliver "$mbox" "$T/orig" 901 1 0 16
+	python3 "$FARM" deliver "$mbox" "$T/orig" 901 1 0 8
 	python3 "$FARM" deliver "$mbox" "$T/orig" 902 1
 	local before
 	before=$(stat -c %s "$truth")

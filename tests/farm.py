@@ -76,6 +76,7 @@ def msg_id(data):
 
 def cmd_deliver(mbox, origdir, first, count, pause="0", megabytes="0"):
     os.makedirs(origdir, exist_ok=True)
+    os.close(os.open(mbox, os.O_WRONLY | os.O_CREAT, 0o600))
     for n in range(int(first), int(first) + int(count)):
         with open(os.path.join(origdir, str(n)), "wb") as f:
             f.write(message(n, int(megabytes)))

@@ -7,7 +7,7 @@
 # 24007 of the volume's host address whatever glusterd's port, so each run
 # takes port 24007 on its own 127.x.y.z and concurrent runs do not meet.
 # (A brick's log still goes to /var/log/glusterfs/bricks/: removed at the
-# end.)  Every process is stopped by its pid; gluster_teardown may be called
+# end, as is the brick's socket in /var/run/gluster.)  Every process is stopped by its pid; gluster_teardown may be called
 # at any point, also after a failure half-way.
 
 # gluster_missing: why GlusterFS cannot run here (nothing when it can).
@@ -105,12 +105,21 @@ gluster_teardown() {
 	done
 	GMOUNTS=()
 	for v in "${GVOLUMES[@]}"; do
+		# The brick's socket is made in /var/run/gluster whatever the
+		# run directory: its path is on the brick's command line.
+		local socks=()
+		for p in "$GD/run/vols/$v"/*.pid; do
+			[ -s "$p" ] || continue
+			socks+=($(ps -o args= -p "$(cat "$p")" 2>/dev/null |
+				sed -n 's/.* -S \([^ ]*\.socket\).*/\1/p'))
+		done
 		gcli volume stop "$v" force >/dev/null 2>&1 || true
 		gcli volume delete "$v" >/dev/null 2>&1 || true
 		# A brick that outlived the stop: by the pid glusterd recorded.
 		for p in "$GD/run/vols/$v"/*.pid; do
 			[ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
 		done
+		rm -f "${socks[@]}"
 		rm -f "/var/log/glusterfs/bricks/$(printf %s "$GD/$v.brick" |
 			sed 's|^/||; s|/|-|g').log"
 	done
