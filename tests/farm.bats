@@ -226,9 +226,10 @@ fetch_loop() {
 	: >"$mbox"
 	chown "$TEST_UID:$TEST_GID" "$mbox"
 	chmod 600 "$mbox"
-	# Phase 1: 60 messages delivered on host 1 over 12 s while two poplib
-	# clients and fetchmail retrieve and delete through HAProxy.
-	python3 "$FARM" deliver "$mbox" "$T/orig" 1 60 0.2 3>&- &
+	# Phase 1: 60 messages delivered on host 1, 0.1 s apart, while two
+	# poplib clients and fetchmail retrieve and delete through HAProxy
+	# for 13 s.
+	python3 "$FARM" deliver "$mbox" "$T/orig" 1 60 0.1 3>&- &
 	local mda=$!
 	python3 "$FARM" poplib 127.0.0.1 "$LB_PORT" 13 "$T/got1" 127.0.0.21 >"$T/pop1.out" 3>&- &
 	local c1=$!

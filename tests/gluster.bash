@@ -6,8 +6,10 @@
 # on a loopback address of its own: bricks fetch their volfile from port
 # 24007 of the volume's host address whatever glusterd's port, so each run
 # takes port 24007 on its own 127.x.y.z and concurrent runs do not meet.
-# (A brick's log still goes to /var/log/glusterfs/bricks/: removed at the
-# end, as is the brick's socket in /var/run/gluster.)  Every process is stopped by its pid; gluster_teardown may be called
+# (Some paths are GlusterFS's own whatever the options: a brick's log in
+# /var/log/glusterfs/bricks/ and its socket in /var/run/gluster, removed at
+# the end; empty directories it makes once under /var/lib/glusterd and
+# /var/log/glusterfs, and the CLI's lines in cmd_history.log, stay.)  Every process is stopped by its pid; gluster_teardown may be called
 # at any point, also after a failure half-way.
 
 # gluster_missing: why GlusterFS cannot run here (nothing when it can).
