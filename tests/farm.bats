@@ -210,7 +210,7 @@ fetch_loop() {
 	chmod 600 "$T/home/.fetchmailrc"
 	while [ $SECONDS -lt $end ]; do
 		echo "poll at $SECONDS s" >>"$T/fetchmail.log"
-		HOME=$T/home FETCHMAILHOME=$T/home timeout 60 \
+		HOME=$T/home FETCHMAILHOME=$T/home timeout 20 \
 			"$BATS_TEST_DIRNAME/clients/known-user" fetchmail --nosyslog \
 			--nodetach -s -f "$T/home/.fetchmailrc" --all \
 			--idfile "$T/home/.fetchids" >>"$T/fetchmail.log" 2>&1 || true
