@@ -22,6 +22,7 @@ static size_t in_pos, in_len;
 
 static char outbuf[OUTPUT_BUFFER];
 static size_t out_len;
+static unsigned long long sent;	/* octets written to the client */
 
 static volatile sig_atomic_t write_expired;
 
@@ -239,6 +240,7 @@ bool io_flush(void)
 		if (n <= 0)
 			goto fail;
 		done += (size_t)n;
+		sent += (unsigned long long)n;
 	}
 	out_len = 0;
 	return true;
@@ -246,6 +248,16 @@ fail:
 	log_msg(LOG_INFO, "write to client failed: %s",
 	    errno ? strerror(errno) : "timeout");
 	_exit(1);
+}
+
+unsigned long long io_sent(void)
+{
+	return sent;
+}
+
+void io_add_sent(unsigned long long n)
+{
+	sent += n;
 }
 
 char *io_space(size_t n)

@@ -19,6 +19,10 @@
  *   io_copy_output(buf, size)    a copy of the queued output when it fits
  *                                (its length), else sends it (0): replies
  *                                handed to another process to send
+ *   io_sent()                    octets written to the client so far (POP3
+ *                                octets: the plaintext under TLS)
+ *   io_add_sent(n)               count n octets another process of the
+ *                                session wrote before this one took over
  * A write that fails or times out ends the process (exit 1): the client is
  * gone and there is nobody to answer.
  */
@@ -61,5 +65,7 @@ void io_discard_input(void);
 size_t io_take_input(char *buf, size_t size);
 bool io_preload(const char *buf, size_t n);
 size_t io_copy_output(char *buf, size_t size);
+unsigned long long io_sent(void);
+void io_add_sent(unsigned long long n);
 
 #endif

@@ -1,16 +1,50 @@
 /*
- * log.c: see log.h.
+ * log.c: see log.h.  Runs in every process: the root parent opens the log
+ * and makes the session ID; the login process, the user's process and the
+ * PAM monitor inherit both.
  */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int to_stderr;
+static char session_id[LOG_SESSION_ID_LEN + 1];
+static long long start_ms;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 48 random bits; without getentropy (no kernel support), the pid and the
+ * time in nanoseconds, which no two sessions on a host share at once. */
+static void make_session_id(void)
+{
+	unsigned char b[LOG_SESSION_ID_LEN / 2];
+	if (getentropy(b, sizeof(b)) != 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		unsigned long long v = ((unsigned long long)getpid() << 32) ^
+		    (unsigned long long)ts.tv_sec * 1000000000ULL ^
+		    (unsigned long long)ts.tv_nsec;
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)(v >> (8 * i));
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(session_id + 2 * i, 3, "%02x", b[i]);
+}
 
 void log_open(int debug)
 {
 	to_stderr = debug;
+	start_ms = now_ms();
+	make_session_id();
 	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
@@ -21,9 +55,41 @@ void log_msg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (session_id[0]) {
+		syslog(prio, "session=%s %s", session_id, line);
+		if (to_stderr)
+			fprintf(stderr, "pop3d: session=%s %s\n", session_id,
+			    line);
+		return;
+	}
 	syslog(prio, "%s", line);
 	if (to_stderr)
 		fprintf(stderr, "pop3d: %s\n", line);
+}
+
+const char *log_session_id(void)
+{
+	return session_id;
+}
+
+bool log_set_session(const char *id, long long start)
+{
+	if (strlen(id) != LOG_SESSION_ID_LEN ||
+	    strspn(id, "0123456789abcdef") != LOG_SESSION_ID_LEN)
+		return false;
+	memcpy(session_id, id, sizeof(session_id));
+	start_ms = start;
+	return true;
+}
+
+long long log_session_start_ms(void)
+{
+	return start_ms;
+}
+
+long long log_session_ms(void)
+{
+	return now_ms() - start_ms;
 }
 
 const char *log_escape(const char *s, char *out, size_t size)

@@ -40,6 +40,10 @@
 /* Failed logins per connection, and the pause after each one: every login
  * method goes through the same throttle (like Dovecot's auth_failure_delay). */
 #define MAX_LOGIN_FAILURES	3
+
+/* The most octets a login record may say the login process has sent (a
+ * sanity bound for the sent= log field: a session's sum cannot overflow). */
+#define MAX_LOGIN_SENT		(1ULL << 48)
 #define LOGIN_FAILURE_DELAY_MS	1000
 
 /* I/O block sizes: reading the mbox in large sequential blocks and writing

@@ -796,17 +796,20 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < mb.count; i++)
 		total += mb.msg[i].octets;
 	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
-	    "messages=%zu", who, peer, creds.method, (unsigned long)geteuid(),
-	    (unsigned long)getegid(), mb.count);
+	    "messages=%zu tls=%s failures=%d", who, peer, creds.method,
+	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.count,
+	    privsep_tls(), failures);
 	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
 	    total);
 
 	struct stats stats = { 0 };
 	end = session_transact(&mb, &stats);
 	io_flush();
+	long long ms = log_session_ms();
 	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
-	    "deleted=%lu end=%s", who, peer, stats.retrieved,
-	    stats.retrieved_bytes, stats.deleted, session_end_name(end));
+	    "deleted=%lu end=%s duration=%lld.%03lld sent=%llu top=%lu", who,
+	    peer, stats.retrieved, stats.retrieved_bytes, stats.deleted,
+	    session_end_name(end), ms / 1000, ms % 1000, io_sent(), stats.top);
 	mailbox_close(&mb);
 	return end == END_QUIT ? 0 : 1;
 }

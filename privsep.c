@@ -7,6 +7,9 @@
  *   login process -> parent (struct login_record), one per attempt:
  *       end      END_LOGIN, or how the session ended before a login
  *       tls      TLS is active, so the login process will stay as relay
+ *       tls_info its protocol and cipher for the log (tls_describe), a
+ *                bounded printable string
+ *       sent     octets the login process has written to the client
  *       creds    user and password, NUL-terminated (END_LOGIN only)
  *       pending  count of the input bytes read after the PASS line, and
  *       input    those bytes (pipelined commands), at most IO_INPUT_BUFFER
@@ -45,6 +48,8 @@
 struct login_record {
 	int end;		/* enum session_end */
 	bool tls;		/* TLS is active: the login process relays */
+	char tls_info[TLS_DESCRIPTION_MAX];
+	unsigned long long sent;
 	struct credentials creds;
 	size_t pending;
 	char input[IO_INPUT_BUFFER];
@@ -63,6 +68,7 @@ static bool separated, tls_failed;
 static pid_t child = -1;
 static int rec_fd = -1, verdict_fd = -1, relay_fd = -1;
 static struct login_record rec;	/* static: 4 KiB, and wiped after use */
+static char tls_info[TLS_DESCRIPTION_MAX] = "no";
 
 /* Reads or writes exactly n bytes; EINTR is retried.  false on EOF or an
  * error: the other process is gone and the session with it. */
@@ -141,6 +147,7 @@ static _Noreturn void login_process(void)
 		memset(&rec, 0, sizeof(rec));
 		rec.end = (int)authorize(&rec.creds);
 		rec.tls = tls_active();
+		tls_describe(rec.tls_info, sizeof(rec.tls_info));
 		if (rec.end != END_LOGIN)
 			io_flush();
 		else {
@@ -148,6 +155,7 @@ static _Noreturn void login_process(void)
 			rec.queued = io_copy_output(rec.output,
 			    sizeof(rec.output));
 		}
+		rec.sent = io_sent();
 		bool sent = write_full(rec_fd, &rec, sizeof(rec));
 		explicit_bzero(&rec.creds, sizeof(rec.creds));
 		if (!sent || rec.end != END_LOGIN || !read_full(verdict_fd, &v,
@@ -322,8 +330,14 @@ static void reap(void)
  * a pointer: the login process is not trusted with root's memory. */
 static bool record_ok(const struct login_record *r)
 {
+	const char *t = r->tls_info;
 	if (r->end < END_LOGIN || r->end > END_IOERR ||
-	    (r->tls && cfg.tls == TLS_OFF))
+	    (r->tls && cfg.tls == TLS_OFF) ||
+	    !memchr(t, '\0', sizeof(r->tls_info)) ||
+	    strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._/-") != strlen(t) ||
+	    (r->tls ? t[0] == '\0' || strcmp(t, "no") == 0 :
+	    strcmp(t, "no") != 0) || r->sent > MAX_LOGIN_SENT)
 		return false;
 	const char *m = r->creds.method;
 	return r->end != END_LOGIN ||
@@ -336,13 +350,17 @@ static bool record_ok(const struct login_record *r)
 
 enum session_end privsep_next(struct credentials *creds)
 {
-	if (!separated)
-		return authorize(creds);
+	if (!separated) {
+		enum session_end end = authorize(creds);
+		tls_describe(tls_info, sizeof(tls_info));
+		return end;
+	}
 	if (!read_full(rec_fd, &rec, sizeof(rec)) || !record_ok(&rec)) {
 		explicit_bzero(&rec, sizeof(rec));
 		reap();
 		return END_IOERR;
 	}
+	memcpy(tls_info, rec.tls_info, sizeof(tls_info));
 	*creds = rec.creds;
 	explicit_bzero(&rec.creds, sizeof(rec.creds));
 	if (rec.end != END_LOGIN)
@@ -371,6 +389,11 @@ static void finish_relay(void)
 	shutdown(relay_fd, SHUT_RDWR);
 	close(relay_fd);
 	reap();
+}
+
+const char *privsep_tls(void)
+{
+	return tls_info;
 }
 
 bool privsep_accept(void)
@@ -406,6 +429,7 @@ bool privsep_accept(void)
 	}
 	close(rec_fd);
 	close(verdict_fd);
+	io_add_sent(rec.sent);
 	io_put(rec.output, rec.queued);
 	ok = ok && io_preload(rec.input, rec.pending);
 	explicit_bzero(&rec, sizeof(rec));

@@ -17,7 +17,11 @@
  *                             ended before login
  *   privsep_refuse(reply, last)  a failed login's reply; last: end there
  *   privsep_accept()          the login succeeded: io now talks to the
- *                             client (pipelined input kept); false on failure
+ *                             client (pipelined input kept), and io_sent()
+ *                             counts what the login process sent; false on
+ *                             failure
+ *   privsep_tls()             the TLS of the last login record, as
+ *                             tls_describe() says it ("no" without TLS)
  */
 #ifndef POP3D_PRIVSEP_H
 #define POP3D_PRIVSEP_H
@@ -39,5 +43,6 @@ bool privsep_start(const struct privsep_config *cfg);
 enum session_end privsep_next(struct credentials *creds);
 void privsep_refuse(const char *reply, bool last);
 bool privsep_accept(void);
+const char *privsep_tls(void);
 
 #endif

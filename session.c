@@ -397,7 +397,10 @@ static enum outcome cmd_top(struct ctx *c)
 	size_t len = strlen(k);
 	if (len == 0 || len > 10 || strspn(k, "0123456789") != len)
 		return reply_err("invalid line count");
-	return send_message(c, i, (long)strtoull(k, NULL, 10));
+	enum outcome o = send_message(c, i, (long)strtoull(k, NULL, 10));
+	if (o == DONE)
+		c->stats->top++;
+	return o;
 }
 
 static enum outcome cmd_dele(struct ctx *c)

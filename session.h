@@ -40,6 +40,7 @@ struct stats {
 	unsigned long retrieved;
 	unsigned long long retrieved_bytes;
 	unsigned long deleted;
+	unsigned long top;	/* TOP commands answered +OK */
 };
 
 enum session_end {

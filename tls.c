@@ -184,6 +184,16 @@ bool tls_active(void)
 	return active;
 }
 
+const char *tls_describe(char *out, size_t size)
+{
+	if (!active || !ssl)
+		snprintf(out, size, "no");
+	else
+		snprintf(out, size, "%s/%s", SSL_get_version(ssl),
+		    SSL_get_cipher_name(ssl));
+	return out;
+}
+
 static void set_nonblocking(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -11,6 +11,8 @@
  *                          TLS_HANDSHAKE_TIMEOUT); false if it failed (logged)
  *   tls_transport()        the io_transport to hand to io_set_transport()
  *   tls_active()           a handshake has succeeded
+ *   tls_describe(out, n)   "PROTOCOL/CIPHER" (TLSv1.3/TLS_AES_256_GCM_SHA384)
+ *                          when active, else "no", for the log; out
  *   tls_relay(fd, timeout) moves plaintext between the TLS session and fd
  *                          (a socketpair to the user's process) until either
  *                          side ends, then closes the session
@@ -22,6 +24,10 @@
 #include "io.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+
+/* tls_describe's longest answer, NUL included. */
+#define TLS_DESCRIPTION_MAX	64
 
 enum tls_mode { TLS_OFF, TLS_STLS, TLS_IMPLICIT };
 
@@ -37,6 +43,7 @@ bool tls_configure(const struct tls_config *cfg);
 bool tls_start(int rfd, int wfd, int timeout);
 const struct io_transport *tls_transport(void);
 bool tls_active(void);
+const char *tls_describe(char *out, size_t size);
 void tls_relay(int fd, int timeout);
 void tls_close(void);
 

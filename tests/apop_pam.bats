@@ -26,7 +26,7 @@ setup() {
 	run apop_login alice tanstaaf STAT QUIT
 	assert_success
 	assert_line --index 1 --regexp '^\+OK alice has 1 messages \([0-9]+ octets\)$'
-	grep -qE "^pop3d: login user=alice peer=local method=APOP uid=$ALICE_UID gid=$ALICE_UID messages=1$" "$LOG"
+	grep -qE "^pop3d: session=[0-9a-f]* login user=alice peer=local method=APOP uid=$ALICE_UID gid=$ALICE_UID messages=1 tls=no failures=0$" "$LOG"
 	grep -q '^open user=alice ' "$LOG"
 	grep -q '^close user=alice ' "$LOG"
 	# The APOP secret is not alice's PAM password ("secret"): the login

@@ -103,10 +103,10 @@ login_works() {
 	[ "$rc" -eq 1 ]
 	cat "$T/log"
 	grep -q 'the hash of bob is not one crypt(3) accepts' "$T/log"
-	grep -q '^pop3d: login failed user=bob .*reason=bad credentials$' "$T/log"
-	grep -q '^pop3d: login failed user=(unknown) ' "$T/log"
-	grep -q '^pop3d: login failed user=alice ' "$T/log"
-	grep -q '^pop3d: too many login failures' "$T/log"
+	grep -q '^pop3d: session=[0-9a-f]* login failed user=bob .*reason=bad credentials$' "$T/log"
+	grep -q '^pop3d: session=[0-9a-f]* login failed user=(unknown) ' "$T/log"
+	grep -q '^pop3d: session=[0-9a-f]* login failed user=alice ' "$T/log"
+	grep -q '^pop3d: session=[0-9a-f]* too many login failures' "$T/log"
 }
 
 @test "a password file writable by others is refused: exit 2, no greeting" {

@@ -66,8 +66,8 @@ full_session() {
 	full_session
 	sleep 0.2
 	run cat "$T/server.log"
-	assert_line --regexp '^pop3d: login user=alice peer=127\.0\.0\.1 method=USER uid=[0-9]+ gid=[0-9]+ messages=2$'
-	assert_line --regexp '^pop3d: session end user=alice peer=127\.0\.0\.1 retrieved=1/[0-9]+ deleted=1 end=quit$'
+	assert_line --regexp '^pop3d: session=[0-9a-f]* login user=alice peer=127\.0\.0\.1 method=USER uid=[0-9]+ gid=[0-9]+ messages=2 tls=no failures=0$'
+	assert_line --regexp '^pop3d: session=[0-9a-f]* session end user=alice peer=127\.0\.0\.1 retrieved=1/[0-9]+ deleted=1 end=quit duration=[0-9]+\.[0-9]{3} sent=[0-9]+ top=0$'
 }
 
 @test "tcpserver -c: a session beyond the limit waits for a free slot" {
@@ -118,8 +118,8 @@ full_session() {
 	full_session
 	sleep 0.2
 	run cat "$T/server.log"
-	assert_line --regexp '^pop3d: login user=alice peer=127\.0\.0\.1 method=USER '
-	assert_line --regexp '^pop3d: session end user=alice .* deleted=1 end=quit$'
+	assert_line --regexp '^pop3d: session=[0-9a-f]* login user=alice peer=127\.0\.0\.1 method=USER '
+	assert_line --regexp '^pop3d: session=[0-9a-f]* session end user=alice .* deleted=1 end=quit '
 }
 
 # The xinetd service: the shipped xinetd.d/pop3 when there is one, with

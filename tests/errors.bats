@@ -318,9 +318,9 @@ idle() {
 	printf 'USER alice\r\nPASS wrong\r\nUSER alice\r\nPASS secret\r\nRETR 1\r\nDELE 2\r\nQUIT\r\n' |
 		"$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" >"$T/out" 2>"$T/err"
 	cat "$T/err"
-	grep -q '^pop3d: login failed user=alice peer=local method=USER reason=bad credentials$' "$T/err"
-	grep -q '^pop3d: login user=alice peer=local method=USER .*messages=2$' "$T/err"
-	grep -q '^pop3d: session end user=alice peer=local retrieved=1/44 deleted=1 end=quit$' "$T/err"
+	grep -q '^pop3d: session=[0-9a-f]* login failed user=alice peer=local method=USER reason=bad credentials$' "$T/err"
+	grep -q '^pop3d: session=[0-9a-f]* login user=alice peer=local method=USER .*messages=2 tls=no failures=1$' "$T/err"
+	grep -q '^pop3d: session=[0-9a-f]* session end user=alice peer=local retrieved=1/44 deleted=1 end=quit duration=[0-9]*\.[0-9][0-9][0-9] sent=[0-9]* top=0$' "$T/err"
 	run -1 grep -q secret "$T/err"
 	run -1 grep -q wrong "$T/err"
 }

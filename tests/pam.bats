@@ -29,7 +29,8 @@ setup() {
 	[ "$(cat "$T/status")" = 0 ]
 	# Credentials, then the session, as root, before the TRANSACTION; the
 	# session closed and the credentials deleted after it.
-	run grep -o -E '^(setcred-establish|open|close|setcred-delete) |pop3d: (login|session end) ' "$LOG"
+	run bash -c "grep -o -E '^(setcred-establish|open|close|setcred-delete) |pop3d: session=[0-9a-f]{12} (login|session end) ' '$LOG' |
+		sed 's/session=[0-9a-f]* //'"
 	assert_output "$(printf '%s\n' 'setcred-establish ' 'open ' \
 		'pop3d: login ' 'pop3d: session end ' 'close ' 'setcred-delete ')"
 	run grep -c "^open user=alice rhost=- ruser=alice tty=pop3 service=pop3 euid=0$" "$LOG"
@@ -37,9 +38,9 @@ setup() {
 	run grep -c "^close user=alice .* euid=0$" "$LOG"
 	assert_output 1
 	# The served process has the user's uid and gid (uid_wrapper's view).
-	run grep -E "^pop3d: login user=alice peer=local method=USER uid=$ALICE_UID gid=$ALICE_UID messages=1$" "$LOG"
+	run grep -E "^pop3d: session=[0-9a-f]* login user=alice peer=local method=USER uid=$ALICE_UID gid=$ALICE_UID messages=1 tls=no failures=0$" "$LOG"
 	assert_success
-	run grep -E '^pop3d: session end user=alice peer=local retrieved=1/[0-9]+ deleted=0 end=quit$' "$LOG"
+	run grep -E '^pop3d: session=[0-9a-f]* session end user=alice peer=local retrieved=1/[0-9]+ deleted=0 end=quit duration=[0-9]+\.[0-9]{3} sent=[0-9]+ top=0$' "$LOG"
 	assert_success
 	run grep -e secret "$LOG"
 	assert_failure
@@ -50,14 +51,14 @@ setup() {
 		TCPREMOTEIP=192.0.2.7 cw_root "$POP3D" -d -m "$T/mail/%u" 2>>"$LOG" >/dev/null
 	run grep -c '^open user=alice rhost=192.0.2.7 ruser=alice tty=pop3 ' "$LOG"
 	assert_output 1
-	run grep -c 'pop3d: login user=alice peer=192.0.2.7 ' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login user=alice peer=192.0.2.7 ' "$LOG"
 	assert_output 1
 }
 
 @test "a TCPREMOTEIP that is not an address is not trusted" {
 	printf 'USER alice\r\nPASS secret\r\nQUIT\r\n' |
 		TCPREMOTEIP=$'1.2.3.4\nforged line' cw_root "$POP3D" -d -m "$T/mail/%u" 2>>"$LOG" >/dev/null
-	run grep -c 'pop3d: login user=alice peer=local ' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login user=alice peer=local ' "$LOG"
 	assert_output 1
 	run grep -e forged -e 1.2.3.4 "$LOG"
 	assert_failure
@@ -90,9 +91,9 @@ setup() {
 	[ $((a > b ? a - b : b - a)) -lt 400 ]
 	# The log names the account that exists and not the name that does
 	# not (it may be a password typed into USER); no password, no session.
-	run grep -c 'pop3d: login failed user=alice peer=local method=USER reason=bad credentials$' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login failed user=alice peer=local method=USER reason=bad credentials$' "$LOG"
 	assert_output 3
-	run grep -c 'pop3d: login failed user=(unknown) peer=local method=USER reason=bad credentials$' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login failed user=(unknown) peer=local method=USER reason=bad credentials$' "$LOG"
 	assert_output 3
 	run grep -e nosuchuser -e wrong -e '^open' "$LOG"
 	assert_failure
@@ -101,7 +102,7 @@ setup() {
 @test "an expired account is refused like a bad password, the log says why" {
 	run pop_pam 'USER carol' 'PASS carolpw' QUIT
 	assert_line --index 2 '-ERR [AUTH] authentication failed'
-	run grep -c 'pop3d: login failed user=carol peer=local method=USER reason=account expired or locked$' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login failed user=carol peer=local method=USER reason=account expired or locked$' "$LOG"
 	assert_output 1
 	run grep -e '^open' -e carolpw "$LOG"
 	assert_failure
@@ -114,7 +115,7 @@ setup() {
 		'+OK send the password' '-ERR [AUTH] authentication failed' \
 		'+OK send the password' '-ERR [AUTH] authentication failed')"
 	[ "$(cat "$T/status")" = 1 ]
-	run grep -c 'pop3d: too many login failures peer=local$' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* too many login failures peer=local$' "$LOG"
 	assert_output 1
 }
 
@@ -128,7 +129,7 @@ setup() {
 @test "root is never served, whatever --min-uid says" {
 	POP3D_ARGS=--min-uid=0 run pop_pam 'USER root' 'PASS rootpw' QUIT
 	assert_line --index 2 '-ERR [AUTH] authentication failed'
-	run grep -c 'pop3d: login failed user=root peer=local method=USER reason=uid 0 is never served$' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login failed user=root peer=local method=USER reason=uid 0 is never served$' "$LOG"
 	assert_output 1
 	run grep '^open' "$LOG"
 	assert_failure
@@ -146,7 +147,7 @@ setup() {
 	own_as 500 "$T/mail/sys"
 	POP3D_ARGS=--min-uid=500 run pop_pam 'USER sys' 'PASS syspw' QUIT
 	assert_line --index 2 '+OK sys has 0 messages (0 octets)'
-	run grep -c 'pop3d: login user=sys peer=local method=USER uid=500 gid=500 ' "$LOG"
+	run grep -c 'pop3d: session=[0-9a-f]* login user=sys peer=local method=USER uid=500 gid=500 ' "$LOG"
 	assert_output 1
 }
 
@@ -220,8 +221,8 @@ setup() {
 	assert_line --index 2 "-ERR [AUTH] this server serves only the account it runs as"
 	assert_line --index 4 --regexp '^\+OK alice has 1 messages'
 	run cat "$LOG"
-	assert_line "pop3d: login user=alice peer=local method=USER uid=$ALICE_UID gid=$ALICE_UID messages=1"
-	assert_line 'pop3d: login failed user=bob peer=local method=USER reason=not the account pop3d runs as'
+	assert_line --regexp "^pop3d: session=[0-9a-f]{12} login user=alice peer=local method=USER uid=$ALICE_UID gid=$ALICE_UID messages=1 tls=no failures=1\$"
+	assert_line --regexp '^pop3d: session=[0-9a-f]{12} login failed user=bob peer=local method=USER reason=not the account pop3d runs as$'
 	# The PAM session ran as alice, too.
 	assert_line --regexp "^open user=alice .* euid=$ALICE_UID\$"
 }

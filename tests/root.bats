@@ -112,7 +112,7 @@ wait_for() {
 	assert_output 2
 	run grep -c '^close user=alice ' "$LOG"
 	assert_output 1
-	run grep -c '^pop3d: session process killed by signal 15$' "$LOG"
+	run grep -c '^pop3d: session=[0-9a-f]* session process killed by signal 15$' "$LOG"
 	assert_output 1
 }
 

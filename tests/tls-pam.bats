@@ -34,7 +34,7 @@ teardown() {
 	assert_line 'hello'
 	assert_line --index -1 --regexp '^\+OK bye, 1 messages left$'
 	sleep 0.3
-	run bash -c "grep -h -o -E '^(open|close) ' '$LOG'; grep -h -o -E 'pop3d: (login|session end) ' '$T/server.log'"
+	run bash -c "grep -h -o -E '^(open|close) ' '$LOG'; grep -h -o -E 'pop3d: session=[0-9a-f]{12} (login|session end) ' '$T/server.log' | sed 's/session=[0-9a-f]* //'"
 	assert_line 'open '
 	assert_line 'close '
 	assert_line 'pop3d: login '
