@@ -240,3 +240,53 @@ quit_deleting() {
 	settle
 	expect_index miss
 }
+
+# syslog_listing: listing with $T/state, no -d, in a private mount namespace
+# whose /dev/log is a socket this test reads: what pop3d sent to syslog, one
+# datagram a line, goes to $T/syslog ("<PRI>pop3d[PID]: ...").
+syslog_listing() {
+	export T POP3D
+	unshare -m sh -e -c '
+		mount --make-rprivate /
+		: >"$T/null"
+		mount --bind /dev/null "$T/null"
+		mount -t tmpfs none /dev
+		: >/dev/null
+		mount --bind "$T/null" /dev/null
+		python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/dev/log.tmp\")
+import os; os.rename(\"/dev/log.tmp\", \"/dev/log\")
+s.settimeout(10)
+with open(sys.argv[1], \"ab\", buffering=0) as f:
+    while True:
+        m = s.recv(4096)
+        f.write(m + b\"\\n\")
+        if b\"session end\" in m:
+            break
+" "$T/syslog" &
+		listener=$!
+		for i in $(seq 50); do
+			[ -S /dev/log ] && break
+			sleep 0.1
+		done
+		printf "USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n" |
+			"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
+			--state-dir="$T/state" >/dev/null
+		wait $listener
+	'
+}
+
+@test "index cache: hit and miss reach syslog at priority debug, not info" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: a private /dev/log in a mount namespace"
+	settle
+	syslog_listing
+	syslog_listing
+	# mail.debug is <23>, mail.info <22> (facility 2, RFC 5424).
+	grep -q -E '^<23>.*pop3d\[[0-9]+\]: session=[0-9a-f]{12} index cache: miss$' "$T/syslog"
+	grep -q -E '^<23>.*pop3d\[[0-9]+\]: session=[0-9a-f]{12} index cache: hit$' "$T/syslog"
+	grep -q -E '^<22>.*: session=[0-9a-f]{12} login user=alice ' "$T/syslog"
+	run grep -E '^<(2[0-2]|1[0-9]|[0-9])>.*index cache' "$T/syslog"
+	assert_output ''
+}

@@ -212,3 +212,49 @@ setup() {
 	grep -q 'malformed entry' "$T/log"
 	grep -q 'method=USER reason=backend error' "$T/log"
 }
+
+# log_field FILE LINE-START KEY: the value of KEY= on the line of FILE that
+# starts (after the session field) with LINE-START.
+log_field() {
+	grep -E "^pop3d: session=[0-9a-f]{12} $2" "$1" | grep -o -E " $3=[^ ]*" |
+		cut -d= -f2
+}
+
+@test "log: every line carries session=ID, the same within a session and another in the next one" {
+	run session 'USER alice' 'PASS wrong' 'USER alice' 'PASS secret' QUIT
+	assert_success
+	run grep -v -E '^pop3d: session=[0-9a-f]{12} ' "$T/log"
+	assert_output ''
+	first=$(grep -o '^pop3d: session=[0-9a-f]* ' "$T/log" | sort -u)
+	[ "$(wc -l <<<"$first")" -eq 1 ]
+	[ "$(grep -c "^$first" "$T/log")" -ge 3 ]	# failed, login, end
+	run session 'USER alice' 'PASS secret' QUIT
+	second=$(grep -o '^pop3d: session=[0-9a-f]* ' "$T/log" | sort -u)
+	[ "$(wc -l <<<"$second")" -eq 1 ]
+	[ "$first" != "$second" ]
+}
+
+@test "log: failures= on the login line counts the failed attempts before it" {
+	run session 'USER alice' 'PASS wrong' 'USER alice' 'PASS wrong' 'USER alice' 'PASS secret' QUIT
+	assert_success
+	assert_equal "$(log_field "$T/log" 'login user=' failures)" 2
+	assert_equal "$(log_field "$T/log" 'login user=' tls)" no
+	run session 'USER alice' 'PASS secret' QUIT
+	assert_equal "$(log_field "$T/log" 'login user=' failures)" 0
+}
+
+@test "log: session end has duration=, sent= (the octets the client got) and top=" {
+	{ msg a@example.org two 'line 1\nline 2'; } >>"$MBOX"
+	# One failure: its pause (1 s) is part of the session's duration.
+	printf '%s\r\n' 'USER alice' 'PASS wrong' 'USER alice' 'PASS secret' \
+		'TOP 1 0' 'TOP 2 1' 'TOP 9 1' 'RETR 1' 'LIST' QUIT |
+		"$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 5 -d 2>"$T/log" >"$T/out"
+	grep -q '^+OK bye' "$T/out"
+	sent=$(log_field "$T/log" 'session end ' sent)
+	assert_equal "$sent" "$(wc -c <"$T/out")"
+	assert_equal "$(log_field "$T/log" 'session end ' top)" 2	# TOP 9 failed
+	duration=$(log_field "$T/log" 'session end ' duration)
+	[[ $duration =~ ^[0-9]+\.[0-9]{3}$ ]]
+	ms=$((10#${duration/./}))
+	[ "$ms" -ge 1000 ] && [ "$ms" -lt 30000 ]
+}

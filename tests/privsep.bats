@@ -201,3 +201,40 @@ await_uid() {
 	assert_success
 	assert_output --partial 'not started as root: no privilege separation before login'
 }
+
+# session_ids FILE: the distinct session= values of the pop3d lines in FILE.
+session_ids() {
+	grep -o '^pop3d: session=[0-9a-f]* ' "$1" | sort -u
+}
+
+@test "log: one session=ID on every line of a session, from the login process, the root parent and the user's process" {
+	need_root
+	make_pki
+	serve --tls=stls $TLS_FILES
+	run s_client -starttls pop3 <<<$'USER alice\nPASS wrong\nUSER alice\nPASS secret\nQUIT'
+	assert_line --regexp '^\+OK bye'
+	wait_for_text "$T/server.log" 'session end user=alice'
+	grep '^pop3d: ' "$T/server.log" >"$T/lines"
+	# Every line has the field, and all carry the same value: the login
+	# process (the TLS handshake), the root parent (the failed login) and
+	# the user's process (login, session end).
+	run grep -v -E '^pop3d: session=[0-9a-f]{12} ' "$T/lines"
+	assert_output ''
+	run session_ids "$T/lines"
+	assert_equal "${#lines[@]}" 1
+	id=${lines[0]}
+	grep -q "^${id}TLS established: " "$T/lines"
+	grep -q "^${id}login failed user=alice " "$T/lines"
+	grep -q "^${id}login user=alice .* tls=TLSv1\.[23]/[A-Z0-9_-]* failures=1$" "$T/lines"
+	grep -q "^${id}session end user=alice " "$T/lines"
+	# A second connection is another session.
+	run s_client -starttls pop3 <<<$'USER alice\nPASS secret\nQUIT'
+	wait_for_text "$T/server.log" 'session end user=alice'
+	for i in $(seq 50); do
+		[ "$(grep -c 'session end user=alice' "$T/server.log")" -eq 2 ] && break
+		sleep 0.1
+	done
+	grep '^pop3d: ' "$T/server.log" >"$T/lines"
+	run session_ids "$T/lines"
+	assert_equal "${#lines[@]}" 2
+}

@@ -306,3 +306,15 @@ deployed_args() {	# the pop3d arguments of an example's command line
 		assert_output --partial "$o"
 	done
 }
+
+@test "log: tls= on the login line: protocol/cipher over TLS, no without it" {
+	serve --tls=stls $TLS_FILES
+	run s_client -starttls pop3 -tls1_3 <<<$'USER alice\nPASS secret\nQUIT'
+	assert_line --regexp '^\+OK bye'
+	wait_for_text "$T/server.log" 'session end user=alice'
+	grep -q -E '^pop3d: session=[0-9a-f]{12} login user=alice .* tls=TLSv1\.3/TLS_[A-Z0-9_]+ failures=0$' "$T/server.log"
+	run bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'USER alice\r\nPASS secret\r\nQUIT\r\n' >&3; tr -d '\r' <&3"
+	assert_line --regexp '^\+OK bye'
+	wait_for_text "$T/server.log" 'tls=no'
+	grep -q -E '^pop3d: session=[0-9a-f]{12} login user=alice .* tls=no failures=0$' "$T/server.log"
+}
