@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define CACHE_MAGIC	"pop3dIX\n"
@@ -45,6 +46,7 @@ struct cache_header {
 };
 
 #define RECORD	sizeof(struct message)
+#define HUGE_PAGE	((size_t)2 << 20)
 
 _Static_assert(sizeof(struct cache_header) == 128, "no padding in the header");
 _Static_assert(sizeof(struct message) == 56 &&
@@ -143,6 +145,25 @@ static bool record_ok(const struct message *prev, const struct message *r,
 	    r->octets <= 2 * (uint64_t)(r->end - r->data) + 2;
 }
 
+/* Memory (malloc's, for realloc and free) for n records.  A large index
+ * is aligned to and asks for huge pages where the system has them: the
+ * copy of 100,000 records then costs a few page faults instead of 1,400,
+ * each a trap to the hypervisor on a virtual machine. */
+static struct message *records_alloc(size_t n)
+{
+	size_t size = n > 0 ? n * RECORD : 1;
+#ifdef MADV_HUGEPAGE
+	if (size >= HUGE_PAGE) {
+		void *p;
+		if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+			return NULL;
+		madvise(p, size - size % HUGE_PAGE, MADV_HUGEPAGE);
+		return p;
+	}
+#endif
+	return malloc(size);
+}
+
 /* Reads the records and the checksum after them into msg (private memory)
  * and checks both there. */
 static bool records_ok(int fd, const struct cache_header *h,
@@ -235,7 +256,7 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 		res = CACHE_GREW;
 	}
 	why = "out of memory";
-	msg = malloc(h.count > 0 ? (size_t)h.count * RECORD : 1);
+	msg = records_alloc((size_t)h.count);
 	if (!msg || !records_ok(fd, &h, msg, &why))
 		goto miss;
 	why = "the indexed part of the mailbox changed";
