@@ -1,8 +1,9 @@
 /*
  * fuzz_mbox.c: any bytes as a mailbox.  Every message is served (RETR, TOP
  * 0, TOP 2, UIDL) and each reply is checked against what the RFCs promise:
- * the "+OK n octets" count is exactly what follows once the dot-stuffing
- * is undone (RFC 1939 section 11), every line ends in CRLF, the reply ends
+ * RETR's "+OK n octets" count is exactly what follows once the dot-stuffing
+ * is undone (RFC 1939 section 11), TOP's never exceeds the message's size
+ * (its "+OK" line gives no count), every line ends in CRLF, the reply ends
  * in ".CRLF", its text comes from the message's bytes (harness_serve),
  * and the UIDL is 1-70 octets of 0x21-0x7e (section 7).  Then a
  * simulated UPDATE deletes messages chosen by the input, and a rescan must
