@@ -304,6 +304,7 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	    (size_t)(m->end + 2 - from) : sizeof(ahead.buf);
 	size_t got = reader_fill(&r, want);
 	bool intact = in_place(mb, m, from, r.buf + r.pos, got);
+	off_t checked = r.base + (off_t)r.len;	/* read up to here so far */
 	ahead.base = r.base;
 	ahead.len = r.len;
 	if (!intact) {
@@ -366,7 +367,9 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	uint64_t octets = sent + (bol ? 0 : 2);
 	bool whole = lines < 0 ? reader_offset(&r) == m->end &&
 	    octets == m->octets : octets <= m->octets;
-	if (r.err || !whole || !left_alone(mb, i, &before, racy)) {
+	/* Bytes read after the check may come from another file's state. */
+	bool reread = r.base + (off_t)r.len != checked;
+	if (r.err || !whole || (reread && !left_alone(mb, i, &before, racy))) {
 		/* Cut short, or not what "+OK" promised: only ending the
 		 * session is honest. */
 		ahead.len = 0;
