@@ -98,6 +98,14 @@ check-valgrind: pop3d
 	tests/valgrind-run $(VALGRIND_SUITES)
 	$(if $(VALGRIND_ALONE),TEST_JOBS=1 tests/valgrind-run $(VALGRIND_ALONE))
 
+# What the Debian package build runs (debian/rules): suites that need only
+# the Build-Depends (bats, openssl, python3), no network beyond loopback and
+# no root (their root-only tests skip), and install nothing.
+PACKAGE_SUITES = tests/basic.bats tests/protocol.bats tests/mbox.bats \
+	tests/errors.bats
+check-package: pop3d
+	TESTS_UNPRIVILEGED=1 tests/run $(PACKAGE_SUITES)
+
 # Builds the Debian package out of tree and checks what it installs.
 deb-check:
 	tests/deb-check
@@ -177,7 +185,7 @@ uninstall:
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state
 
-.PHONY: all check check-deps check-valgrind check-sanitize deb-check demo clean \
+.PHONY: all check check-deps check-package check-valgrind check-sanitize deb-check demo clean \
 	install uninstall fuzz fuzz-smoke fuzz-build
 
 # The benchmark (not part of check): see bench/README.md.
