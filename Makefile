@@ -87,11 +87,15 @@ check: check-deps pop3d build-san/pop3d
 
 # The suites with pop3d under valgrind memcheck (tests/valgrind-run): every
 # suite but update.bats, which injects faults with strace (valgrind under
-# strace would test neither).  VALGRIND_SUITES run four at a time, then
+# strace would test neither), and farm.bats, whose GlusterFS farm runs the
+# same sessions as the plain and ASan runs against a real distributed file
+# system (under valgrind it would outlast its bound).  VALGRIND_SUITES run
+# four at a time, then
 # VALGRIND_ALONE one test at a time: clients.bats runs real clients that
 # are not safe side by side (fetchmail's lock).  Tests that measure pop3d's
 # own memory, writes or /proc entries skip under valgrind and say so.
-VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats, \
+VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats \
+	tests/farm.bats, \
 	$(wildcard tests/*.bats))
 VALGRIND_ALONE ?= tests/clients.bats
 check-valgrind: pop3d
