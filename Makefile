@@ -22,7 +22,7 @@ DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
-	privsep.c sasl.c base64.c apop.c
+	privsep.c sasl.c base64.c apop.c addr.c proxy.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -49,7 +49,7 @@ build-san/pop3d: $(SRCS) $(HDRS)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS = session mbox auth
+FUZZ_TARGETS = session mbox auth proxy
 FUZZ_FLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS = $(filter-out pop3d.c,$(SRCS))
@@ -110,11 +110,14 @@ demo:
 # Deployment files name the binary as @sbindir@.
 SUBST = sed 's|@sbindir@|$(sbindir)|g'
 XINETD_FILES = $(wildcard xinetd.d/*)
+FAIL2BAN_FILES = fail2ban/filter.d/pop3d.conf fail2ban/jail.d/pop3d.conf
 
 install: pop3d
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(sysconfdir)/pam.d $(DESTDIR)$(systemdunitdir) \
-		$(DESTDIR)$(exampledir)/tcpserver
+		$(DESTDIR)$(exampledir)/tcpserver \
+		$(DESTDIR)$(exampledir)/fail2ban/filter.d \
+		$(DESTDIR)$(exampledir)/fail2ban/jail.d
 	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
 	install -m 644 pop3d.8 $(DESTDIR)$(mandir)/man8/pop3d.8
 	install -m 644 pam.d/pop3 $(DESTDIR)$(sysconfdir)/pam.d/pop3
@@ -126,6 +129,10 @@ install: pop3d
 	$(SUBST) tcpserver/run >$(DESTDIR)$(exampledir)/tcpserver/run
 	chmod 644 $(DESTDIR)$(exampledir)/inetd.conf
 	chmod 755 $(DESTDIR)$(exampledir)/tcpserver/run
+	# Examples, not configuration: fail2ban reads only /etc/fail2ban, and
+	# a jail is the admin's to enable (README, pop3d.8 LOGGING).
+	set -e; for f in $(FAIL2BAN_FILES); do \
+		install -m 644 $$f $(DESTDIR)$(exampledir)/$$f; done
 	set -e; for f in $(XINETD_FILES); do \
 		install -d $(DESTDIR)$(sysconfdir)/xinetd.d; \
 		$(SUBST) $$f >$(DESTDIR)$(sysconfdir)/$$f; \
@@ -140,8 +147,12 @@ uninstall:
 		$(DESTDIR)$(systemdunitdir)/pop3ds@.service \
 		$(DESTDIR)$(exampledir)/inetd.conf \
 		$(DESTDIR)$(exampledir)/tcpserver/run \
+		$(addprefix $(DESTDIR)$(exampledir)/,$(FAIL2BAN_FILES)) \
 		$(addprefix $(DESTDIR)$(sysconfdir)/,$(XINETD_FILES))
-	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
+	-rmdir $(DESTDIR)$(exampledir)/tcpserver \
+		$(DESTDIR)$(exampledir)/fail2ban/filter.d \
+		$(DESTDIR)$(exampledir)/fail2ban/jail.d \
+		$(DESTDIR)$(exampledir)/fail2ban $(DESTDIR)$(exampledir) 2>/dev/null
 
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state
