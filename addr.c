@@ -124,8 +124,11 @@ bool addr_in_nets(const struct ip_addr *a, const struct ip_net *nets,
 			net = unmapped(&net);
 			bits -= 96;
 		}
-		if (net.family == v.family && same_prefix(v.bytes, net.bytes,
-		    bits))
+		/* An IPv4-mapped address is in an IPv6 network as itself,
+		 * and in an IPv4 one as its IPv4 address. */
+		if ((net.family == a->family && same_prefix(a->bytes, net.bytes,
+		    bits)) || (net.family == v.family && same_prefix(v.bytes,
+		    net.bytes, bits)))
 			return true;
 	}
 	return false;

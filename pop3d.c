@@ -11,14 +11,16 @@
  *                                                           |
  *   login process  chroot(--login-chroot), setgroups/setgid/setuid
  *                  (--login-user, default nobody), then the first byte
- *                  from the client: TLS handshake, greeting, STLS,
+ *                  from the client: the PROXY header of a --proxy-trusted
+ *                  balancer (proxy.c), TLS handshake, greeting, STLS,
  *                  session_authorize (AUTHORIZATION)      unprivileged
  *                  -> login record (user, password, pipelined input) up
  *                  <- verdict (ok, or the failure reply to send)
  *                  after a login with TLS: tls_relay, plaintext to the
  *                  user's process over a socketpair; without TLS: exits
  *
- *   root parent    privsep_next: reads the record, checks it
+ *   root parent    privsep_next: reads the record, checks it (and
+ *                  the client's address from a PROXY header in it)
  *                  auth_login, login policy, the failure
  *                  delay and count                        root
  *                  privsep_accept: the client (socket, or the relay's

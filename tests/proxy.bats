@@ -239,6 +239,23 @@ refused() {
 	refute_line --regexp '^\+OK 2 [0-9]+$'
 }
 
+@test "a dual-stack socket's IPv4-mapped peer is in an IPv4 network, and in IPv6 ones" {
+	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::ffff:127.0.0.1", 0))' 2>/dev/null ||
+		skip "no IPv6 sockets here"
+	local nets
+	for nets in 127.0.0.0/8 ::ffff:127.0.0.0/104 ::/8; do
+		run "$BATS_TEST_DIRNAME/over-socket" tcp ::ffff:127.0.0.1 -- "$POP3D" \
+			-a "file:$T/passwd" -m "$T/mail/%u" --proxy-trusted="$nets" --plaintext=always \
+			< <(printf 'PROXY TCP4 192.0.2.7 127.0.0.1 4000 110\r\nUSER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n')
+		assert_success
+		assert_line --regexp '^\+OK 2 [0-9]+$'
+	done
+	run "$BATS_TEST_DIRNAME/over-socket" tcp ::ffff:127.0.0.1 -- "$POP3D" \
+		-a "file:$T/passwd" -m "$T/mail/%u" --proxy-trusted=10.0.0.0/8,::1 \
+		< <(printf 'PROXY TCP4 192.0.2.7 127.0.0.1 4000 110\r\nQUIT\r\n')
+	assert_line '-ERR unexpected PROXY protocol header'
+}
+
 @test "--proxy-trusted: bad values are an option error naming the form" {
 	local v
 	for v in '' 10.0.0.0/33 10.0.0.1/ 10.0.0.0/08 ::1/129 host.example \
