@@ -87,16 +87,28 @@ check: check-deps pop3d build-san/pop3d
 
 # The suites with pop3d under valgrind memcheck (tests/valgrind-run): every
 # suite but update.bats, which injects faults with strace (valgrind under
-# strace would test neither).  VALGRIND_SUITES run four at a time, then
+# strace would test neither), and farm.bats, whose GlusterFS farm runs the
+# same sessions as the plain and ASan runs against a real distributed file
+# system (under valgrind it would outlast its bound).  VALGRIND_SUITES run
+# four at a time, then
 # VALGRIND_ALONE one test at a time: clients.bats runs real clients that
 # are not safe side by side (fetchmail's lock).  Tests that measure pop3d's
 # own memory, writes or /proc entries skip under valgrind and say so.
-VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats, \
+VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats \
+	tests/farm.bats, \
 	$(wildcard tests/*.bats))
 VALGRIND_ALONE ?= tests/clients.bats
 check-valgrind: pop3d
 	tests/valgrind-run $(VALGRIND_SUITES)
 	$(if $(VALGRIND_ALONE),TEST_JOBS=1 tests/valgrind-run $(VALGRIND_ALONE))
+
+# What the Debian package build runs (debian/rules): suites that need only
+# the Build-Depends (bats, openssl, python3), no network beyond loopback and
+# no root (their root-only tests skip), and install nothing.
+PACKAGE_SUITES = tests/basic.bats tests/protocol.bats tests/mbox.bats \
+	tests/errors.bats
+check-package: pop3d
+	TESTS_UNPRIVILEGED=1 tests/run $(PACKAGE_SUITES)
 
 # Builds the Debian package out of tree and checks what it installs.
 deb-check:
@@ -188,7 +200,7 @@ uninstall:
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state
 
-.PHONY: all check check-deps check-valgrind check-sanitize deb-check demo clean \
+.PHONY: all check check-deps check-package check-valgrind check-sanitize deb-check demo clean \
 	install uninstall fuzz fuzz-smoke fuzz-build
 
 # The benchmark (not part of check): see bench/README.md.
