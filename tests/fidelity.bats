@@ -21,35 +21,24 @@ octets() {
 }
 
 @test "bookkeeping headers are hidden from RETR, TOP and every octet count" {
-	printf '%s\n' 'From a@example.org Mon Jan  1 00:00:00 2024' \
-		'Status: RO' 'X-Status: A' 'From: a@example.org' \
-		'X-Keywords: $Label1' '  junk' 'X-UID: 7' 'Subject: hi' \
-		'X-IMAPbase: 1234 7' 'X-IMAP: 1234 7' 'X-Dovecot-Hash: abc' \
-		'X-Dovecot-Other: def' '' 'body' '' | write_mbox
-	retr 1 >"$T/retr"
-	printf '+OK 42 octets\r\nFrom: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n.\r\n' >"$T/want"
-	cmp "$T/want" "$T/retr"
-	[ "$(octets "$T/retr")" -eq 42 ]
-	run pop 'LIST 1' STAT 'TOP 1 0'
-	assert_line --index 3 '+OK 1 42'
-	assert_line --index 4 '+OK 1 42'
-	assert_line --index 6 'From: a@example.org'
-	assert_line --index 7 'Subject: hi'
-	assert_line --index 8 '.'	# (bats leaves out the blank line)
-}
-
-@test "bookkeeping headers stored with CRLF are hidden and left out of the counts too" {
-	printf '%s\r\n' 'From a@example.org Mon Jan  1 00:00:00 2024' \
-		'Status: RO' 'X-Status: A' 'From: a@example.org' \
-		'X-Keywords: $Label1' '  junk' 'X-UID: 7' 'Subject: hi' \
-		'X-IMAPbase: 1234 7' 'X-IMAP: 1234 7' 'X-Dovecot-Hash: abc' \
-		'X-Dovecot-Other: def' '' 'body' '' | write_mbox
-	retr 1 >"$T/retr"
-	printf '+OK 42 octets\r\nFrom: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n.\r\n' >"$T/want"
-	cmp "$T/want" "$T/retr"
-	run pop 'LIST 1' STAT
-	assert_line --index 3 '+OK 1 42'
-	assert_line --index 4 '+OK 1 42'
+	# Stored with LF line ends, then with CRLF: the same replies.
+	for end in '\n' '\r\n'; do
+		printf "%s$end" 'From a@example.org Mon Jan  1 00:00:00 2024' \
+			'Status: RO' 'X-Status: A' 'From: a@example.org' \
+			'X-Keywords: $Label1' '  junk' 'X-UID: 7' 'Subject: hi' \
+			'X-IMAPbase: 1234 7' 'X-IMAP: 1234 7' 'X-Dovecot-Hash: abc' \
+			'X-Dovecot-Other: def' '' 'body' '' | write_mbox
+		retr 1 >"$T/retr"
+		printf '+OK 42 octets\r\nFrom: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n.\r\n' >"$T/want"
+		cmp "$T/want" "$T/retr"
+		[ "$(octets "$T/retr")" -eq 42 ]
+		run pop 'LIST 1' STAT 'TOP 1 0'
+		assert_line --index 3 '+OK 1 42'
+		assert_line --index 4 '+OK 1 42'
+		assert_line --index 6 'From: a@example.org'
+		assert_line --index 7 'Subject: hi'
+		assert_line --index 8 '.'	# (bats leaves out the blank line)
+	done
 }
 
 @test "UW IMAP's FOLDER INTERNAL DATA pseudo-message is hidden and kept" {
