@@ -204,7 +204,7 @@ session_all() {
 	S: last line
 	S: .
 	C: TOP 1 0
-	S: +OK 25 octets
+	S: +OK top of message follows
 	S: Subject: s
 	S:
 	S: .
