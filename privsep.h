@@ -18,6 +18,15 @@
  *   privsep_refuse(reply, last)  a failed login's reply; last: end there
  *   privsep_accept()          the login succeeded: io now talks to the
  *                             client (pipelined input kept); false on failure
+ *   privsep_client()          after privsep_next: the client's address from
+ *                             the PROXY header (checked, numeric), or NULL
+ *                             (no header, or one that names no client)
+ *
+ * With cfg.proxy (the peer is in --proxy-trusted) the login process reads
+ * the PROXY header first, before the TLS handshake and the greeting; a
+ * missing or bad one ends the session there (END_PROXY_REFUSED, the reason
+ * logged), a LOCAL one too (END_PROXY_LOCAL, a health check).  The client's
+ * address reaches the parent in every login record.
  */
 #ifndef POP3D_PRIVSEP_H
 #define POP3D_PRIVSEP_H
@@ -33,11 +42,16 @@ struct privsep_config {
 	int login_timeout;	/* before login and for the handshake; 0: timeout */
 	const char *login_user;
 	const char *login_chroot;
+	bool proxy;		/* a PROXY header comes first (--proxy-trusted) */
+	bool plaintext_secure;	/* --plaintext=secure: behind a balancer,
+				 * plaintext_ok also needs a loopback client */
+	const char *peer;	/* the connection's peer, for the log */
 };
 
 bool privsep_start(const struct privsep_config *cfg);
 enum session_end privsep_next(struct credentials *creds);
 void privsep_refuse(const char *reply, bool last);
 bool privsep_accept(void);
+const char *privsep_client(void);
 
 #endif
