@@ -82,7 +82,7 @@ static struct {
 	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
-	int login_timeout;	/* 0: the same as timeout */
+	int login_timeout;	/* at most timeout */
 	const char *apop;
 	long long max_messages;
 	long long max_bytes;
@@ -99,6 +99,7 @@ static struct {
 	.mailbox = DEFAULT_MAILBOX,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
+	.login_timeout = DEFAULT_LOGIN_TIMEOUT,
 	.max_messages = DEFAULT_MAX_MESSAGES,
 	.max_bytes = DEFAULT_MAX_MAILBOX_BYTES,
 	.plaintext = PLAIN_SECURE,
@@ -127,8 +128,9 @@ static void usage(FILE *f)
 	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
 	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
-	    "      --login-timeout=SECONDS  idle autologout before login (default\n"
-	    "                          and most: the -t value)\n"
+	    "      --login-timeout=SECONDS  the most time from connecting to a login,\n"
+	    "                          however busy the client (default %d, at\n"
+	    "                          most the -t value)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
 	    "                          USER/PASS and AUTH PLAIN are accepted\n"
 	    "      --apop=FILE         accept APOP with the user:secret lines of\n"
@@ -152,7 +154,7 @@ static void usage(FILE *f)
 	    "  -h, --help              print this help and exit\n",
 	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
 	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
-	    DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
+	    DEFAULT_LOGIN_TIMEOUT, DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
 	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
@@ -372,7 +374,7 @@ static void parse_options(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
+	if (opt.login_timeout > opt.timeout)
 		opt.login_timeout = opt.timeout;
 }
 
