@@ -18,11 +18,12 @@ mandir     ?= $(datadir)/man
 sysconfdir ?= /etc
 systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
+docdir     ?= $(datadir)/doc/pop3d
 DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
-	privsep.c sasl.c base64.c apop.c
+	privsep.c sasl.c base64.c apop.c netfs.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -86,16 +87,28 @@ check: check-deps pop3d build-san/pop3d
 
 # The suites with pop3d under valgrind memcheck (tests/valgrind-run): every
 # suite but update.bats, which injects faults with strace (valgrind under
-# strace would test neither).  VALGRIND_SUITES run four at a time, then
+# strace would test neither), and farm.bats, whose GlusterFS farm runs the
+# same sessions as the plain and ASan runs against a real distributed file
+# system (under valgrind it would outlast its bound).  VALGRIND_SUITES run
+# four at a time, then
 # VALGRIND_ALONE one test at a time: clients.bats runs real clients that
 # are not safe side by side (fetchmail's lock).  Tests that measure pop3d's
 # own memory, writes or /proc entries skip under valgrind and say so.
-VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats, \
+VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats \
+	tests/farm.bats, \
 	$(wildcard tests/*.bats))
 VALGRIND_ALONE ?= tests/clients.bats
 check-valgrind: pop3d
 	tests/valgrind-run $(VALGRIND_SUITES)
 	$(if $(VALGRIND_ALONE),TEST_JOBS=1 tests/valgrind-run $(VALGRIND_ALONE))
+
+# What the Debian package build runs (debian/rules): suites that need only
+# the Build-Depends (bats, openssl, python3), no network beyond loopback and
+# no root (their root-only tests skip), and install nothing.
+PACKAGE_SUITES = tests/basic.bats tests/protocol.bats tests/mbox.bats \
+	tests/errors.bats
+check-package: pop3d
+	TESTS_UNPRIVILEGED=1 tests/run $(PACKAGE_SUITES)
 
 # Builds the Debian package out of tree and checks what it installs.
 deb-check:
@@ -107,17 +120,29 @@ check-sanitize: build-san/pop3d
 demo: 
 	./demo/run
 
-# Deployment files name the binary as @sbindir@.
+# Deployment files name the binary as @sbindir@.  pop3d.8 and the README,
+# readable as they are in the source tree, name the default /usr/local
+# paths: installed, they name the real ones.
 SUBST = sed 's|@sbindir@|$(sbindir)|g'
+DOCSUBST = sed -e 's|/usr/local/share/doc/pop3d|$(docdir)|g' \
+	-e 's|/usr/local/share/pop3d|$(exampledir)|g' \
+	-e 's|/usr/local/lib/systemd/system|$(systemdunitdir)|g' \
+	-e 's|/usr/local/sbin|$(sbindir)|g' -e 's|PREFIX=/usr/local|PREFIX=$(PREFIX)|g'
 XINETD_FILES = $(wildcard xinetd.d/*)
+
+# The files in sysconfdir are the admin's once installed: an existing
+# /etc/pam.d/pop3 or /etc/xinetd.d file is kept (and make says so), and
+# uninstall removes one only when it is unchanged.
+ETC_FILES = pam.d/pop3 $(XINETD_FILES)
 
 install: pop3d
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
-		$(DESTDIR)$(sysconfdir)/pam.d $(DESTDIR)$(systemdunitdir) \
-		$(DESTDIR)$(exampledir)/tcpserver
+		$(DESTDIR)$(systemdunitdir) \
+		$(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(docdir)
 	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
-	install -m 644 pop3d.8 $(DESTDIR)$(mandir)/man8/pop3d.8
-	install -m 644 pam.d/pop3 $(DESTDIR)$(sysconfdir)/pam.d/pop3
+	$(DOCSUBST) pop3d.8 >$(DESTDIR)$(mandir)/man8/pop3d.8
+	$(DOCSUBST) README >$(DESTDIR)$(docdir)/README
+	chmod 644 $(DESTDIR)$(mandir)/man8/pop3d.8 $(DESTDIR)$(docdir)/README
 	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service \
 		systemd/pop3ds.socket systemd/pop3ds@.service; do \
 		$(SUBST) $$f >$(DESTDIR)$(systemdunitdir)/$${f#systemd/}; \
@@ -126,27 +151,45 @@ install: pop3d
 	$(SUBST) tcpserver/run >$(DESTDIR)$(exampledir)/tcpserver/run
 	chmod 644 $(DESTDIR)$(exampledir)/inetd.conf
 	chmod 755 $(DESTDIR)$(exampledir)/tcpserver/run
-	set -e; for f in $(XINETD_FILES); do \
-		install -d $(DESTDIR)$(sysconfdir)/xinetd.d; \
-		$(SUBST) $$f >$(DESTDIR)$(sysconfdir)/$$f; \
-		chmod 644 $(DESTDIR)$(sysconfdir)/$$f; done
+	@set -e; for f in $(ETC_FILES); do \
+		t=$(DESTDIR)$(sysconfdir)/$$f; \
+		if [ -e "$$t" ] || [ -L "$$t" ]; then \
+			echo "$$t exists: kept, not overwritten (the new one is $$f)"; \
+			continue; fi; \
+		echo "installing $$t"; \
+		install -d "$${t%/*}"; $(SUBST) $$f >"$$t"; chmod 644 "$$t"; done
 
+# Directories left empty are removed: up to DESTDIR when one is given; on
+# the live system only pop3d's own (the hierarchy's, such as /etc/xinetd.d
+# or /usr/local/sbin, stay).
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(mandir)/man8/pop3d.8 \
-		$(DESTDIR)$(sysconfdir)/pam.d/pop3 \
+		$(DESTDIR)$(docdir)/README \
 		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3d@.service \
 		$(DESTDIR)$(systemdunitdir)/pop3ds.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3ds@.service \
 		$(DESTDIR)$(exampledir)/inetd.conf \
-		$(DESTDIR)$(exampledir)/tcpserver/run \
-		$(addprefix $(DESTDIR)$(sysconfdir)/,$(XINETD_FILES))
-	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
+		$(DESTDIR)$(exampledir)/tcpserver/run
+	@for f in $(ETC_FILES); do \
+		t=$(DESTDIR)$(sysconfdir)/$$f; \
+		[ -e "$$t" ] || continue; \
+		if $(SUBST) $$f | cmp -s - "$$t"; then rm -f "$$t"; \
+		else echo "$$t was changed: kept"; fi; done
+	@for d in $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) \
+		$(DESTDIR)$(docdir) \
+		$(if $(DESTDIR),$(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysconfdir)/pam.d \
+		$(DESTDIR)$(sysconfdir)/xinetd.d); do \
+		while [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; do \
+			d=$${d%/*}; \
+			[ -n "$(DESTDIR)" ] && [ "$$d" != "$(DESTDIR)" ] || break; \
+		done; done
 
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state
 
-.PHONY: all check check-deps check-valgrind check-sanitize deb-check demo clean \
+.PHONY: all check check-deps check-package check-valgrind check-sanitize deb-check demo clean \
 	install uninstall fuzz fuzz-smoke fuzz-build
 
 # The benchmark (not part of check): see bench/README.md.
