@@ -111,9 +111,14 @@
 #define STREAM_CHUNK		(1024 * 1024)
 
 /* The per-user state directory (state.c): session lock, UPDATE journal,
- * index cache.  Under the home directory by default; when that is missing
- * or unusable, beside the mailbox if its directory is writable. */
+ * index cache.  Under the home directory by default.  When that does not
+ * exist and cannot be made: started as root, DEFAULT_STATE_BASE/USER (the
+ * base root's, the directory made by root for the user: nobody else can
+ * take its name, unlike a name beside the mailbox in a sticky spool);
+ * started as an ordinary user, beside the mailbox if its directory is
+ * writable. */
 #define DEFAULT_STATE_DIR	"%h/.pop3d"
+#define DEFAULT_STATE_BASE	"/var/lib/pop3d"
 #define FALLBACK_STATE_DIR	"%d/.pop3d-%u"
 
 /* TLS: a handshake is a round trip or two; a client that has not finished

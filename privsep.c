@@ -59,7 +59,7 @@ struct verdict {
 
 static struct privsep_config cfg;
 static struct policy policy;
-static bool separated, tls_failed;
+static bool separated, tls_failed, relaying;
 static pid_t child = -1;
 static int rec_fd = -1, verdict_fd = -1, relay_fd = -1;
 static struct login_record rec;	/* static: 4 KiB, and wiped after use */
@@ -398,6 +398,7 @@ bool privsep_accept(void)
 			close(null);
 		io_init(relay_fd, relay_fd, cfg.timeout);
 		atexit(finish_relay);
+		relaying = true;
 	} else {
 		reap();		/* it has exited: the socket is ours */
 		if (relay_fd >= 0)
@@ -410,4 +411,30 @@ bool privsep_accept(void)
 	ok = ok && io_preload(rec.input, rec.pending);
 	explicit_bzero(&rec, sizeof(rec));
 	return ok;
+}
+
+bool privsep_separated(void)
+{
+	return separated;
+}
+
+int privsep_link(pid_t *login, struct policy *p)
+{
+	*login = child;
+	*p = policy;
+	return relaying ? relay_fd : -1;
+}
+
+void privsep_resume(int relay, pid_t login, const struct policy *p,
+    int timeout)
+{
+	session_login_policy(p);
+	if (relay < 0) {
+		io_init(0, 1, timeout);
+		return;
+	}
+	relay_fd = relay;
+	child = login;
+	io_init(relay, relay, timeout);
+	atexit(finish_relay);
 }

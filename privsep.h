@@ -18,6 +18,14 @@
  *   privsep_refuse(reply, last)  a failed login's reply; last: end there
  *   privsep_accept()          the login succeeded: io now talks to the
  *                             client (pipelined input kept); false on failure
+ *   privsep_separated()       the login process exists (started as root)
+ *   privsep_link(&pid, &p)    after privsep_accept, for a user's process
+ *                             that executes a fresh pop3d (handover.h): the
+ *                             TLS relay's socketpair (-1 without TLS), the
+ *                             relay's pid and the policy for CAPA
+ *   privsep_resume(relay, pid, p, timeout)  in that fresh pop3d: io on the
+ *                             relay (or fds 0/1), the policy, and the relay
+ *                             told of the end at exit, as privsep_accept does
  */
 #ifndef POP3D_PRIVSEP_H
 #define POP3D_PRIVSEP_H
@@ -39,5 +47,9 @@ bool privsep_start(const struct privsep_config *cfg);
 enum session_end privsep_next(struct credentials *creds);
 void privsep_refuse(const char *reply, bool last);
 bool privsep_accept(void);
+bool privsep_separated(void);
+int privsep_link(pid_t *login, struct policy *p);
+void privsep_resume(int relay, pid_t login, const struct policy *p,
+    int timeout);
 
 #endif

@@ -40,6 +40,13 @@ cwrap_setup() {
 	BOB_UID=$((ALICE_UID + 1))
 	CAROL_UID=$((ALICE_UID + 2))
 	mkdir -p "$T/home/alice" "$T/home/bob" "$T/home/carol" "$T/pam"
+	# Homes of their own: ~/.pop3d can be made (as root, pop3d would
+	# otherwise make the state directory under /var/lib/pop3d).
+	if [ "$(id -u)" -eq 0 ]; then
+		chown "$ALICE_UID:$ALICE_UID" "$T/home/alice"
+		chown "$BOB_UID:$BOB_UID" "$T/home/bob"
+		chown "$CAROL_UID:$CAROL_UID" "$T/home/carol"
+	fi
 	cat >"$T/passwd" <<-EOT
 		root:x:0:0:root:/root:/bin/sh
 		sys:x:500:500:a system account:/:/bin/sh
