@@ -20,7 +20,7 @@
 
 #define MAGIC		"pop3d-session-1"
 #define RECORD_FD	3
-#define RELAY_FD	4
+#define RELAY_FD	HANDOVER_LAST_FD
 
 extern char **environ;
 
@@ -38,6 +38,20 @@ bool handover_prepare(void)
 	log_msg(LOG_ERR, "cannot reach %s, pop3d's own executable, for the "
 	    "user's sessions: %s", SELF, strerror(errno));
 	return false;
+}
+
+bool handover_dropped(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long r = 1, e = 1;
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2)
+			break;
+	fclose(f);
+	return r != 0 && e != 0;
 }
 
 /* fd moved above the fds the new image gets, close-on-exec. */
@@ -150,6 +164,8 @@ bool handover_receive(struct handover *h)
 		    RECORD_FD);
 		return false;
 	}
+	if (h->relay < 0)
+		close(RELAY_FD);	/* whatever is there is not ours */
 	gid_t keep = h->gid;
 	if (h->lock_group) {
 #ifdef __linux__

@@ -12,6 +12,12 @@
  *   handover_prepare()   as root, once: pop3d's own executable can be
  *                        executed again (/proc/self/exe); false if not
  *                        (logged)
+ *   handover_dropped()   the kernel agrees that root is gone (its own
+ *                        /proc/self/status): only an LD_PRELOADed uid
+ *                        wrapper (the cwrap tests, run as root) can make a
+ *                        process that is still root look like the user;
+ *                        a fresh image would be root, so that one serves
+ *                        in place
  *   handover_exec(h)     as the user: the record on fd 3 (an anonymous
  *                        file), h->relay moved to fd 4, then the exec; with
  *                        a kept --lock-group gid, that gid is made the
@@ -19,8 +25,10 @@
  *                        the saved gid (execve(2) copies the effective gid
  *                        to the saved one).  Returns only on failure
  *                        (logged)
- *   handover_receive(h)  in the new image: the record read and checked,
- *                        fds above 4 closed, the effective gid back to the
+ *   handover_receive(h)  in the new image (the caller has closed the fds
+ *                        above HANDOVER_LAST_FD): the record read and
+ *                        checked, fd 4 closed when there is no relay, the
+ *                        effective gid back to the
  *                        user's, the process not dumpable.  false (logged)
  *                        if it is no record, or the real or effective uid
  *                        is 0, or the ids are not the record's
@@ -38,6 +46,7 @@
 #include <sys/types.h>
 
 #define HANDOVER_ARG	"--user-session"
+#define HANDOVER_LAST_FD	4	/* the record's fd 3, the relay's fd 4 */
 
 struct handover {
 	char magic[16];
@@ -65,6 +74,7 @@ struct handover {
 };
 
 bool handover_prepare(void);
+bool handover_dropped(void);
 void handover_exec(struct handover *h);
 bool handover_receive(struct handover *h);
 

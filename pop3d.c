@@ -900,9 +900,9 @@ static void hand_over(const struct account *a, const char *path,
 static int user_session(void)
 {
 	static struct handover h;
-	close_inherited_fds(4);
+	close_inherited_fds(HANDOVER_LAST_FD);
 	signal(SIGPIPE, SIG_IGN);
-	log_open(0);
+	log_open(1);	/* fd 2 is /dev/null unless -d (setup_fds) */
 	if (!handover_receive(&h))
 		return 1;
 	log_open(h.debug);
@@ -1048,7 +1048,7 @@ int main(int argc, char **argv)
 	struct state_plan plan;
 	if (!start_session(&acct, path, &plan))
 		return refuse_session(who, state_refused);
-	if (privsep_separated()) {
+	if (privsep_separated() && handover_dropped()) {
 		hand_over(&acct, path, &plan, creds.method);
 		return refuse_session(who, false);
 	}

@@ -106,8 +106,19 @@ cw_env() {
 		UID_WRAPPER_DISABLE_DEEPBIND=1)
 }
 
+# As root, uid_wrapper only pretends that pop3d drops to the user: what
+# pop3d creates is root's, and a state directory root made is not the
+# user's (a login with one is refused).  So these sessions get none: pop3d
+# (also under tcpserver) is given a --state-dir that cannot be made.
 cw_root() {
-	CW_EXTRA_PRELOAD=libuid_wrapper.so cw UID_WRAPPER=1 UID_WRAPPER_ROOT=1 "$@"
+	local a args=()
+	for a in "$@"; do
+		args+=("$a")
+		if [ "$a" = "$POP3D" ] && [ "$(id -u)" -eq 0 ]; then
+			args+=(--state-dir="$T/no-state/%u")
+		fi
+	done
+	CW_EXTRA_PRELOAD=libuid_wrapper.so cw UID_WRAPPER=1 UID_WRAPPER_ROOT=1 "${args[@]}"
 }
 
 # own_as UID FILE...: gives files to a fake uid (root only).

@@ -9,6 +9,7 @@ setup() {
 	MB="python3 $BATS_TEST_DIRNAME/mbox.py"
 	$MB gen "$T/orig" 8
 	write_mbox <"$T/orig"
+	STATE=$DEFAULT_STATE
 }
 
 teardown() {

@@ -21,6 +21,7 @@ setup() {
 	strace -f -qq -o /dev/null true 2>/dev/null ||
 		skip "strace cannot trace here (ptrace not permitted)"
 	MB="python3 $BATS_TEST_DIRNAME/mbox.py"
+	STATE=$DEFAULT_STATE
 	# 40 messages, every fourth 300 kB: 3 MB, so the copy takes many
 	# writes and the journal holds a real backup.
 	$MB gen "$T/orig" 40 300000
