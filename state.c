@@ -3,6 +3,7 @@
  */
 #include "state.h"
 #include "log.h"
+#include "netfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,7 @@ enum state_result state_try(const char *path)
 		return refuse(st.st_uid != geteuid() ? STATE_FOREIGN :
 		    STATE_BAD, path, why);
 	}
+	netfs_note(fd, "state directory");
 	dirfd_ = fd;
 	snprintf(dirpath, sizeof(dirpath), "%s", path);
 	return STATE_OPEN;

@@ -20,6 +20,7 @@ expected() {
 	echo "$prefix/lib/systemd/system/pop3ds@.service"
 	echo "$prefix/share/pop3d/inetd.conf"
 	echo "$prefix/share/pop3d/tcpserver/run"
+	echo "$prefix/share/doc/pop3d/README"
 	for f in "$REPO"/xinetd.d/*; do
 		[ -e "$f" ] && echo "$sysconfdir/xinetd.d/${f##*/}"
 	done
@@ -41,13 +42,48 @@ expected() {
 	grep -q '/usr/sbin/pop3d' "$D/usr/share/pop3d/tcpserver/run"
 	run grep -rl @sbindir@ "$D"
 	assert_failure
+	# The installed man page and README name the installed paths.
+	run grep -rl /usr/local "$D"
+	assert_output ''
+	grep -q '^\.I /usr/share/doc/pop3d/README$' "$D/usr/share/man/man8/pop3d.8"
+	grep -q '^\.IR /usr/share/pop3d/inetd.conf' "$D/usr/share/man/man8/pop3d.8"
+	grep -q '/usr/lib/systemd/system/pop3d.socket' "$D/usr/share/man/man8/pop3d.8"
+	grep -q 'root  /usr/sbin/pop3d  pop3d$' "$D/usr/share/man/man8/pop3d.8"
+	grep -q '/usr/share/pop3d/inetd.conf' "$D/usr/share/doc/pop3d/README"
 	# The installed man page is well-formed and names every option.
 	run groff -man -ww -z "$D/usr/share/man/man8/pop3d.8"
 	assert_output ''
 	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/usr
 	assert_success
-	run find "$D" -type f
+	# Nothing left, not even an empty directory.
+	run find "$D" -mindepth 1
 	assert_output ''
+}
+
+@test "make install keeps an existing /etc/pam.d/pop3 and xinetd service, and says so" {
+	D=$BATS_TEST_TMPDIR/root
+	mkdir -p "$D/etc/pam.d" "$D/etc/xinetd.d"
+	echo '# the admin own' >"$D/etc/pam.d/pop3"
+	echo '# the admin own' >"$D/etc/xinetd.d/pop3"
+	run make -s -C "$REPO" install DESTDIR="$D" PREFIX=/usr
+	assert_success
+	assert_line "$D/etc/pam.d/pop3 exists: kept, not overwritten (the new one is pam.d/pop3)"
+	assert_line "$D/etc/xinetd.d/pop3 exists: kept, not overwritten (the new one is xinetd.d/pop3)"
+	assert_line "installing $D/etc/xinetd.d/pop3s"
+	assert_equal "$(cat "$D/etc/pam.d/pop3")" '# the admin own'
+	assert_equal "$(cat "$D/etc/xinetd.d/pop3")" '# the admin own'
+	# The new pop3s is as shipped; a second install keeps it too.
+	grep -q '^	server		= /usr/sbin/pop3d$' "$D/etc/xinetd.d/pop3s"
+	run make -s -C "$REPO" install DESTDIR="$D" PREFIX=/usr
+	assert_line "$D/etc/xinetd.d/pop3s exists: kept, not overwritten (the new one is xinetd.d/pop3s)"
+	# uninstall removes only what is as installed: the admin's files stay.
+	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/usr
+	assert_success
+	assert_line "$D/etc/pam.d/pop3 was changed: kept"
+	assert_line "$D/etc/xinetd.d/pop3 was changed: kept"
+	(cd "$D" && find . -mindepth 1 | sort) >"$BATS_TEST_TMPDIR/left"
+	printf '%s\n' ./etc ./etc/pam.d ./etc/pam.d/pop3 ./etc/xinetd.d ./etc/xinetd.d/pop3 |
+		diff -u - "$BATS_TEST_TMPDIR/left"
 }
 
 @test "make install: sbindir, mandir and sysconfdir can each be set" {
@@ -62,7 +98,7 @@ expected() {
 	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/opt/p sbindir=/opt/bin \
 		mandir=/opt/man sysconfdir=/opt/etc
 	assert_success
-	run find "$D" -type f
+	run find "$D" -mindepth 1
 	assert_output ''
 }
 
