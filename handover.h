@@ -36,12 +36,12 @@
 #ifndef POP3D_HANDOVER_H
 #define POP3D_HANDOVER_H
 
+#include "addr.h"
 #include "io.h"
 #include "params.h"
 #include "session.h"
 
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -62,7 +62,7 @@ struct handover {
 	int timeout;
 	int debug;
 	long long max_messages, max_bytes;
-	char peer[INET6_ADDRSTRLEN + 8];	/* as pop3d.c keeps it */
+	char peer[ADDR_TEXT];		/* as pop3d.c keeps it */
 	char method[8];
 	struct policy policy;		/* for CAPA in TRANSACTION */
 	int relay;			/* the TLS relay's socketpair, or -1 */

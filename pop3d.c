@@ -11,14 +11,16 @@
  *                                                           |
  *   login process  chroot(--login-chroot), setgroups/setgid/setuid
  *                  (--login-user, default nobody), then the first byte
- *                  from the client: TLS handshake, greeting, STLS,
+ *                  from the client: the PROXY header of a --proxy-trusted
+ *                  balancer (proxy.c), TLS handshake, greeting, STLS,
  *                  session_authorize (AUTHORIZATION)      unprivileged
  *                  -> login record (user, password, pipelined input) up
  *                  <- verdict (ok, or the failure reply to send)
  *                  after a login with TLS: tls_relay, plaintext to the
  *                  user's process over a socketpair; without TLS: exits
  *
- *   root parent    privsep_next: reads the record, checks it
+ *   root parent    privsep_next: reads the record, checks it (and
+ *                  the client's address from a PROXY header in it)
  *                  auth_login, login policy, the failure
  *                  delay and count                        root
  *                  privsep_accept: the client (socket, or the relay's
@@ -50,6 +52,7 @@
  */
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
+#include "addr.h"
 #include "apop.h"
 #include "auth.h"
 #include "auth_pam.h"
@@ -100,6 +103,8 @@ static struct {
 	const char *login_chroot;
 	const char *pam_service;
 	unsigned long min_uid;
+	struct ip_net proxy_trusted[PROXY_TRUSTED_MAX];
+	size_t proxy_trusted_count;
 } opt = {
 	.login_user = DEFAULT_LOGIN_USER,
 	.login_chroot = DEFAULT_LOGIN_CHROOT,
@@ -114,7 +119,7 @@ static struct {
 	.min_uid = DEFAULT_MIN_UID,
 };
 
-static char peer[INET6_ADDRSTRLEN + 8] = "local";
+static char peer[ADDR_TEXT] = "local";
 
 static void usage(FILE *f)
 {
@@ -159,6 +164,9 @@ static void usage(FILE *f)
 	    "                          login when started as root (default %s)\n"
 	    "      --login-chroot=DIR  its empty root directory, made when missing\n"
 	    "                          (default %s)\n"
+	    "      --proxy-trusted=ADDR[/BITS][,...]  balancers that send a PROXY\n"
+	    "                          protocol header (v1 or v2) first, and must\n"
+	    "                          (default none)\n"
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
@@ -215,7 +223,7 @@ static void bad_option(const char *name, const char *value)
 enum {
 	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
 	OPT_LOGIN_USER, OPT_LOGIN_CHROOT, OPT_LOGIN_TIMEOUT, OPT_APOP,
-	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_STATE_BASE,
+	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_PROXY_TRUSTED, OPT_STATE_BASE,
 };
 /* --lock-group: a group name or number that must exist. */
 static void set_lock_group(const char *name)
@@ -260,6 +268,7 @@ static void parse_options(int argc, char **argv)
 		{ "tls-min", required_argument, NULL, OPT_TLS_MIN },
 		{ "login-user", required_argument, NULL, OPT_LOGIN_USER },
 		{ "login-chroot", required_argument, NULL, OPT_LOGIN_CHROOT },
+		{ "proxy-trusted", required_argument, NULL, OPT_PROXY_TRUSTED },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -373,6 +382,17 @@ static void parse_options(int argc, char **argv)
 		case OPT_LOGIN_CHROOT:
 			opt.login_chroot = optarg;
 			break;
+		case OPT_PROXY_TRUSTED:
+			opt.proxy_trusted_count = addr_nets_parse(optarg,
+			    opt.proxy_trusted, PROXY_TRUSTED_MAX);
+			if (opt.proxy_trusted_count == 0) {
+				fprintf(stderr, "pop3d: bad --proxy-trusted: %s "
+				    "(want ADDR[/BITS][,ADDR[/BITS]]..., numeric "
+				    "IPv4 or IPv6, at most %d)\n", optarg,
+				    PROXY_TRUSTED_MAX);
+				exit(2);
+			}
+			break;
 		case 'd':
 			opt.debug = 1;
 			break;
@@ -438,33 +458,36 @@ static void setup_fds(void)
 	close_inherited_fds(2);
 }
 
-/* Who is on the other end, and is the line safe for a plaintext password:
- * loopback, a Unix socket or no socket at all (a pipe, a terminal). */
-static bool find_peer(void)
+/* Who is on the other end (its address in *addr when it has one), and is
+ * the line safe for a plaintext password: loopback, a Unix socket or no
+ * socket at all (a pipe, a terminal). */
+static bool find_peer(struct ip_addr *addr, bool *has_addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	*has_addr = false;
+	memset(addr, 0, sizeof(*addr));
 	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
 		const char *ip = getenv("TCPREMOTEIP");
-		if (errno == ENOTSOCK && ip && ip[0] && strlen(ip) <= 45 &&
-		    strspn(ip, "0123456789abcdefABCDEF:.") == strlen(ip))
-			snprintf(peer, sizeof(peer), "%s", ip);
+		if (errno == ENOTSOCK && ip && addr_parse(ip, addr)) {
+			*has_addr = true;
+			addr_format(addr, peer);
+		}
 		return errno == ENOTSOCK;
 	}
 	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &in->sin_addr, peer, sizeof(peer));
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		addr->family = AF_INET;
+		memcpy(addr->bytes, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		addr->family = AF_INET6;
+		memcpy(addr->bytes, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	} else {
+		snprintf(peer, sizeof(peer), "local");
+		return ss.ss_family == AF_UNIX;
 	}
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, peer, sizeof(peer));
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			return in6->sin6_addr.s6_addr[12] == 127;
-		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-	}
-	snprintf(peer, sizeof(peer), "local");
-	return ss.ss_family == AF_UNIX;
+	*has_addr = true;
+	addr_format(addr, peer);
+	return addr_loopback(addr);
 }
 
 /* A user name that is safe in a path and a log line. */
@@ -804,6 +827,16 @@ static bool other_than_self(const char *user)
 	return !pw || strcmp(pw->pw_name, user) != 0;
 }
 
+/* Behind a balancer the client's address from its PROXY header is the
+ * peer: in the log, for PAM (PAM_RHOST) and for fail2ban. */
+static void use_client(const char *client)
+{
+	if (client && strcmp(client, peer) != 0) {
+		snprintf(peer, sizeof(peer), "%s", client);
+		auth_pam_set_rhost(peer);
+	}
+}
+
 /* Sleeps until ms after t0 (CLOCK_MONOTONIC): a failed login then takes
  * the same time however long the backend took to say no. */
 static void pause_until(const struct timespec *t0, long ms)
@@ -949,7 +982,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
-	bool safe_line = find_peer();
+	struct ip_addr peer_addr;
+	bool has_addr;
+	bool safe_line = find_peer(&peer_addr, &has_addr);
 	auth_pam_set_service(opt.pam_service);
 	if (strcmp(peer, "local") != 0)
 		auth_pam_set_rhost(peer);
@@ -969,6 +1004,10 @@ int main(int argc, char **argv)
 		.login_timeout = opt.login_timeout,
 		.login_user = opt.login_user,
 		.login_chroot = opt.login_chroot,
+		.proxy = has_addr && addr_in_nets(&peer_addr, opt.proxy_trusted,
+		    opt.proxy_trusted_count),
+		.plaintext_secure = opt.plaintext == PLAIN_SECURE,
+		.peer = peer,
 	};
 	if (!privsep_start(&ps) || (privsep_separated() &&
 	    !handover_prepare()))
@@ -981,10 +1020,13 @@ int main(int argc, char **argv)
 	char who[4 * MAX_USER + 1];
 	for (;;) {
 		end = privsep_next(&creds);
+		use_client(privsep_client());
 		if (end != END_LOGIN) {
 			io_flush();
-			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
-			    peer, session_end_name(end));
+			/* A balancer's health check is no news. */
+			log_msg(end == END_PROXY_LOCAL ? LOG_DEBUG : LOG_INFO,
+			    "session end before login peer=%s end=%s", peer,
+			    session_end_name(end));
 			io_flush();
 			return end == END_QUIT ? 0 : 1;
 		}
