@@ -51,7 +51,7 @@ setup_account() {
 	# mailbox.
 	if [ "$(id -u)" -eq 0 ]; then
 		DEFAULT_STATE=$T/.pop3d
-		mkdir -m 700 "$DEFAULT_STATE"
+		mkdir -p -m 700 "$DEFAULT_STATE"
 		own "$DEFAULT_STATE"
 	else
 		DEFAULT_STATE=$T/mail/.pop3d-alice
