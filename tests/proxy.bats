@@ -44,7 +44,7 @@ proxied() {
 	local h=$1 rc=0
 	shift
 	{ printf "$h"; [ $# -eq 0 ] || printf '%s\r\n' "$@"; } >"$T/in"
-	TCPREMOTEIP=${REMOTE:-127.0.0.1} timeout 20 "$POP3D" -a "file:$T/passwd" \
+	TCPREMOTEIP=${REMOTE:-127.0.0.1} timeout 60 "$POP3D" -a "file:$T/passwd" \
 		-m "$T/mail/%u" -t 5 -d ${POP3D_ARGS:-} <"$T/in" >"$T/out" \
 		2>"$T/log" || rc=$?
 	echo "$rc" >"$T/status"
@@ -192,7 +192,8 @@ refused() {
 	assert_line 'pop3d: PROXY header refused peer=127.0.0.1 reason=no complete PROXY header in time'
 	assert_line 'pop3d: session end before login peer=127.0.0.1 end=no valid proxy header'
 	refute_line --partial '+OK'
-	[ $((t1 - t0)) -lt 10 ]
+	# Well before the balancer's 30 s, even under valgrind on a busy host.
+	[ $((t1 - t0)) -lt 25 ]
 }
 
 @test "a header from a peer not trusted is refused, and its address is not used" {
@@ -313,10 +314,10 @@ client() {
 	local h=$1 tls=$2
 	shift 2
 	printf "$h" >"$T/header"
-	timeout 20 python3 - "$PORT" "$T/header" "$tls" "${CA:-}" "$@" <<-'EOF'
+	timeout 60 python3 - "$PORT" "$T/header" "$tls" "${CA:-}" "$@" <<-'EOF'
 		import socket, ssl, sys
 		port, header, tls, ca, lines = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-		s = socket.create_connection(("127.0.0.1", int(port)), timeout=15)
+		s = socket.create_connection(("127.0.0.1", int(port)), timeout=50)
 		s.sendall(open(header, "rb").read())
 		if tls == "1":
 		    ctx = ssl.create_default_context(cafile=ca)
