@@ -1,6 +1,6 @@
 /*
  * privsep_forge.c: a compromised login process, for privsep.bats.  Built by
- * the test from pop3d's own privsep.c, io.c, tls.c and log.c, with this
+ * the test from pop3d's own privsep.c and the modules it calls, with this
  * file in place of session.c: the login process that privsep.c starts (as
  * root: chrooted, as --login-user) hands the root parent a login record
  * whose credentials are forged as argv[1] says:
