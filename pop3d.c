@@ -32,9 +32,14 @@
  *                                           client; closes the PAM session
  *                                           and exits with the child's
  *                                           status
- *     child: become_user                    root -> the user, for good (the
+ *     child: plan_state_dir (the state directory --state-base, made
+ *            by root when the home cannot hold one)
+ *            become_user                    root -> the user, for good (the
  *                                           --lock-group gid kept as the
  *                                           saved gid, see privs.h)
+ *            hand_over: execve of pop3d --user-session (handover.h): a
+ *            fresh image that holds nothing of root's
+ *   user's session (user_session, serve)
  *   mailbox_open, session_transact, UPDATE  the user only; never root
  *
  * So no byte from the network is parsed by root or by a process that can
@@ -51,6 +56,7 @@
 #include "apop.h"
 #include "auth.h"
 #include "auth_pam.h"
+#include "handover.h"
 #include "io.h"
 #include "log.h"
 #include "mailbox.h"
@@ -82,10 +88,11 @@
 static struct {
 	const char *mailbox;
 	const char *state_dir;	/* NULL: the default, with its fallback */
+	const char *state_base;	/* the fallback's base, started as root */
 	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
-	int login_timeout;	/* 0: the same as timeout */
+	int login_timeout;	/* at most timeout */
 	const char *apop;
 	long long max_messages;
 	long long max_bytes;
@@ -102,8 +109,10 @@ static struct {
 	.login_user = DEFAULT_LOGIN_USER,
 	.login_chroot = DEFAULT_LOGIN_CHROOT,
 	.mailbox = DEFAULT_MAILBOX,
+	.state_base = DEFAULT_STATE_BASE,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
+	.login_timeout = DEFAULT_LOGIN_TIMEOUT,
 	.max_messages = DEFAULT_MAX_MESSAGES,
 	.max_bytes = DEFAULT_MAX_MAILBOX_BYTES,
 	.plaintext = PLAIN_SECURE,
@@ -122,7 +131,11 @@ static void usage(FILE *f)
 	    "                          (default %s)\n"
 	    "      --state-dir=PATTERN pop3d's own files (session lock, UPDATE\n"
 	    "                          journal): %%u, %%h, %%d the mailbox's directory,\n"
-	    "                          %%%%; default %s, else %s\n"
+	    "                          %%%%; default %s, else (started as root)\n"
+	    "                          the --state-base one, or %s\n"
+	    "      --state-base=DIR    started as root, where the state directory\n"
+	    "                          of a user whose home cannot hold one is\n"
+	    "                          made: DIR/USER (default %s)\n"
 	    "      --uidl=MODE         pop3d (default), or reuse the UIDLs of another\n"
 	    "                          server: xuidl, uw, dovecot, popa3d (see README)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
@@ -132,8 +145,9 @@ static void usage(FILE *f)
 	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
 	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
-	    "      --login-timeout=SECONDS  idle autologout before login (default\n"
-	    "                          and most: the -t value)\n"
+	    "      --login-timeout=SECONDS  the most time from connecting to a login,\n"
+	    "                          however busy the client (default %d, at\n"
+	    "                          most the -t value)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
 	    "                          USER/PASS and AUTH PLAIN are accepted\n"
 	    "      --apop=FILE         accept APOP with the user:secret lines of\n"
@@ -159,8 +173,9 @@ static void usage(FILE *f)
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
 	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
+	    DEFAULT_STATE_BASE,
 	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
-	    DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
+	    DEFAULT_LOGIN_TIMEOUT, DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
 	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
@@ -210,7 +225,7 @@ static void bad_option(const char *name, const char *value)
 enum {
 	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
 	OPT_LOGIN_USER, OPT_LOGIN_CHROOT, OPT_LOGIN_TIMEOUT, OPT_APOP,
-	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_PROXY_TRUSTED,
+	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_PROXY_TRUSTED, OPT_STATE_BASE,
 };
 /* --lock-group: a group name or number that must exist. */
 static void set_lock_group(const char *name)
@@ -246,6 +261,7 @@ static void parse_options(int argc, char **argv)
 		{ "max-messages", required_argument, NULL, OPT_MAX_MESSAGES },
 		{ "max-mailbox-size", required_argument, NULL, OPT_MAX_SIZE },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "state-base", required_argument, NULL, OPT_STATE_BASE },
 		{ "uidl", required_argument, NULL, 'I' },
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -327,6 +343,11 @@ static void parse_options(int argc, char **argv)
 		case 'S':
 			opt.state_dir = optarg;
 			break;
+		case OPT_STATE_BASE:
+			if (optarg[0] != '/' || strlen(optarg) > PATH_MAX / 2)
+				bad_option("state-base", optarg);
+			opt.state_base = optarg;
+			break;
 		case 'I':
 			if (!uidl_parse_mode(optarg, &opt.uidl)) {
 				fprintf(stderr, "pop3d: bad --uidl: %s\n", optarg);
@@ -392,19 +413,21 @@ static void parse_options(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
+	if (opt.login_timeout > opt.timeout)
 		opt.login_timeout = opt.timeout;
 }
 
-/* Descriptors above 2 that a careless parent left open must reach neither
- * the login process nor the user's: all are closed.  /proc/self/fd lists
- * them where it exists; elsewhere every possible number is tried. */
-static void close_inherited_fds(void)
+/* Descriptors above `above` (2) that a careless parent left open must
+ * reach neither the login process nor the user's: all are closed (in the
+ * user's session, above its record and relay: whatever PAM modules left
+ * open is root's).  /proc/self/fd lists them where it exists; elsewhere
+ * every possible number is tried. */
+static void close_inherited_fds(int above)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d) {
 		long max = sysconf(_SC_OPEN_MAX);
-		for (long i = 3; i < (max > 0 && max < 65536 ? max : 65536); i++)
+		for (long i = above + 1; i < (max > 0 && max < 65536 ? max : 65536); i++)
 			close((int)i);
 		return;
 	}
@@ -412,14 +435,14 @@ static void close_inherited_fds(void)
 	struct dirent *e;
 	while ((e = readdir(d)) && n < 256) {
 		int fd = atoi(e->d_name);
-		if (fd > 2 && fd != dirfd(d))
+		if (fd > above && fd != dirfd(d))
 			fds[n++] = fd;
 	}
 	closedir(d);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	if (n == 256)
-		close_inherited_fds();
+		close_inherited_fds(above);
 }
 
 /* fds 0-2 exist, and fd 2 goes nowhere unless debugging: under inetd it is
@@ -434,7 +457,7 @@ static void setup_fds(void)
 	if (!opt.debug)
 		dup2(fd, 2);
 	close(fd);
-	close_inherited_fds();
+	close_inherited_fds(2);
 }
 
 /* Who is on the other end (its address in *addr when it has one), and is
@@ -515,32 +538,162 @@ static bool expand(const char *pattern, const struct account *a,
 	return o > 0;
 }
 
-/* The state directory: --state-dir if given (no fallback: the admin chose),
- * else the default under the home directory, else beside the mailbox.
- * Without one, UPDATEs that need a journal are refused (update.c) and a
- * second session is not locked out (it cannot delete what changed anyway). */
-static void open_state_dir(const struct account *a, const char *mailbox)
+/* Where the session's state directory is to be looked for: path (none
+ * when empty), and, started as an ordinary user, a fallback beside the
+ * mailbox for when path does not exist and cannot be made. */
+struct state_plan {
+	char path[PATH_MAX];
+	char fallback[PATH_MAX];
+};
+
+/* The mailbox's directory, for %d. */
+static void mailbox_dir(const char *mailbox, char *dir, size_t size)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", mailbox);
+	snprintf(dir, size, "%s", mailbox);
 	char *slash = strrchr(dir, '/');
-	const char *d = slash == dir ? "/" : dir;
-	if (slash)
-		*slash = '\0';
+	if (!slash)
+		snprintf(dir, size, ".");
 	else
-		d = ".";
+		slash[slash == dir] = '\0';
+}
+
+/* As root, with the user's effective ids (the home may be an NFS mount
+ * that maps root to nobody): does path exist, or might it?  It is made
+ * when it can be.  The user's process looks at it again and decides. */
+static bool exists_as_user(const struct account *a, const char *path)
+{
+	gid_t egid = getegid();
+	if (setegid(a->gid) < 0 || seteuid(a->uid) < 0) {
+		log_msg(LOG_ERR, "cannot look at %s as uid %lu: %s", path,
+		    (unsigned long)a->uid, strerror(errno));
+		if (seteuid(0) < 0 || setegid(egid) < 0)
+			_exit(1);
+		return true;
+	}
+	struct stat st;
+	bool there = mkdir(path, 0700) == 0 || errno == EEXIST ||
+	    lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+	if (seteuid(0) < 0 || setegid(egid) < 0) {
+		log_msg(LOG_CRIT, "cannot get root back: %s", strerror(errno));
+		_exit(1);
+	}
+	return there;
+}
+
+/* Started as root, for an account whose home cannot hold its state
+ * directory: --state-base/USER, made here by root before the drop, owned
+ * by the user, mode 0700, in a base directory that only root may write.
+ * STATE_OPEN (path filled in); STATE_NONE when the base cannot be made;
+ * STATE_BAD when the base or an existing directory is not as it must be
+ * (a journal may be in it: the login is refused).  Logged. */
+static enum state_result make_state_dir(const struct account *a,
+    char *path, size_t size)
+{
+	const char *base = opt.state_base;
+	int n = snprintf(path, size, "%s/%s", base, a->name);
+	if (n < 0 || (size_t)n >= size)
+		return STATE_NONE;
+	if (mkdir(base, 0755) == 0)
+		chmod(base, 0755);	/* the umask is 077 */
+	else if (errno != EEXIST) {
+		log_msg(LOG_WARNING, "--state-base %s: cannot create: %s", base,
+		    strerror(errno));
+		return STATE_NONE;
+	}
+	struct stat st;
+	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0 || fstat(bfd, &st) < 0 || st.st_uid != 0 ||
+	    (st.st_mode & 022) || !(st.st_mode & 01)) {
+		log_msg(LOG_ERR, "--state-base %s: refused: not a directory "
+		    "owned by root, writable only by root and searchable by all "
+		    "(0755 or 0711)", base);
+		if (bfd >= 0)
+			close(bfd);
+		return STATE_BAD;
+	}
+	bool made = mkdirat(bfd, a->name, 0700) == 0;
+	int fd = openat(bfd, a->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	close(bfd);
+	if (fd >= 0 && made && fchown(fd, a->uid, a->gid) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	const char *why = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (st.st_uid != a->uid || (st.st_mode & 022))
+		why = "not the user's own, or writable by group or others";
+	if (fd >= 0)
+		close(fd);
+	if (why) {
+		log_msg(LOG_ERR, "state directory %s: refused: %s", path, why);
+		return STATE_BAD;
+	}
+	return STATE_OPEN;
+}
+
+/* The state directory to look for: --state-dir if given (no fallback: the
+ * admin chose); else the default under the home directory; when that does
+ * not exist and cannot be made, the root-made one (started as root) or
+ * one beside the mailbox (started as an ordinary user).  Runs before the
+ * drop; false: the login is refused (logged). */
+static bool plan_state_dir(const struct account *a, const char *mailbox,
+    struct state_plan *p)
+{
+	char dir[PATH_MAX];
+	mailbox_dir(mailbox, dir, sizeof(dir));
+	p->path[0] = p->fallback[0] = '\0';
 	if (opt.state_dir) {
-		if (expand(opt.state_dir, a, d, path, sizeof(path)))
-			state_open(path);
-		else
+		if (!expand(opt.state_dir, a, dir, p->path, sizeof(p->path)))
 			log_msg(LOG_ERR, "--state-dir=%s cannot be expanded",
 			    opt.state_dir);
-	} else if (!(expand(DEFAULT_STATE_DIR, a, d, path, sizeof(path)) &&
-	    state_open(path)) && !(expand(FALLBACK_STATE_DIR, a, d, path,
-	    sizeof(path)) && state_open(path))) {
-		log_msg(LOG_WARNING, "no state directory for %s: no session "
-		    "lock, and only UPDATEs that need no journal", a->name);
+		return true;
 	}
+	if (!expand(DEFAULT_STATE_DIR, a, dir, p->path, sizeof(p->path)))
+		p->path[0] = '\0';
+	if (geteuid() != 0) {
+		if (!expand(FALLBACK_STATE_DIR, a, dir, p->fallback,
+		    sizeof(p->fallback)))
+			p->fallback[0] = '\0';
+		return true;
+	}
+	if (p->path[0] && exists_as_user(a, p->path))
+		return true;
+	switch (make_state_dir(a, p->path, sizeof(p->path))) {
+	case STATE_OPEN:
+		return true;
+	case STATE_BAD:
+		return false;
+	default:
+		p->path[0] = '\0';
+		return true;
+	}
+}
+
+/* As the user: the state directory as planned.  One that exists but cannot
+ * be used may hold an interrupted UPDATE's journal: false, the login is
+ * refused.  None at all: no session lock, and UPDATEs that need a journal
+ * are refused (update.c); logged. */
+static bool open_state_dir(const struct account *a, const struct state_plan *p)
+{
+	enum state_result r = p->path[0] ? state_try(p->path) : STATE_NONE;
+	if (r == STATE_OPEN)
+		return true;
+	if (r != STATE_NONE)
+		return false;
+	if (p->fallback[0]) {
+		/* Beside the mailbox, in a directory others may write: one
+		 * that another user made (a squat) holds no journal of ours. */
+		r = state_try(p->fallback);
+		if (r == STATE_OPEN)
+			return true;
+		if (r == STATE_BAD)
+			return false;
+	}
+	log_msg(LOG_WARNING, "no state directory for %s: no session lock, and "
+	    "only UPDATEs that need no journal", a->name);
+	return true;
 }
 
 /* As root, before PAM's setcred (which may add groups, e.g. pam_group):
@@ -593,6 +746,21 @@ static bool become_user(const struct account *a)
 	return true;
 }
 
+/* After a login: the session cannot be served (for its state directory:
+ * one that exists but cannot be used may hold an interrupted UPDATE). */
+static int refuse_session(const char *who, bool for_state)
+{
+	io_puts(for_state ? "-ERR [SYS/TEMP] the mailbox cannot be served "
+	    "now, try later\r\n" : "-ERR [SYS/TEMP] the session could not be "
+	    "set up\r\n");
+	io_flush();
+	log_msg(LOG_ERR, "login user=%s peer=%s: %s", who, peer, for_state ?
+	    "refused: its state directory exists but cannot be used (it may "
+	    "hold an interrupted UPDATE's journal)" : "session setup failed");
+	auth_session_close();
+	return 1;
+}
+
 /* Checks the credentials the way their method says; on AUTH_OK acct is the
  * account to serve.  APOP proves a shared secret, and the account comes
  * from the authentication backend without a password. */
@@ -613,10 +781,13 @@ static enum auth_result authenticate(const struct credentials *c,
 	return r;
 }
 
+static bool state_refused;	/* the session failed for its state directory */
+
 /* The account is served in a session of its own: the groups and the PAM
  * credentials and session are set up as started; with PAM, a monitor stays
  * behind to close the session; the process that returns is the user's. */
-static bool start_session(const struct account *a)
+static bool start_session(const struct account *a, const char *mailbox,
+    struct state_plan *plan)
 {
 	if (!set_groups(a) || !auth_session_open())
 		return false;
@@ -624,6 +795,10 @@ static bool start_session(const struct account *a)
 		io_flush();
 		if (!privs_monitor())
 			return false;
+	}
+	if (!plan_state_dir(a, mailbox, plan)) {
+		state_refused = true;
+		return false;
 	}
 	return become_user(a);
 }
@@ -680,8 +855,115 @@ static void pause_until(const struct timespec *t0, long ms)
 		;
 }
 
+/* The user's part of the session, as the user: the state directory, the
+ * mailbox, the TRANSACTION and UPDATE states.  Started as root, it runs in
+ * a fresh image of pop3d (user_session); else in the only process. */
+static int serve(const struct account *a, const char *path,
+    const struct state_plan *plan, const char *method)
+{
+	char who[4 * MAX_USER + 1];
+	log_escape(a->name, who, sizeof(who));
+	if (!open_state_dir(a, plan))
+		return refuse_session(who, true);
+	struct mailbox mb;
+	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
+	if (st != MB_OK) {
+		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
+		    peer, path, mailbox_strerror(st));
+		if (st == MB_INUSE)
+			io_puts("-ERR [IN-USE] the mailbox is in use by another "
+			    "POP3 session\r\n");
+		else if (st == MB_TOOBIG)
+			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
+			    "serve\r\n");
+		else
+			io_printf("-ERR [%s] cannot open the mailbox\r\n",
+			    st == MB_SYSERR || st == MB_LOCKED ||
+			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
+		io_flush();
+		mailbox_close(&mb);
+		return 1;
+	}
+	unsigned long long total = 0;
+	for (size_t i = 0; i < mb.count; i++)
+		total += mb.msg[i].octets;
+	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
+	    "messages=%zu", who, peer, method, (unsigned long)geteuid(),
+	    (unsigned long)getegid(), mb.count);
+	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
+	    total);
+
+	struct stats stats = { 0 };
+	enum session_end end = session_transact(&mb, &stats);
+	io_flush();
+	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
+	    "deleted=%lu end=%s", who, peer, stats.retrieved,
+	    stats.retrieved_bytes, stats.deleted, session_end_name(end));
+	mailbox_close(&mb);
+	return end == END_QUIT ? 0 : 1;
+}
+
+/* Started as root, once the session process is the user: pop3d again,
+ * with what the user's part needs (handover.h).  Returns only on failure. */
+static void hand_over(const struct account *a, const char *path,
+    const struct state_plan *plan, const char *method)
+{
+	static struct handover h;
+	memset(&h, 0, sizeof(h));
+	snprintf(h.name, sizeof(h.name), "%s", a->name);
+	h.uid = a->uid;
+	h.gid = a->gid;
+	h.lock_group = privs_lock_gid(&h.lock_gid);
+	snprintf(h.mailbox, sizeof(h.mailbox), "%s", path);
+	snprintf(h.state, sizeof(h.state), "%s", plan->path);
+	snprintf(h.state_fallback, sizeof(h.state_fallback), "%s",
+	    plan->fallback);
+	h.uidl = (int)opt.uidl;
+	h.timeout = opt.timeout;
+	h.debug = opt.debug;
+	h.max_messages = opt.max_messages;
+	h.max_bytes = opt.max_bytes;
+	snprintf(h.peer, sizeof(h.peer), "%s", peer);
+	snprintf(h.method, sizeof(h.method), "%s", method);
+	h.relay = privsep_link(&h.login_pid, &h.policy);
+	h.pending = io_take_input(h.input, sizeof(h.input));
+	h.queued = io_copy_output(h.output, sizeof(h.output));
+	handover_exec(&h);
+}
+
+/* "pop3d --user-session": the fresh image of the user's part. */
+static int user_session(void)
+{
+	static struct handover h;
+	close_inherited_fds(HANDOVER_LAST_FD);
+	signal(SIGPIPE, SIG_IGN);
+	log_open(1);	/* fd 2 is /dev/null unless -d (setup_fds) */
+	if (!handover_receive(&h))
+		return 1;
+	log_open(h.debug);
+	opt.uidl = (enum uidl_mode)h.uidl;
+	mailbox_limits((size_t)h.max_messages, h.max_bytes);
+	if (h.lock_group)
+		privs_set_lock_group(h.lock_gid);
+	snprintf(peer, sizeof(peer), "%s", h.peer);
+	privsep_resume(h.relay, h.login_pid, &h.policy, h.timeout);
+	io_put(h.output, h.queued);
+	bool ok = io_preload(h.input, h.pending);
+	explicit_bzero(h.input, sizeof(h.input));
+	if (!ok)
+		return 1;
+	struct account a = { .has_ids = true, .uid = h.uid, .gid = h.gid };
+	snprintf(a.name, sizeof(a.name), "%s", h.name);
+	struct state_plan plan;
+	snprintf(plan.path, sizeof(plan.path), "%s", h.state);
+	snprintf(plan.fallback, sizeof(plan.fallback), "%s", h.state_fallback);
+	return serve(&a, h.mailbox, &plan, h.method);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], HANDOVER_ARG) == 0)
+		return user_session();
 	parse_options(argc, argv);
 	setup_fds();
 	signal(SIGPIPE, SIG_IGN);
@@ -729,7 +1011,8 @@ int main(int argc, char **argv)
 		.plaintext_secure = opt.plaintext == PLAIN_SECURE,
 		.peer = peer,
 	};
-	if (!privsep_start(&ps))
+	if (!privsep_start(&ps) || (privsep_separated() &&
+	    !handover_prepare()))
 		return 1;
 
 	struct credentials creds;
@@ -806,49 +1089,12 @@ int main(int argc, char **argv)
 		auth_session_close();
 		return 1;
 	}
-	if (!start_session(&acct)) {
-		io_puts("-ERR [SYS/TEMP] the session could not be set up\r\n");
-		io_flush();
-		log_msg(LOG_ERR, "login user=%s peer=%s: session setup failed",
-		    who, peer);
-		auth_session_close();
-		return 1;
+	struct state_plan plan;
+	if (!start_session(&acct, path, &plan))
+		return refuse_session(who, state_refused);
+	if (privsep_separated() && handover_dropped()) {
+		hand_over(&acct, path, &plan, creds.method);
+		return refuse_session(who, false);
 	}
-	open_state_dir(&acct, path);
-	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
-	if (st != MB_OK) {
-		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
-		    peer, path, mailbox_strerror(st));
-		if (st == MB_INUSE)
-			io_puts("-ERR [IN-USE] the mailbox is in use by another "
-			    "POP3 session\r\n");
-		else if (st == MB_TOOBIG)
-			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
-			    "serve\r\n");
-		else
-			io_printf("-ERR [%s] cannot open the mailbox\r\n",
-			    st == MB_SYSERR || st == MB_LOCKED ||
-			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
-		io_flush();
-		mailbox_close(&mb);
-		return 1;
-	}
-	unsigned long long total = 0;
-	for (size_t i = 0; i < mb.count; i++)
-		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
-	    "messages=%zu", who, peer, creds.method, (unsigned long)geteuid(),
-	    (unsigned long)getegid(), mb.count);
-	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
-	    total);
-
-	struct stats stats = { 0 };
-	end = session_transact(&mb, &stats);
-	io_flush();
-	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
-	    "deleted=%lu end=%s", who, peer, stats.retrieved,
-	    stats.retrieved_bytes, stats.deleted, session_end_name(end));
-	mailbox_close(&mb);
-	return end == END_QUIT ? 0 : 1;
+	return serve(&acct, path, &plan, creds.method);
 }

@@ -247,8 +247,9 @@ static enum outcome cmd_quit(struct ctx *c)
 	size_t left = c->mb->count - deleted;	/* the index is used up */
 	enum mb_status st = mailbox_update(c->mb);
 	if (st != MB_OK) {
-		log_msg(LOG_ERR, "UPDATE of %s failed: %s", c->mb->path,
-		    mailbox_strerror(st));
+		log_msg(LOG_ERR, "UPDATE of %s failed: %s (state directory %s)",
+		    c->mb->path, mailbox_strerror(st), state_dir() ?
+		    state_dir() : state_problem()[0] ? state_problem() : "none");
 		io_printf("-ERR [SYS/TEMP] %s\r\n", st == MB_UNSURE ?
 		    "messages deleted, but the disk reported an error: some "
 		    "may come back" : st == MB_PENDING ?

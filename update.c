@@ -575,8 +575,14 @@ static void block_signals(sigset_t *old)
 
 enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk)
 {
-	if (state_fd() < 0)
-		return UPD_OK;
+	if (state_fd() < 0) {
+		/* No journal can be read: fine only if none can exist. */
+		if (!state_unknown())
+			return UPD_OK;
+		log_msg(LOG_ERR, "not served: an interrupted UPDATE's journal "
+		    "may be in state directory %s", state_problem());
+		return UPD_PENDING;
+	}
 	char *buf = malloc(2 * UPDATE_BUFFER);
 	if (!buf)
 		return UPD_PENDING;
@@ -650,7 +656,8 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 	}
 	if (state_fd() < 0) {
 		log_msg(LOG_ERR, "UPDATE refused: no state directory for its "
-		    "journal (see --state-dir); nothing deleted");
+		    "journal (%s; see --state-dir); nothing deleted",
+		    state_problem()[0] ? state_problem() : "none configured");
 		goto out;
 	}
 	if (!plan_make(fd, &j, buf)) {
