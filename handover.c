@@ -166,6 +166,8 @@ bool handover_receive(struct handover *h)
 	}
 	if (h->relay < 0)
 		close(RELAY_FD);	/* whatever is there is not ours */
+	else if (fcntl(RELAY_FD, F_SETFD, FD_CLOEXEC) < 0)
+		return false;	/* no program the session runs gets it */
 	gid_t keep = h->gid;
 	if (h->lock_group) {
 #ifdef __linux__
