@@ -5,6 +5,11 @@
  *
  *   io_init(in, out, timeout)    fds and the idle timeout in seconds
  *   io_set_timeout(timeout)      a new idle timeout (after login)
+ *   io_set_deadline(t)           from t (CLOCK_MONOTONIC) on, io_getline
+ *                                reads nothing more and says IO_TIMEOUT,
+ *                                however busy the client; writes wait no
+ *                                longer than t (a second at least).  NULL:
+ *                                none (io_init sets none)
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
@@ -15,6 +20,9 @@
  *   io_discard_input()           forget unread input (STLS, RFC 2595 section 4)
  *   io_take_input(buf, size)     move unread input out (pipelined commands
  *                                handed to another process); returns the count
+ *   io_peek(buf, size)           a copy of the unread input, up to size
+ *                                bytes (what came with the last line);
+ *                                returns the count
  *   io_preload(buf, n)           put such input in front of what is unread
  *   io_copy_output(buf, size)    a copy of the queued output when it fits
  *                                (its length), else sends it (0): replies
@@ -33,6 +41,7 @@
 #include <stddef.h>
 
 #include <sys/types.h>
+#include <time.h>
 
 enum io_status { IO_LINE, IO_TOOLONG, IO_EOF, IO_TIMEOUT, IO_ERROR };
 
@@ -52,6 +61,7 @@ struct io_transport {
 
 void io_init(int in, int out, int timeout);
 void io_set_timeout(int timeout);
+void io_set_deadline(const struct timespec *t);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);
@@ -63,6 +73,7 @@ bool io_flush(void);
 void io_set_transport(const struct io_transport *t);
 void io_discard_input(void);
 size_t io_take_input(char *buf, size_t size);
+size_t io_peek(char *buf, size_t size);
 bool io_preload(const char *buf, size_t n);
 size_t io_copy_output(char *buf, size_t size);
 unsigned long long io_sent(void);

@@ -22,6 +22,23 @@
  *                             failure
  *   privsep_tls()             the TLS of the last login record, as
  *                             tls_describe() says it ("no" without TLS)
+ *   privsep_separated()       the login process exists (started as root)
+ *   privsep_link(&pid, &p)    after privsep_accept, for a user's process
+ *                             that executes a fresh pop3d (handover.h): the
+ *                             TLS relay's socketpair (-1 without TLS), the
+ *                             relay's pid and the policy for CAPA
+ *   privsep_resume(relay, pid, p, timeout)  in that fresh pop3d: io on the
+ *                             relay (or fds 0/1), the policy, and the relay
+ *                             told of the end at exit, as privsep_accept does
+ *   privsep_client()          after privsep_next: the client's address from
+ *                             the PROXY header (checked, numeric), or NULL
+ *                             (no header, or one that names no client)
+ *
+ * With cfg.proxy (the peer is in --proxy-trusted) the login process reads
+ * the PROXY header first, before the TLS handshake and the greeting; a
+ * missing or bad one ends the session there (END_PROXY_REFUSED, the reason
+ * logged), a LOCAL one too (END_PROXY_LOCAL, a health check).  The client's
+ * address reaches the parent in every login record.
  */
 #ifndef POP3D_PRIVSEP_H
 #define POP3D_PRIVSEP_H
@@ -33,10 +50,15 @@ struct privsep_config {
 	struct policy policy;	/* before TLS */
 	enum tls_mode tls;
 	const char *greeting;	/* the first line, CRLF included */
-	int timeout;		/* idle timeout after login (and of the relay) */
-	int login_timeout;	/* before login and for the handshake; 0: timeout */
+	int timeout;		/* idle timeout (and of the relay) */
+	int login_timeout;	/* the most time from the start to a login, TLS
+				 * handshakes included; 0 or more: timeout */
 	const char *login_user;
 	const char *login_chroot;
+	bool proxy;		/* a PROXY header comes first (--proxy-trusted) */
+	bool plaintext_secure;	/* --plaintext=secure: behind a balancer,
+				 * plaintext_ok also needs a loopback client */
+	const char *peer;	/* the connection's peer, for the log */
 };
 
 bool privsep_start(const struct privsep_config *cfg);
@@ -44,5 +66,10 @@ enum session_end privsep_next(struct credentials *creds);
 void privsep_refuse(const char *reply, bool last);
 bool privsep_accept(void);
 const char *privsep_tls(void);
+bool privsep_separated(void);
+int privsep_link(pid_t *login, struct policy *p);
+void privsep_resume(int relay, pid_t login, const struct policy *p,
+    int timeout);
+const char *privsep_client(void);
 
 #endif
