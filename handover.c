@@ -173,9 +173,8 @@ bool handover_receive(struct handover *h)
 	    !TERMINATED(h->state) || !TERMINATED(h->state_fallback) ||
 	    !TERMINATED(h->peer) || !TERMINATED(h->method) ||
 	    h->pending > sizeof(h->input) || h->queued > sizeof(h->output) ||
-	    !TERMINATED(h->session) || !TERMINATED(h->tls) ||
-	    strspn(h->tls, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._/-") != strlen(h->tls) || h->failures < 0 ||
+	    !TERMINATED(h->session) ||
+	    !tls_description_ok(h->tls, sizeof(h->tls)) || h->failures < 0 ||
 	    h->failures >= MAX_LOGIN_FAILURES ||
 	    (h->relay != -1 && h->relay != RELAY_FD)) {
 		log_msg(LOG_ERR, HANDOVER_ARG ": no valid record on fd %d",

@@ -462,10 +462,8 @@ static bool record_ok(const struct login_record *r)
 	const char *t = r->tls_info;
 	if (r->end < END_LOGIN || r->end > END_PROXY_MISPLACED ||
 	    (r->tls && cfg.tls == TLS_OFF) ||
-	    !memchr(t, '\0', sizeof(r->tls_info)) ||
-	    strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._/-") != strlen(t) ||
-	    (r->tls ? t[0] == '\0' || strcmp(t, "no") == 0 :
+	    !tls_description_ok(t, sizeof(r->tls_info)) ||
+	    (r->tls ? strcmp(t, "no") == 0 :
 	    strcmp(t, "no") != 0) || r->sent > MAX_LOGIN_SENT)
 		return false;
 	const char *m = r->creds.method;

@@ -184,6 +184,15 @@ bool tls_active(void)
 	return active;
 }
 
+bool tls_description_ok(const char *s, size_t size)
+{
+	if (!memchr(s, '\0', size))
+		return false;
+	size_t n = strlen(s);
+	return n > 0 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._/-") == n;
+}
+
 const char *tls_describe(char *out, size_t size)
 {
 	if (!active || !ssl)

@@ -267,6 +267,7 @@ session_ids() {
 	grep '^pop3d: ' "$T/server.log" >"$T/lines"
 	run session_ids "$T/lines"
 	assert_equal "${#lines[@]}" 2
+}
 
 # forge WHAT: a login process that hands the root parent a forged record
 # (tests/privsep_forge.c, built from pop3d's own privsep.c); prints what the

@@ -213,8 +213,8 @@ setup_system() {
 	assert_output 1
 	# syslog: facility mail (2), so <22> is mail.info; ident pop3d[pid].
 	run cat "$T/syslog"
-	assert_line --regexp "^<22>.* pop3d\[[0-9]+\]: login user=alice peer=local method=USER uid=$ALICE_UID gid=$ALICE_UID messages=2$"
-	assert_line --regexp '^<22>.* pop3d\[[0-9]+\]: session end user=alice peer=local retrieved=0/0 deleted=1 end=quit$'
+	assert_line --regexp "^<22>.* pop3d\[[0-9]+\]: session=[0-9a-f]{12} login user=alice peer=local method=USER uid=$ALICE_UID gid=$ALICE_UID messages=2 tls=no failures=0$"
+	assert_line --regexp '^<22>.* pop3d\[[0-9]+\]: session=[0-9a-f]{12} session end user=alice peer=local retrieved=0/0 deleted=1 end=quit duration=[0-9]+\.[0-9]{3} sent=[0-9]+ top=0$'
 	# pam_unix's own session lines, from inside pop3d.
 	assert_line --partial 'pam_unix(pop3:session): session opened for user alice'
 	assert_line --partial 'pam_unix(pop3:session): session closed for user alice'
@@ -231,8 +231,8 @@ setup_system() {
 	assert_line --index 2 '-ERR [AUTH] authentication failed'
 	assert_line --index 4 '-ERR [AUTH] authentication failed'
 	run cat "$T/syslog"
-	assert_line --regexp '^<21>.* pop3d\[[0-9]+\]: login failed user=alice peer=local method=USER reason=bad credentials$'
-	assert_line --regexp '^<21>.* pop3d\[[0-9]+\]: login failed user=dave peer=local method=USER reason=account expired or locked$'
+	assert_line --regexp '^<21>.* pop3d\[[0-9]+\]: session=[0-9a-f]{12} login failed user=alice peer=local method=USER reason=bad credentials$'
+	assert_line --regexp '^<21>.* pop3d\[[0-9]+\]: session=[0-9a-f]{12} login failed user=dave peer=local method=USER reason=account expired or locked$'
 	run grep -e letmein -e wrong "$T/syslog" "$T/log"
 	assert_failure
 }

@@ -317,6 +317,7 @@ deployed_args() {	# the pop3d arguments of an example's command line
 	assert_line --regexp '^\+OK bye'
 	wait_for_text "$T/server.log" 'tls=no'
 	grep -q -E '^pop3d: session=[0-9a-f]{12} login user=alice .* tls=no failures=0$' "$T/server.log"
+}
 
 # memscan PID PATTERN-HEX...: the patterns (hex bytes) found anywhere in
 # the readable memory of PID, one per line.
