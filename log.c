@@ -3,26 +3,54 @@
  */
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static int to_stderr;
+static int to_stderr;		/* -d: every line */
+static int errors_to_stderr;	/* starting up, and fd 2 is no socket */
 
 void log_open(int debug)
 {
+	struct stat st;
 	to_stderr = debug;
+	errors_to_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
 	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_debug(void)
+{
+	to_stderr = 1;
+}
+
+void log_started(void)
+{
+	errors_to_stderr = 0;
+	if (to_stderr)
+		return;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && fd != 2) {
+		dup2(fd, 2);
+		close(fd);
+	}
 }
 
 void log_msg(int prio, const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+}
+
+void log_vmsg(int prio, const char *fmt, va_list ap)
+{
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
 	syslog(prio, "%s", line);
-	if (to_stderr)
+	if (to_stderr || (errors_to_stderr && prio <= LOG_ERR))
 		fprintf(stderr, "pop3d: %s\n", line);
 }
 

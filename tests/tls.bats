@@ -203,7 +203,7 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 	assert_output --partial 'no group or other permissions'
 }
 
-@test "TLS settings: checked when TLS is on, ignored when off" {
+@test "TLS settings: checked when TLS is on, refused when off" {
 	run "$POP3D" -a "file:$T/passwd" --tls=stls -d </dev/null
 	assert_failure 2
 	assert_output --partial 'needs --tls-cert and --tls-key'
@@ -214,10 +214,10 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 	assert_output --partial 'no usable cipher'
 	run "$POP3D" -a "file:$T/passwd" --tls=bogus </dev/null
 	assert_failure 2
-	# Off: the certificate options are accepted and unused.
-	POP3D_ARGS="--tls-cert=/nonexistent --tls-key=/nonexistent" run pop STAT QUIT
-	assert_success
-	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
+	# Off: a certificate option would be unused, which is a mistake.
+	POP3D_ARGS="--tls-cert=/nonexistent --tls-key=/nonexistent" run pop_raw </dev/null
+	assert_failure 2
+	assert_output 'pop3d: --tls-cert needs --tls=stls or --tls=implicit'
 }
 
 # The shipped examples, run as shipped apart from the paths: the binary,
