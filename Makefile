@@ -18,6 +18,7 @@ mandir     ?= $(datadir)/man
 sysconfdir ?= /etc
 systemdunitdir ?= $(PREFIX)/lib/systemd/system
 exampledir ?= $(datadir)/pop3d
+docdir     ?= $(datadir)/doc/pop3d
 DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c \
@@ -107,16 +108,24 @@ check-sanitize: build-san/pop3d
 demo: 
 	./demo/run
 
-# Deployment files name the binary as @sbindir@.
+# Deployment files name the binary as @sbindir@.  pop3d.8 and the README,
+# readable as they are in the source tree, name the default /usr/local
+# paths: installed, they name the real ones.
 SUBST = sed 's|@sbindir@|$(sbindir)|g'
+DOCSUBST = sed -e 's|/usr/local/share/doc/pop3d|$(docdir)|g' \
+	-e 's|/usr/local/share/pop3d|$(exampledir)|g' \
+	-e 's|/usr/local/lib/systemd/system|$(systemdunitdir)|g' \
+	-e 's|/usr/local/sbin|$(sbindir)|g' -e 's|PREFIX=/usr/local|PREFIX=$(PREFIX)|g'
 XINETD_FILES = $(wildcard xinetd.d/*)
 
 install: pop3d
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(sysconfdir)/pam.d $(DESTDIR)$(systemdunitdir) \
-		$(DESTDIR)$(exampledir)/tcpserver
+		$(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(docdir)
 	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
-	install -m 644 pop3d.8 $(DESTDIR)$(mandir)/man8/pop3d.8
+	$(DOCSUBST) pop3d.8 >$(DESTDIR)$(mandir)/man8/pop3d.8
+	$(DOCSUBST) README >$(DESTDIR)$(docdir)/README
+	chmod 644 $(DESTDIR)$(mandir)/man8/pop3d.8 $(DESTDIR)$(docdir)/README
 	install -m 644 pam.d/pop3 $(DESTDIR)$(sysconfdir)/pam.d/pop3
 	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service \
 		systemd/pop3ds.socket systemd/pop3ds@.service; do \
@@ -133,6 +142,7 @@ install: pop3d
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(mandir)/man8/pop3d.8 \
+		$(DESTDIR)$(docdir)/README \
 		$(DESTDIR)$(sysconfdir)/pam.d/pop3 \
 		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3d@.service \
@@ -141,7 +151,8 @@ uninstall:
 		$(DESTDIR)$(exampledir)/inetd.conf \
 		$(DESTDIR)$(exampledir)/tcpserver/run \
 		$(addprefix $(DESTDIR)$(sysconfdir)/,$(XINETD_FILES))
-	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) 2>/dev/null
+	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) \
+		$(DESTDIR)$(docdir) 2>/dev/null
 
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state

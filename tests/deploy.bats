@@ -158,3 +158,15 @@ xinetd_conf() {
 	assert_line --regexp 'START: pop3 .*from=127\.0\.0\.1'
 	assert_line --regexp 'EXIT: pop3 status=0 '
 }
+
+@test "every shipped xinetd service is disabled until the admin enables it" {
+	local f n=0
+	for f in "$REPO"/xinetd.d/*; do
+		grep -Eq '^[[:space:]]*disable[[:space:]]*=[[:space:]]*yes[[:space:]]*$' "$f" ||
+			{ echo "${f##*/} is not disabled"; false; }
+		run grep -Ec '^[[:space:]]*disable[[:space:]]*=' "$f"
+		assert_output 1
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ]	# pop3 and pop3s
+}

@@ -20,6 +20,7 @@ expected() {
 	echo "$prefix/lib/systemd/system/pop3ds@.service"
 	echo "$prefix/share/pop3d/inetd.conf"
 	echo "$prefix/share/pop3d/tcpserver/run"
+	echo "$prefix/share/doc/pop3d/README"
 	for f in "$REPO"/xinetd.d/*; do
 		[ -e "$f" ] && echo "$sysconfdir/xinetd.d/${f##*/}"
 	done
@@ -41,6 +42,14 @@ expected() {
 	grep -q '/usr/sbin/pop3d' "$D/usr/share/pop3d/tcpserver/run"
 	run grep -rl @sbindir@ "$D"
 	assert_failure
+	# The installed man page and README name the installed paths.
+	run grep -rl /usr/local "$D"
+	assert_output ''
+	grep -q '^\.I /usr/share/doc/pop3d/README$' "$D/usr/share/man/man8/pop3d.8"
+	grep -q '^\.IR /usr/share/pop3d/inetd.conf' "$D/usr/share/man/man8/pop3d.8"
+	grep -q '/usr/lib/systemd/system/pop3d.socket' "$D/usr/share/man/man8/pop3d.8"
+	grep -q 'root  /usr/sbin/pop3d  pop3d$' "$D/usr/share/man/man8/pop3d.8"
+	grep -q '/usr/share/pop3d/inetd.conf' "$D/usr/share/doc/pop3d/README"
 	# The installed man page is well-formed and names every option.
 	run groff -man -ww -z "$D/usr/share/man/man8/pop3d.8"
 	assert_output ''

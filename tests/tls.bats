@@ -247,6 +247,7 @@ deployed_args() {	# the pop3d arguments of an example's command line
 	{
 		printf 'defaults\n{\n}\n'
 		sed -e 's/^service pop3s/service pop3s-test/' \
+			-e 's/^\(\tdisable\t*=\).*/\1 no/' \
 			-e "s|^\(\tserver_args.*\)|\1 -a file:$T/passwd -m $T/mail/%u -t 5|" \
 			-e "s|^}|\ttype = UNLISTED\n\tport = $PORT\n\tbind = 127.0.0.1\n}|" \
 			"$BATS_TEST_DIRNAME/../xinetd.d/pop3s" | deployed_args
