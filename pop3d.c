@@ -287,6 +287,37 @@ static void check_combinations(bool pam_service_set)
 		    "pam-service" : "pam-session");
 }
 
+/* A --mailbox or --state-dir pattern that can name a file: an absolute
+ * path (it starts with '/', %h, or for --state-dir %d), only the escapes
+ * expand() knows, and no '~', which no shell expands here.  A typo would
+ * otherwise show every user an empty mailbox without a word. */
+static void check_pattern(const char *name, const char *pattern, bool dir)
+{
+	const char *escapes = dir ? "%u, %h, %d or %%" : "%u, %h or %%";
+	if (pattern[0] == '~')
+		bad_option(name, "%s (~ is not expanded: write %%h for the home "
+		    "directory)", quoted(pattern));
+	for (const char *p = pattern; *p; p++) {
+		if (*p != '%')
+			continue;
+		p++;
+		if (strncmp(p, "user", 4) == 0 || strncmp(p, "home", 4) == 0)
+			bad_option(name, "%s (%%%.4s is %%%c followed by \"%.3s\": "
+			    "write %%%c)", quoted(pattern), p, *p, p + 1, *p);
+		if (*p == '\0')
+			bad_option(name, "%s (a %% at the end: write %%%% for a "
+			    "%%)", quoted(pattern));
+		if (!strchr(dir ? "uhd%" : "uh%", *p))
+			bad_option(name, "%s (unknown escape %%%c: %s)",
+			    quoted(pattern), *p > ' ' && *p < 0x7f ? *p : '?',
+			    escapes);
+	}
+	if (pattern[0] != '/' && strncmp(pattern, "%h", 2) != 0 &&
+	    !(dir && strncmp(pattern, "%d", 2) == 0))
+		bad_option(name, "%s (a relative path: start it with %s)",
+		    quoted(pattern), dir ? "/, %h or %d" : "/ or %h");
+}
+
 static void parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -452,6 +483,9 @@ static void parse_options(int argc, char **argv)
 		startup_error("unexpected word \"%s\": pop3d takes options "
 		    "only (a word left over in inetd.conf or server_args, or "
 		    "an option without its --?)", quoted(argv[optind]));
+	check_pattern("mailbox", opt.mailbox, false);
+	if (opt.state_dir)
+		check_pattern("state-dir", opt.state_dir, true);
 	check_combinations(pam_service_set);
 	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
 		opt.login_timeout = opt.timeout;

@@ -179,7 +179,7 @@ setup() {
 	POP3D_ARGS=--pam-session run pop_pam 'USER alice' 'PASS secret' STAT
 	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
 	[ "$(cat "$T/status")" = 1 ]
-	run grep -c "login user=alice peer=local: mailbox $MBOX: not a regular file owned by the user" "$LOG"
+	run grep -c "login user=alice peer=local: mailbox $MBOX: owned by uid $BOB_UID, not by the user (uid $ALICE_UID): chown $ALICE_UID $MBOX\$" "$LOG"
 	assert_output 1
 	# The PAM session was opened for the login, and is closed all the same.
 	run grep -c '^close user=alice ' "$LOG"
