@@ -146,7 +146,7 @@ static void usage(FILE *f)
 	    "      --tls=MODE          off (default), stls (RFC 2595 STLS) or\n"
 	    "                          implicit (TLS from the first byte, port 995)\n"
 	    "      --tls-cert=FILE     PEM certificate chain, leaf first\n"
-	    "      --tls-key=FILE      PEM private key (mode 600, owned by root)\n"
+	    "      --tls-key=FILE      PEM private key (root's, mode 600 or 640)\n"
 	    "      --tls-ciphers=LIST  OpenSSL cipher list for TLS 1.2\n"
 	    "      --tls-min=VERSION   1.2 (default) or 1.3\n"
 	    "      --login-user=NAME   the account that reads the client before\n"
