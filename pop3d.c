@@ -484,7 +484,7 @@ static void parse_options(int argc, char **argv)
 		    "only (a word left over in inetd.conf or server_args, or "
 		    "an option without its --?)", quoted(argv[optind]));
 	check_pattern("mailbox", opt.mailbox, false);
-	if (opt.state_dir)
+	if (opt.state_dir && opt.state_dir[0])	/* "": none */
 		check_pattern("state-dir", opt.state_dir, true);
 	check_combinations(pam_service_set);
 	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
