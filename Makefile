@@ -118,15 +118,19 @@ DOCSUBST = sed -e 's|/usr/local/share/doc/pop3d|$(docdir)|g' \
 	-e 's|/usr/local/sbin|$(sbindir)|g' -e 's|PREFIX=/usr/local|PREFIX=$(PREFIX)|g'
 XINETD_FILES = $(wildcard xinetd.d/*)
 
+# The files in sysconfdir are the admin's once installed: an existing
+# /etc/pam.d/pop3 or /etc/xinetd.d file is kept (and make says so), and
+# uninstall removes one only when it is unchanged.
+ETC_FILES = pam.d/pop3 $(XINETD_FILES)
+
 install: pop3d
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
-		$(DESTDIR)$(sysconfdir)/pam.d $(DESTDIR)$(systemdunitdir) \
+		$(DESTDIR)$(systemdunitdir) \
 		$(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(docdir)
 	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
 	$(DOCSUBST) pop3d.8 >$(DESTDIR)$(mandir)/man8/pop3d.8
 	$(DOCSUBST) README >$(DESTDIR)$(docdir)/README
 	chmod 644 $(DESTDIR)$(mandir)/man8/pop3d.8 $(DESTDIR)$(docdir)/README
-	install -m 644 pam.d/pop3 $(DESTDIR)$(sysconfdir)/pam.d/pop3
 	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service \
 		systemd/pop3ds.socket systemd/pop3ds@.service; do \
 		$(SUBST) $$f >$(DESTDIR)$(systemdunitdir)/$${f#systemd/}; \
@@ -135,24 +139,40 @@ install: pop3d
 	$(SUBST) tcpserver/run >$(DESTDIR)$(exampledir)/tcpserver/run
 	chmod 644 $(DESTDIR)$(exampledir)/inetd.conf
 	chmod 755 $(DESTDIR)$(exampledir)/tcpserver/run
-	set -e; for f in $(XINETD_FILES); do \
-		install -d $(DESTDIR)$(sysconfdir)/xinetd.d; \
-		$(SUBST) $$f >$(DESTDIR)$(sysconfdir)/$$f; \
-		chmod 644 $(DESTDIR)$(sysconfdir)/$$f; done
+	@set -e; for f in $(ETC_FILES); do \
+		t=$(DESTDIR)$(sysconfdir)/$$f; \
+		if [ -e "$$t" ] || [ -L "$$t" ]; then \
+			echo "$$t exists: kept, not overwritten (the new one is $$f)"; \
+			continue; fi; \
+		echo "installing $$t"; \
+		install -d "$${t%/*}"; $(SUBST) $$f >"$$t"; chmod 644 "$$t"; done
 
+# Directories left empty are removed: up to DESTDIR when one is given; on
+# the live system only pop3d's own (the hierarchy's, such as /etc/xinetd.d
+# or /usr/local/sbin, stay).
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(mandir)/man8/pop3d.8 \
 		$(DESTDIR)$(docdir)/README \
-		$(DESTDIR)$(sysconfdir)/pam.d/pop3 \
 		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3d@.service \
 		$(DESTDIR)$(systemdunitdir)/pop3ds.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3ds@.service \
 		$(DESTDIR)$(exampledir)/inetd.conf \
-		$(DESTDIR)$(exampledir)/tcpserver/run \
-		$(addprefix $(DESTDIR)$(sysconfdir)/,$(XINETD_FILES))
-	-rmdir $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) \
-		$(DESTDIR)$(docdir) 2>/dev/null
+		$(DESTDIR)$(exampledir)/tcpserver/run
+	@for f in $(ETC_FILES); do \
+		t=$(DESTDIR)$(sysconfdir)/$$f; \
+		[ -e "$$t" ] || continue; \
+		if $(SUBST) $$f | cmp -s - "$$t"; then rm -f "$$t"; \
+		else echo "$$t was changed: kept"; fi; done
+	@for d in $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) \
+		$(DESTDIR)$(docdir) \
+		$(if $(DESTDIR),$(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysconfdir)/pam.d \
+		$(DESTDIR)$(sysconfdir)/xinetd.d); do \
+		while [ -d "$$d" ] && rmdir "$$d" 2>/dev/null; do \
+			d=$${d%/*}; \
+			[ -n "$(DESTDIR)" ] && [ "$$d" != "$(DESTDIR)" ] || break; \
+		done; done
 
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state

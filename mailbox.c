@@ -332,7 +332,13 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	enum header_class hclass = HDR_KEEP;
 	long all = -1;
 	size_t avail;
-	io_printf("+OK %llu octets\r\n", (unsigned long long)m->octets);
+	/* RETR's count is the size of what follows; TOP's part has no such
+	 * size worth counting in advance, so its line gives none (RFC 1939
+	 * asks for no count on either). */
+	if (lines < 0)
+		io_printf("+OK %llu octets\r\n", (unsigned long long)m->octets);
+	else
+		io_puts("+OK top of message follows\r\n");
 	/* Headers line by line, leaving out the hidden ones. */
 	while (in_headers && (avail = readable(&r, m->end, 16)) > 0) {
 		const char *p = r.buf + r.pos;

@@ -15,7 +15,8 @@
  *                              CRLF lines, dot-stuffed, hidden headers left
  *                              out, ".\r\n" at the end; lines < 0 sends it
  *                              all, else the headers, the blank line and that
- *                              many body lines (TOP)
+ *                              many body lines (TOP); the "+OK" line says
+ *                              the message's octets for RETR, none for TOP
  *   mailbox_uidl(mb, i, buf)   the message's unique id (see README)
  *   mailbox_update(mb)         under the delivery lock: verify that the
  *                              indexed part is as scanned, then remove the

@@ -55,8 +55,35 @@ expected() {
 	assert_output ''
 	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/usr
 	assert_success
-	run find "$D" -type f
+	# Nothing left, not even an empty directory.
+	run find "$D" -mindepth 1
 	assert_output ''
+}
+
+@test "make install keeps an existing /etc/pam.d/pop3 and xinetd service, and says so" {
+	D=$BATS_TEST_TMPDIR/root
+	mkdir -p "$D/etc/pam.d" "$D/etc/xinetd.d"
+	echo '# the admin own' >"$D/etc/pam.d/pop3"
+	echo '# the admin own' >"$D/etc/xinetd.d/pop3"
+	run make -s -C "$REPO" install DESTDIR="$D" PREFIX=/usr
+	assert_success
+	assert_line "$D/etc/pam.d/pop3 exists: kept, not overwritten (the new one is pam.d/pop3)"
+	assert_line "$D/etc/xinetd.d/pop3 exists: kept, not overwritten (the new one is xinetd.d/pop3)"
+	assert_line "installing $D/etc/xinetd.d/pop3s"
+	assert_equal "$(cat "$D/etc/pam.d/pop3")" '# the admin own'
+	assert_equal "$(cat "$D/etc/xinetd.d/pop3")" '# the admin own'
+	# The new pop3s is as shipped; a second install keeps it too.
+	grep -q '^	server		= /usr/sbin/pop3d$' "$D/etc/xinetd.d/pop3s"
+	run make -s -C "$REPO" install DESTDIR="$D" PREFIX=/usr
+	assert_line "$D/etc/xinetd.d/pop3s exists: kept, not overwritten (the new one is xinetd.d/pop3s)"
+	# uninstall removes only what is as installed: the admin's files stay.
+	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/usr
+	assert_success
+	assert_line "$D/etc/pam.d/pop3 was changed: kept"
+	assert_line "$D/etc/xinetd.d/pop3 was changed: kept"
+	(cd "$D" && find . -mindepth 1 | sort) >"$BATS_TEST_TMPDIR/left"
+	printf '%s\n' ./etc ./etc/pam.d ./etc/pam.d/pop3 ./etc/xinetd.d ./etc/xinetd.d/pop3 |
+		diff -u - "$BATS_TEST_TMPDIR/left"
 }
 
 @test "make install: sbindir, mandir and sysconfdir can each be set" {
@@ -71,7 +98,7 @@ expected() {
 	run make -s -C "$REPO" uninstall DESTDIR="$D" PREFIX=/opt/p sbindir=/opt/bin \
 		mandir=/opt/man sysconfdir=/opt/etc
 	assert_success
-	run find "$D" -type f
+	run find "$D" -mindepth 1
 	assert_output ''
 }
 

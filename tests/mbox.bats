@@ -97,7 +97,7 @@ F='Mon Jan  1 00:00:00 2024'
 	S: last line
 	S: .
 	C: TOP 1 0
-	S: +OK 25 octets
+	S: +OK top of message follows
 	S: Subject: s
 	S:
 	S: .

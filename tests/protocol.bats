@@ -130,13 +130,13 @@ setup() {
 	transcript <<-EOF
 	@login
 	C: TOP 3 0
-	S: +OK 51 octets
+	S: +OK top of message follows
 	S: From: c@example.org
 	S: Subject: three
 	S:
 	S: .
 	C: TOP 3 2
-	S: +OK 51 octets
+	S: +OK top of message follows
 	S: From: c@example.org
 	S: Subject: three
 	S:
@@ -144,7 +144,7 @@ setup() {
 	S: l2
 	S: .
 	C: TOP 3 10
-	S: +OK 51 octets
+	S: +OK top of message follows
 	S: From: c@example.org
 	S: Subject: three
 	S:
@@ -153,7 +153,7 @@ setup() {
 	S: l3
 	S: .
 	C: TOP 2 1
-	S: +OK 49 octets
+	S: +OK top of message follows
 	S: From: b@example.org
 	S: Subject: two
 	S:
@@ -162,6 +162,19 @@ setup() {
 	C: QUIT
 	S~ ^\+OK
 	EOF
+}
+
+@test "TOP's +OK line gives no octet count; RETR's gives the message's size" {
+	# The message's size (LIST, RETR) is not the size of what TOP sends: a
+	# client that reads a count off TOP's line must find none.
+	run pop 'LIST 3' 'TOP 3 1' 'RETR 3' QUIT
+	assert_line --index 3 '+OK 3 51'
+	assert_line --index 4 '+OK top of message follows'
+	[[ ! ${lines[4]} =~ [0-9] ]]
+	assert_line --index 5 'From: c@example.org'
+	assert_line --index 7 'l1'
+	assert_line --index 8 '.'
+	assert_line --index 9 '+OK 51 octets'
 }
 
 @test "UIDL and UIDL n agree; ids are 32 hex digits" {
@@ -251,7 +264,7 @@ setup() {
 	C: uIdL 1
 	S~ ^\+OK 1 [0-9a-f]{32}$
 	C: top 1 0
-	S: +OK 44 octets
+	S: +OK top of message follows
 	S: From: a@example.org
 	S: Subject: one
 	S:
