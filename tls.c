@@ -61,85 +61,93 @@ struct way {
 	struct stat unsafe_st;
 };
 
-/* Opens path for reading as open(2) would, but following its symbolic
+/* Appends "/name" to the directory path cur (of size PATH_MAX); false if
+ * it does not fit. */
+static bool path_join(char *cur, const char *name)
+{
+	size_t o = strlen(cur);
+	return snprintf(cur + o, PATH_MAX - o, "/%s", name) < (int)(PATH_MAX - o);
+}
+
+/* Opens path for reading as open(2) would, but resolving its symbolic
  * links one by one (at most 40, as Linux) so that every directory passed
- * on the way, the links' own and their targets', is looked at.  -1 with
- * errno set if it cannot be opened. */
+ * on the way, the links' own and their targets', is looked at (by name:
+ * a directory that only root may change does not change under us).  -1
+ * with errno set if it cannot be opened. */
 static int open_along(const char *path, struct way *w)
 {
-	char rest[PATH_MAX], where[PATH_MAX], comp[NAME_MAX + 1];
-	int links = 0, fd = -1;
+	char rest[PATH_MAX], cur[PATH_MAX], comp[NAME_MAX + 1];
+	int links = 0;
 	struct stat st;
-	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest)) {
+	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest) ||
+	    (path[0] != '/' && !getcwd(cur, sizeof(cur)))) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int dir = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC);
-	snprintf(where, sizeof(where), "%s", path[0] == '/' ? "" : ".");
+	if (path[0] == '/')
+		cur[0] = '\0';
 	const char *p = rest;
-	while (dir >= 0) {
-		if (!w->unsafe[0] && fstat(dir, &st) == 0 &&
-		    !owner_only_writes(&st)) {
-			snprintf(w->unsafe, sizeof(w->unsafe), "%s", where[0] ?
-			    where : "/");
+	for (;;) {
+		const char *dir = cur[0] ? cur : "/";
+		if (stat(dir, &st) < 0)
+			return -1;
+		if (!w->unsafe[0] && !owner_only_writes(&st)) {
+			snprintf(w->unsafe, sizeof(w->unsafe), "%s", dir);
 			w->unsafe_st = st;
 		}
 		p += strspn(p, "/");
 		size_t len = strcspn(p, "/");
 		if (len == 0 || len > NAME_MAX) {
 			errno = len ? ENAMETOOLONG : EISDIR;
-			break;
+			return -1;
 		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
 		p += len;
-		bool last = p[strspn(p, "/")] == '\0';
-		if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			break;
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {	/* cur holds no link */
+			char *slash = strrchr(cur, '/');
+			if (slash)
+				*slash = '\0';
+			continue;
+		}
+		size_t o = strlen(cur);
+		if (!path_join(cur, comp)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (lstat(cur, &st) < 0)
+			return -1;
 		if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX], joined[PATH_MAX];
-			ssize_t n = readlinkat(dir, comp, target,
-			    sizeof(target) - 1);
+			ssize_t n = readlink(cur, target, sizeof(target) - 1);
+			cur[o] = '\0';
 			if (n <= 0 || ++links > 40) {
 				errno = n < 0 ? errno : ELOOP;
-				break;
+				return -1;
 			}
 			target[n] = '\0';
 			if (snprintf(joined, sizeof(joined), "%s%s", target, p) >=
 			    (int)sizeof(joined)) {
 				errno = ENAMETOOLONG;
-				break;
+				return -1;
 			}
 			memcpy(rest, joined, sizeof(rest));
 			p = rest;
 			w->linked = true;
-			if (target[0] == '/') {
-				close(dir);
-				dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				where[0] = '\0';
-			}
+			if (target[0] == '/')
+				cur[0] = '\0';
 			continue;
 		}
-		if (last) {
-			fd = openat(dir, comp, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+		if (p[strspn(p, "/")] == '\0')
+			return open(cur, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
 			    O_NONBLOCK | O_CLOEXEC);
-			break;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
 		}
-		int next = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (next < 0)
-			break;
-		close(dir);
-		dir = next;
-		size_t o = strlen(where);
-		snprintf(where + o, sizeof(where) - o, "/%s", comp);
 	}
-	int e = errno;
-	if (dir >= 0)
-		close(dir);
-	errno = e;
-	return fd;
 }
 
 /* What a PEM file holds, by its BEGIN lines; the file is rewound. */

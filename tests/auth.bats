@@ -111,7 +111,7 @@ login_works() {
 
 @test "a password file writable by others is refused: exit 2, no greeting" {
 	chmod 602 "$T/passwd"
-	run -2 "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\n')
+	run -2 --separate-stderr "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\n')
 	assert_output ''
 	run -2 "$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" </dev/null
 	assert_output --partial 'writable by others; refused'
