@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "digest.h"
 #include "log.h"
+#include "netfs.h"
 #include "params.h"
 
 #include <errno.h>
@@ -183,7 +184,8 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	if (fd < 0)
 		goto miss;
 	why = "not a regular file of the user's";
-	if (fstat(fd, &cst) < 0 || !S_ISREG(cst.st_mode) ||
+	/* Another host may have replaced it last (netfs.h). */
+	if (!netfs_flush(fd) || fstat(fd, &cst) < 0 || !S_ISREG(cst.st_mode) ||
 	    cst.st_uid != geteuid())
 		goto miss;
 	why = "truncated or not a cache";

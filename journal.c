@@ -3,6 +3,7 @@
  */
 #include "journal.h"
 #include "log.h"
+#include "netfs.h"
 #include "params.h"
 #include "state.h"
 
@@ -216,7 +217,9 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	j->fd = fd;
 	uint8_t h[HEAD_BYTES], d[DLEN], want[DLEN], *dels = NULL;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !pread_all(fd, h, HEAD_BYTES, 0))
+	/* Another host may have written it last (netfs.h). */
+	if (!netfs_flush(fd) || fstat(fd, &st) < 0 ||
+	    !pread_all(fd, h, HEAD_BYTES, 0))
 		goto bad;
 	j->full_sum = memcmp(h, MAGIC_FULLSUM, PHASE_AT) == 0;
 	if (!j->full_sum && memcmp(h, MAGIC, PHASE_AT) != 0)
@@ -235,7 +238,7 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	memcpy(j->tail, v + 64, DLEN);
 	if (j->dev != dev)
 		log_msg(LOG_WARNING, "UPDATE journal %s/%s: the device number "
-		    "changed (remounted?); checking the mailbox's content",
+		    "changed (remounted, or another host?); checking the mailbox's content",
 		    state_dir(), name);
 	if (j->ino != ino || j->ndel == 0 || j->ndel > MAX_MESSAGES_LIMIT + 1 ||
 	    (j->phase != PH_PREPARE && j->phase != PH_COPY &&

@@ -3,6 +3,7 @@
  */
 #include "lock.h"
 #include "log.h"
+#include "netfs.h"
 #include "params.h"
 #include "privs.h"
 
@@ -63,6 +64,21 @@ static int fcntl_try(int fd, short type)
 	}
 }
 
+/* Held: from now on no other host writes the file (a delivery honours the
+ * lock), and what this host caches about it from before goes (netfs.h), so
+ * that the caller's fstat and reads see the file as the others left it. */
+static bool fresh_view(struct lock *lk, const char *path)
+{
+	if (netfs_flush(lk->fd))
+		return true;
+	int e = errno;
+	log_msg(LOG_ERR, "cannot refresh the view of %s on a shared file "
+	    "system: %s", path, strerror(e));
+	lock_release(lk);
+	errno = e;
+	return false;
+}
+
 bool lock_acquire(struct lock *lk, int fd, const char *path, bool exclusive)
 {
 	lk->fd = -1;
@@ -87,7 +103,7 @@ bool lock_acquire(struct lock *lk, int fd, const char *path, bool exclusive)
 			if (why == L_SUCCESS) {
 				lk->fd = fd;
 				lk->touched = time(NULL);
-				return true;
+				return fresh_view(lk, path);
 			}
 			int e = errno;
 			fcntl_try(fd, F_UNLCK);

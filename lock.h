@@ -9,7 +9,10 @@
  *   lock_acquire(lk, fd, path, excl)  both locks, or neither: the second is
  *                      only tried, never waited for while the first is held
  *                      (no deadlock with MDAs that lock in the other order);
- *                      gives up after LOCK_WAIT_MS.  false: errno/log say why
+ *                      gives up after LOCK_WAIT_MS.  Once held, what this
+ *                      host caches about the file is dropped (netfs.h):
+ *                      the caller sees it as other hosts last wrote it.
+ *                      false: errno/log say why
  *   lock_refresh(lk)   touch the dotlock (held for long: 5-minute stale rule)
  *   lock_release(lk)   dotlock off, then fcntl off
  * The delivery lock is held only to scan at login, verify and UPDATE.

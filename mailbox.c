@@ -8,6 +8,7 @@
 #include "io.h"
 #include "lock.h"
 #include "log.h"
+#include "netfs.h"
 #include "params.h"
 #include "scan.h"
 #include "state.h"
@@ -189,6 +190,7 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 	mb->fd = fd;
 	if (fstat(fd, &mb->st) < 0)
 		return MB_SYSERR;
+	netfs_note(fd, "mailbox");
 	if (!S_ISREG(mb->st.st_mode))
 		return unsafe("not a regular file");
 	if (mb->st.st_uid != geteuid())

@@ -3,6 +3,7 @@
  */
 #include "state.h"
 #include "log.h"
+#include "netfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,7 @@ bool state_open(const char *path)
 		close(fd);
 		return false;
 	}
+	netfs_note(fd, "state directory");
 	dirfd_ = fd;
 	snprintf(dirpath, sizeof(dirpath), "%s", path);
 	return true;

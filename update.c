@@ -33,6 +33,7 @@
 #include "update.h"
 #include "journal.h"
 #include "log.h"
+#include "netfs.h"
 #include "params.h"
 #include "state.h"
 
@@ -398,6 +399,33 @@ static bool apply(int fd, const struct plan *j, char *buf, struct lock *lk,
 	return true;
 }
 
+/* Is the file still `size` bytes long, as this step was planned for?  Asked
+ * right before anything is cut off, after dropping what this host caches
+ * about the file on a shared file system (netfs.h): bytes beyond `size`
+ * were never seen here, so they are new mail and are never cut.  0 the
+ * same; 1 longer: plan again, keeping the new bytes; -1 shorter (someone
+ * else truncated the file under the lock) or an error, errno set. */
+static int confirm_size(int fd, off_t size)
+{
+	struct stat st;
+	if (!netfs_flush(fd) || fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size > size) {
+		log_msg(LOG_NOTICE, "UPDATE: %lld bytes appeared beyond the "
+		    "%lld seen: kept as new mail",
+		    (long long)(st.st_size - size), (long long)size);
+		return 1;
+	}
+	if (st.st_size < size) {
+		log_msg(LOG_CRIT, "UPDATE: the mailbox shrank under the lock, "
+		    "from %lld to %lld bytes", (long long)size,
+		    (long long)st.st_size);
+		errno = EUCLEAN;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the phases, shared by the commit and the recovery ---------------- */
 
 enum start_result { ST_COPY, ST_NOTHING, ST_PENDING };
@@ -467,9 +495,13 @@ static bool run(int fd, struct plan *j, char *buf, struct lock *lk,
 			    mail_start(fd, j, cp, size, buf);
 			if (x < 0)
 				return false;
-			if (!j->redo && x == size - j->s)
-				return ftruncate(fd, j->s) == 0 &&
+			if (!j->redo && x == size - j->s) {
+				int c = confirm_size(fd, size);
+				if (c > 0)
+					continue;
+				return c == 0 && ftruncate(fd, j->s) == 0 &&
 				    fsync(fd) == 0 && journal_remove(j);
+			}
 			if (!j->redo && x == 0)
 				return journal_remove(j);
 			/* Remove [S, S+x), keep M; a plan made by a recovery
@@ -501,9 +533,13 @@ static bool run(int fd, struct plan *j, char *buf, struct lock *lk,
 				 * appended since, by an MDA. */
 				return fsync(fd) == 0 && journal_remove(j);
 			}
-			if (size == j->s + j->blen)
-				return ftruncate(fd, j->p + j->l) == 0 &&
+			if (size == j->s + j->blen) {
+				int c = confirm_size(fd, size);
+				if (c > 0)
+					continue;
+				return c == 0 && ftruncate(fd, j->p + j->l) == 0 &&
 				    fsync(fd) == 0 && journal_remove(j);
+			}
 			/* Mail appended after a crash, beyond the backup:
 			 * remove [P+L, S+BL), keep it. */
 			next.ndel = 1;
@@ -567,6 +603,7 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 	sigset_t old;
 	block_signals(&old);
 	enum upd_status s = UPD_NOTHING;
+	struct stat now;
 	char *buf = malloc(2 * UPDATE_BUFFER);
 	struct plan j = {
 		.fd = -1, .dev = (uint64_t)st->st_dev,
@@ -582,9 +619,23 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 		log_msg(LOG_ERR, "UPDATE: bad plan");
 		goto out;
 	}
+	switch (confirm_size(fd, size)) {
+	case 1:
+		/* What appeared is kept like mail appended since the scan. */
+		if (fstat(fd, &now) < 0)
+			goto out;
+		j.s = now.st_size;
+		if (!plan_check(&j))
+			goto out;
+		break;
+	case -1:
+		log_msg(LOG_ERR, "UPDATE: %s; nothing deleted", strerror(errno));
+		goto out;
+	}
 	if (j.l == 0) {
-		/* Nothing kept after P: one ftruncate, atomic, needs no
-		 * journal and costs no copy (deleting everything). */
+		/* Nothing kept after P (the size was confirmed just now):
+		 * one ftruncate, atomic, needs no journal and costs no copy
+		 * (deleting everything). */
 		if (ftruncate(fd, j.p) == 0)
 			s = fsync(fd) == 0 ? UPD_OK : UPD_UNSURE;
 		if (s != UPD_OK)

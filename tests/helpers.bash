@@ -9,15 +9,31 @@ load /usr/lib/bats/bats-assert/load.bash
 TEST_UID=${TEST_UID:-40123}
 TEST_GID=${TEST_GID:-40123}
 
-setup_account() {
-	T=$BATS_TEST_TMPDIR
-	# The served user must be able to reach $T: open the directories above
-	# it (bats makes them 0700) for search.
-	local d=$T
+# searchable DIR: the served user must be able to reach DIR: open it and
+# the directories above it (bats makes them 0700) for search.
+searchable() {
+	local d=$1
 	while [ "$d" != / ] && [ "$d" != /tmp ]; do
 		chmod o+x "$d"
 		d=$(dirname "$d")
 	done
+}
+
+# wait_for_text FILE TEXT: until FILE (CRs removed) has TEXT, 5 s at most.
+wait_for_text() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		tr -d '\r' <"$1" | grep -qF -- "$2" && return 0
+		sleep 0.1
+	done
+	echo "no '$2' in:"
+	cat "$1"
+	return 1
+}
+
+setup_account() {
+	T=$BATS_TEST_TMPDIR
+	searchable "$T"
 	# sha512crypt of "secret", made once per test run.
 	HASH=${HASH:-$(openssl passwd -6 -salt testsalt secret)}
 	if [ "$(id -u)" -eq 0 ]; then

@@ -39,14 +39,7 @@ say() {
 }
 
 wait_for() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		tr -d '\r' <"$T/out1" | grep -qF -- "$1" && return 0
-		sleep 0.1
-	done
-	echo "no '$1' in:"
-	cat "$T/out1"
-	return 1
+	wait_for_text "$T/out1" "$1"
 }
 
 # end_session: QUIT, and wait for the UPDATE; then `run replies`.
