@@ -23,7 +23,7 @@ DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
-	privsep.c sasl.c base64.c apop.c netfs.c
+	privsep.c sasl.c base64.c apop.c netfs.c addr.c proxy.c handover.c
 OBJS = $(SRCS:.c=.o)
 HDRS = $(wildcard *.h)
 
@@ -50,7 +50,7 @@ build-san/pop3d: $(SRCS) $(HDRS)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS = session mbox auth
+FUZZ_TARGETS = session mbox auth proxy
 FUZZ_FLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS = $(filter-out pop3d.c,$(SRCS))
@@ -87,16 +87,28 @@ check: check-deps pop3d build-san/pop3d
 
 # The suites with pop3d under valgrind memcheck (tests/valgrind-run): every
 # suite but update.bats, which injects faults with strace (valgrind under
-# strace would test neither).  VALGRIND_SUITES run four at a time, then
+# strace would test neither), and farm.bats, whose GlusterFS farm runs the
+# same sessions as the plain and ASan runs against a real distributed file
+# system (under valgrind it would outlast its bound).  VALGRIND_SUITES run
+# four at a time, then
 # VALGRIND_ALONE one test at a time: clients.bats runs real clients that
 # are not safe side by side (fetchmail's lock).  Tests that measure pop3d's
 # own memory, writes or /proc entries skip under valgrind and say so.
-VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats, \
+VALGRIND_SUITES ?= $(filter-out tests/update.bats tests/clients.bats \
+	tests/farm.bats, \
 	$(wildcard tests/*.bats))
 VALGRIND_ALONE ?= tests/clients.bats
 check-valgrind: pop3d
 	tests/valgrind-run $(VALGRIND_SUITES)
 	$(if $(VALGRIND_ALONE),TEST_JOBS=1 tests/valgrind-run $(VALGRIND_ALONE))
+
+# What the Debian package build runs (debian/rules): suites that need only
+# the Build-Depends (bats, openssl, python3), no network beyond loopback and
+# no root (their root-only tests skip), and install nothing.
+PACKAGE_SUITES = tests/basic.bats tests/protocol.bats tests/mbox.bats \
+	tests/errors.bats
+check-package: pop3d
+	TESTS_UNPRIVILEGED=1 tests/run $(PACKAGE_SUITES)
 
 # Builds the Debian package out of tree and checks what it installs.
 deb-check:
@@ -117,6 +129,7 @@ DOCSUBST = sed -e 's|/usr/local/share/doc/pop3d|$(docdir)|g' \
 	-e 's|/usr/local/lib/systemd/system|$(systemdunitdir)|g' \
 	-e 's|/usr/local/sbin|$(sbindir)|g' -e 's|PREFIX=/usr/local|PREFIX=$(PREFIX)|g'
 XINETD_FILES = $(wildcard xinetd.d/*)
+FAIL2BAN_FILES = fail2ban/filter.d/pop3d.conf fail2ban/jail.d/pop3d.conf
 
 # The files in sysconfdir are the admin's once installed: an existing
 # /etc/pam.d/pop3 or /etc/xinetd.d file is kept (and make says so), and
@@ -126,7 +139,9 @@ ETC_FILES = pam.d/pop3 $(XINETD_FILES)
 install: pop3d
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(systemdunitdir) \
-		$(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(docdir)
+		$(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(docdir) \
+		$(DESTDIR)$(exampledir)/fail2ban/filter.d \
+		$(DESTDIR)$(exampledir)/fail2ban/jail.d
 	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
 	$(DOCSUBST) pop3d.8 >$(DESTDIR)$(mandir)/man8/pop3d.8
 	$(DOCSUBST) README >$(DESTDIR)$(docdir)/README
@@ -139,6 +154,10 @@ install: pop3d
 	$(SUBST) tcpserver/run >$(DESTDIR)$(exampledir)/tcpserver/run
 	chmod 644 $(DESTDIR)$(exampledir)/inetd.conf
 	chmod 755 $(DESTDIR)$(exampledir)/tcpserver/run
+	# Examples, not configuration: fail2ban reads only /etc/fail2ban, and
+	# a jail is the admin's to enable (README, pop3d.8 LOGGING).
+	set -e; for f in $(FAIL2BAN_FILES); do \
+		install -m 644 $$f $(DESTDIR)$(exampledir)/$$f; done
 	@set -e; for f in $(ETC_FILES); do \
 		t=$(DESTDIR)$(sysconfdir)/$$f; \
 		if [ -e "$$t" ] || [ -L "$$t" ]; then \
@@ -158,13 +177,17 @@ uninstall:
 		$(DESTDIR)$(systemdunitdir)/pop3ds.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3ds@.service \
 		$(DESTDIR)$(exampledir)/inetd.conf \
-		$(DESTDIR)$(exampledir)/tcpserver/run
+		$(DESTDIR)$(exampledir)/tcpserver/run \
+		$(addprefix $(DESTDIR)$(exampledir)/,$(FAIL2BAN_FILES))
 	@for f in $(ETC_FILES); do \
 		t=$(DESTDIR)$(sysconfdir)/$$f; \
 		[ -e "$$t" ] || continue; \
 		if $(SUBST) $$f | cmp -s - "$$t"; then rm -f "$$t"; \
 		else echo "$$t was changed: kept"; fi; done
-	@for d in $(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(exampledir) \
+	@for d in $(DESTDIR)$(exampledir)/tcpserver \
+		$(DESTDIR)$(exampledir)/fail2ban/filter.d \
+		$(DESTDIR)$(exampledir)/fail2ban/jail.d \
+		$(DESTDIR)$(exampledir)/fail2ban $(DESTDIR)$(exampledir) \
 		$(DESTDIR)$(docdir) \
 		$(if $(DESTDIR),$(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysconfdir)/pam.d \
@@ -177,7 +200,7 @@ uninstall:
 clean:
 	rm -rf pop3d *.o build-san build-fuzz build-valgrind tests/tmp demo/state
 
-.PHONY: all check check-deps check-valgrind check-sanitize deb-check demo clean \
+.PHONY: all check check-deps check-package check-valgrind check-sanitize deb-check demo clean \
 	install uninstall fuzz fuzz-smoke fuzz-build
 
 # The benchmark (not part of check): see bench/README.md.

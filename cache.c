@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC	"pop3dIX\n"
-#define CACHE_VERSION	1
+#define CACHE_VERSION	2	/* 2: a CRLF stored is sent as CRLF (sizes, digests) */
 #define CACHE_ORDER	0x01020304u
 
 struct cache_header {

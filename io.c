@@ -149,12 +149,18 @@ void io_discard_input(void)
 	in_pos = in_len = 0;
 }
 
-size_t io_take_input(char *buf, size_t size)
+size_t io_peek(char *buf, size_t size)
 {
 	size_t n = in_len - in_pos;
 	if (n > size)
 		n = size;
 	memcpy(buf, inbuf + in_pos, n);
+	return n;
+}
+
+size_t io_take_input(char *buf, size_t size)
+{
+	size_t n = io_peek(buf, size);
 	io_discard_input();
 	return n;
 }

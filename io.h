@@ -15,6 +15,9 @@
  *   io_discard_input()           forget unread input (STLS, RFC 2595 section 4)
  *   io_take_input(buf, size)     move unread input out (pipelined commands
  *                                handed to another process); returns the count
+ *   io_peek(buf, size)           a copy of the unread input, up to size
+ *                                bytes (what came with the last line);
+ *                                returns the count
  *   io_preload(buf, n)           put such input in front of what is unread
  *   io_copy_output(buf, size)    a copy of the queued output when it fits
  *                                (its length), else sends it (0): replies
@@ -59,6 +62,7 @@ bool io_flush(void);
 void io_set_transport(const struct io_transport *t);
 void io_discard_input(void);
 size_t io_take_input(char *buf, size_t size);
+size_t io_peek(char *buf, size_t size);
 bool io_preload(const char *buf, size_t n);
 size_t io_copy_output(char *buf, size_t size);
 

@@ -241,10 +241,12 @@ bool mailbox_at_boundary(const struct mailbox *mb, off_t start)
 	    b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
 }
 
-/* Copies in[0..n) to the connection: LF becomes CRLF and a '.' starting a
- * line is doubled (RFC 1939 section 3).  *bol says whether in[0] starts a
- * line; *lines, when >= 0, counts down body lines and stops at zero. */
-static size_t emit(const char *in, size_t n, bool *bol, long *lines)
+/* Copies in[0..n) to the connection: every line ends in one CRLF, whether
+ * stored with LF or with CRLF (a CR elsewhere is data: mbox.h), and a '.'
+ * starting a line is doubled (RFC 1939 section 3).  *bol says whether in[0]
+ * starts a line, *cr whether the byte before in[0] was a CR; *lines, when
+ * >= 0, counts down body lines and stops at zero. */
+static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines)
 {
 	char *out = io_space(2 * n + 2);
 	size_t o = 0, i = 0;
@@ -258,9 +260,13 @@ static size_t emit(const char *in, size_t n, bool *bol, long *lines)
 		memcpy(out + o, in + i, k);
 		o += k;
 		i += k;
+		if (k > 0)
+			*cr = in[i - 1] == '\r';
 		if (lf) {
-			out[o++] = '\r';
+			if (!*cr)
+				out[o++] = '\r';
 			out[o++] = '\n';
+			*cr = false;
 			i++;
 			*bol = true;
 			if (*lines > 0)
@@ -330,7 +336,7 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 		r.pos += k;
 		skip -= (off_t)k;
 	}
-	bool bol = true, in_headers = true;
+	bool bol = true, cr = false, in_headers = true;
 	enum header_class hclass = HDR_KEEP;
 	long all = -1;
 	size_t avail;
@@ -349,8 +355,8 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 		else if (p[0] != ' ' && p[0] != '\t')
 			hclass = classify(p, avail);
 		if (in_headers && hclass == HDR_HIDE) {
-			bool lf;
-			consume_line(&r, &lf, NULL, NULL);
+			size_t eol;
+			consume_line(&r, &eol, NULL, NULL);
 			continue;
 		}
 		do {
@@ -359,13 +365,13 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 			size_t k = e ? (size_t)(e - q) + 1 : avail;
 			if (k > SEND_BUFFER / 2)
 				k = SEND_BUFFER / 2;
-			r.pos += emit(q, k, &bol, &all);
+			r.pos += emit(q, k, &bol, &cr, &all);
 		} while (!bol && (avail = readable(&r, m->end, 1)) > 0);
 	}
 	/* The body, in large blocks. */
 	while (lines != 0 && (avail = readable(&r, m->end, 1)) > 0)
 		r.pos += emit(r.buf + r.pos, avail < SEND_BUFFER / 2 ? avail :
-		    SEND_BUFFER / 2, &bol, &lines);
+		    SEND_BUFFER / 2, &bol, &cr, &lines);
 	ahead.base = r.base;
 	ahead.len = r.len;
 	if (r.err || (lines < 0 && reader_offset(&r) < m->end)) {

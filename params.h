@@ -111,9 +111,14 @@
 #define STREAM_CHUNK		(1024 * 1024)
 
 /* The per-user state directory (state.c): session lock, UPDATE journal,
- * index cache.  Under the home directory by default; when that is missing
- * or unusable, beside the mailbox if its directory is writable. */
+ * index cache.  Under the home directory by default.  When that does not
+ * exist and cannot be made: started as root, DEFAULT_STATE_BASE/USER (the
+ * base root's, the directory made by root for the user: nobody else can
+ * take its name, unlike a name beside the mailbox in a sticky spool);
+ * started as an ordinary user, beside the mailbox if its directory is
+ * writable. */
 #define DEFAULT_STATE_DIR	"%h/.pop3d"
+#define DEFAULT_STATE_BASE	"/var/lib/pop3d"
 #define FALLBACK_STATE_DIR	"%d/.pop3d-%u"
 
 /* TLS: a handshake is a round trip or two; a client that has not finished
@@ -135,6 +140,24 @@
 #define DEFAULT_LOGIN_CHROOT	"/run/pop3d/empty"
 
 #define DEFAULT_MAILBOX		"/var/mail/%u"
+
+/* The PROXY protocol (proxy.c; HAProxy's doc/proxy-protocol.txt).  A version 1
+ * line is 107 bytes at most, CRLF included (the spec's worst case); the
+ * shortest valid header of either version is 15 bytes ("PROXY UNKNOWN\r\n"),
+ * so that many can always be read at once.  Version 2's block after its 16
+ * fixed bytes may be 65535 bytes long; the addresses take 216 at most (two
+ * Unix socket paths) and the TLVs HAProxy sends (ALPN, authority, unique ID
+ * of up to 128 bytes, the SSL sub-TLVs, CRC32C, netns) a few hundred: a
+ * longer block is refused as too long.  The balancer sends the header at
+ * once when it connects: one that is not complete within a few seconds is
+ * not coming (the spec: "at least 3 seconds to cover a TCP retransmit"), so
+ * the wait is the login timeout but never longer than PROXY_TIMEOUT. */
+#define PROXY_V1_MAX		107
+#define PROXY_MIN_HEADER	15
+#define PROXY_V2_MAX_BLOCK	2048
+#define PROXY_TIMEOUT		5
+/* --proxy-trusted: networks in the list at most. */
+#define PROXY_TRUSTED_MAX	32
 
 /* The PAM service (-s): /etc/pam.d/pop3, the name Debian's other POP3
  * servers' PAM files use too, so an admin's existing file keeps working. */

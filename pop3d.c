@@ -11,14 +11,16 @@
  *                                                           |
  *   login process  chroot(--login-chroot), setgroups/setgid/setuid
  *                  (--login-user, default nobody), then the first byte
- *                  from the client: TLS handshake, greeting, STLS,
+ *                  from the client: the PROXY header of a --proxy-trusted
+ *                  balancer (proxy.c), TLS handshake, greeting, STLS,
  *                  session_authorize (AUTHORIZATION)      unprivileged
  *                  -> login record (user, password, pipelined input) up
  *                  <- verdict (ok, or the failure reply to send)
  *                  after a login with TLS: tls_relay, plaintext to the
  *                  user's process over a socketpair; without TLS: exits
  *
- *   root parent    privsep_next: reads the record, checks it
+ *   root parent    privsep_next: reads the record, checks it (and
+ *                  the client's address from a PROXY header in it)
  *                  auth_login, login policy, the failure
  *                  delay and count                        root
  *                  privsep_accept: the client (socket, or the relay's
@@ -30,9 +32,14 @@
  *                                           client; closes the PAM session
  *                                           and exits with the child's
  *                                           status
- *     child: become_user                    root -> the user, for good (the
+ *     child: plan_state_dir (the state directory --state-base, made
+ *            by root when the home cannot hold one)
+ *            become_user                    root -> the user, for good (the
  *                                           --lock-group gid kept as the
  *                                           saved gid, see privs.h)
+ *            hand_over: execve of pop3d --user-session (handover.h): a
+ *            fresh image that holds nothing of root's
+ *   user's session (user_session, serve)
  *   mailbox_open, session_transact, UPDATE  the user only; never root
  *
  * So no byte from the network is parsed by root or by a process that can
@@ -46,9 +53,11 @@
  */
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
+#include "addr.h"
 #include "apop.h"
 #include "auth.h"
 #include "auth_pam.h"
+#include "handover.h"
 #include "io.h"
 #include "log.h"
 #include "mailbox.h"
@@ -82,6 +91,7 @@
 static struct {
 	const char *mailbox;
 	const char *state_dir;	/* NULL: the default, with its fallback */
+	const char *state_base;	/* the fallback's base, started as root */
 	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
@@ -97,10 +107,13 @@ static struct {
 	const char *pam_service;
 	bool pam_session;
 	unsigned long min_uid;
+	struct ip_net proxy_trusted[PROXY_TRUSTED_MAX];
+	size_t proxy_trusted_count;
 } opt = {
 	.login_user = DEFAULT_LOGIN_USER,
 	.login_chroot = DEFAULT_LOGIN_CHROOT,
 	.mailbox = DEFAULT_MAILBOX,
+	.state_base = DEFAULT_STATE_BASE,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
 	.max_messages = DEFAULT_MAX_MESSAGES,
@@ -110,7 +123,7 @@ static struct {
 	.min_uid = DEFAULT_MIN_UID,
 };
 
-static char peer[INET6_ADDRSTRLEN + 8] = "local";
+static char peer[ADDR_TEXT] = "local";
 
 static void usage(FILE *f)
 {
@@ -121,7 +134,11 @@ static void usage(FILE *f)
 	    "                          (default %s)\n"
 	    "      --state-dir=PATTERN pop3d's own files (session lock, UPDATE\n"
 	    "                          journal): %%u, %%h, %%d the mailbox's directory,\n"
-	    "                          %%%%; default %s, else %s\n"
+	    "                          %%%%; default %s, else (started as root)\n"
+	    "                          the --state-base one, or %s\n"
+	    "      --state-base=DIR    started as root, where the state directory\n"
+	    "                          of a user whose home cannot hold one is\n"
+	    "                          made: DIR/USER (default %s)\n"
 	    "      --uidl=MODE         pop3d (default), or reuse the UIDLs of another\n"
 	    "                          server: xuidl, uw, dovecot, popa3d (see README)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
@@ -153,10 +170,14 @@ static void usage(FILE *f)
 	    "                          login when started as root (default %s)\n"
 	    "      --login-chroot=DIR  its empty root directory, made when missing\n"
 	    "                          (default %s)\n"
+	    "      --proxy-trusted=ADDR[/BITS][,...]  balancers that send a PROXY\n"
+	    "                          protocol header (v1 or v2) first, and must\n"
+	    "                          (default none)\n"
 	    "  -d, --debug             also log to standard error\n"
 	    "  -V, --version           print the version and exit\n"
 	    "  -h, --help              print this help and exit\n",
 	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
+	    DEFAULT_STATE_BASE,
 	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
 	    DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
 	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
@@ -249,7 +270,8 @@ static void bad_option(const char *name, const char *fmt, ...)
 enum {
 	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
 	OPT_LOGIN_USER, OPT_LOGIN_CHROOT, OPT_LOGIN_TIMEOUT, OPT_APOP,
-	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_PAM_SESSION,
+	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_PROXY_TRUSTED, OPT_STATE_BASE,
+	OPT_PAM_SESSION,
 };
 /* --lock-group: a group name or number that must exist. */
 static void set_lock_group(const char *name)
@@ -334,6 +356,7 @@ static void parse_options(int argc, char **argv)
 		{ "max-messages", required_argument, NULL, OPT_MAX_MESSAGES },
 		{ "max-mailbox-size", required_argument, NULL, OPT_MAX_SIZE },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "state-base", required_argument, NULL, OPT_STATE_BASE },
 		{ "uidl", required_argument, NULL, 'I' },
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -342,6 +365,7 @@ static void parse_options(int argc, char **argv)
 		{ "tls-min", required_argument, NULL, OPT_TLS_MIN },
 		{ "login-user", required_argument, NULL, OPT_LOGIN_USER },
 		{ "login-chroot", required_argument, NULL, OPT_LOGIN_CHROOT },
+		{ "proxy-trusted", required_argument, NULL, OPT_PROXY_TRUSTED },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -423,6 +447,12 @@ static void parse_options(int argc, char **argv)
 		case 'S':
 			opt.state_dir = optarg;
 			break;
+		case OPT_STATE_BASE:
+			if (optarg[0] != '/' || strlen(optarg) > PATH_MAX / 2)
+				bad_option("state-base", "%s (an absolute path)",
+				    quoted(optarg));
+			opt.state_base = optarg;
+			break;
 		case 'I':
 			if (!uidl_parse_mode(optarg, &opt.uidl))
 				bad_option("uidl", "%s (pop3d, xuidl, uw, "
@@ -460,6 +490,17 @@ static void parse_options(int argc, char **argv)
 		case OPT_LOGIN_CHROOT:
 			opt.login_chroot = optarg;
 			break;
+		case OPT_PROXY_TRUSTED:
+			opt.proxy_trusted_count = addr_nets_parse(optarg,
+			    opt.proxy_trusted, PROXY_TRUSTED_MAX);
+			if (opt.proxy_trusted_count == 0) {
+				fprintf(stderr, "pop3d: bad --proxy-trusted: %s "
+				    "(want ADDR[/BITS][,ADDR[/BITS]]..., numeric "
+				    "IPv4 or IPv6, at most %d)\n", optarg,
+				    PROXY_TRUSTED_MAX);
+				exit(2);
+			}
+			break;
 		case 'd':
 			opt.debug = 1;
 			log_debug();
@@ -491,15 +532,17 @@ static void parse_options(int argc, char **argv)
 		opt.login_timeout = opt.timeout;
 }
 
-/* Descriptors above 2 that a careless parent left open must reach neither
- * the login process nor the user's: all are closed.  /proc/self/fd lists
- * them where it exists; elsewhere every possible number is tried. */
-static void close_inherited_fds(void)
+/* Descriptors above `above` (2) that a careless parent left open must
+ * reach neither the login process nor the user's: all are closed (in the
+ * user's session, above its record and relay: whatever PAM modules left
+ * open is root's).  /proc/self/fd lists them where it exists; elsewhere
+ * every possible number is tried. */
+static void close_inherited_fds(int above)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d) {
 		long max = sysconf(_SC_OPEN_MAX);
-		for (long i = 3; i < (max > 0 && max < 65536 ? max : 65536); i++)
+		for (long i = above + 1; i < (max > 0 && max < 65536 ? max : 65536); i++)
 			close((int)i);
 		return;
 	}
@@ -507,14 +550,14 @@ static void close_inherited_fds(void)
 	struct dirent *e;
 	while ((e = readdir(d)) && n < 256) {
 		int fd = atoi(e->d_name);
-		if (fd > 2 && fd != dirfd(d))
+		if (fd > above && fd != dirfd(d))
 			fds[n++] = fd;
 	}
 	closedir(d);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	if (n == 256)
-		close_inherited_fds();
+		close_inherited_fds(above);
 }
 
 /* fds 0-2 exist, and no other (before syslog opens its socket).  fd 2 is
@@ -527,36 +570,39 @@ static void setup_fds(void)
 	while (fd <= 2 && fd >= 0)
 		fd = dup(fd);
 	close(fd);
-	close_inherited_fds();
+	close_inherited_fds(2);
 }
 
-/* Who is on the other end, and is the line safe for a plaintext password:
- * loopback, a Unix socket or no socket at all (a pipe, a terminal). */
-static bool find_peer(void)
+/* Who is on the other end (its address in *addr when it has one), and is
+ * the line safe for a plaintext password: loopback, a Unix socket or no
+ * socket at all (a pipe, a terminal). */
+static bool find_peer(struct ip_addr *addr, bool *has_addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	*has_addr = false;
+	memset(addr, 0, sizeof(*addr));
 	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0) {
 		const char *ip = getenv("TCPREMOTEIP");
-		if (errno == ENOTSOCK && ip && ip[0] && strlen(ip) <= 45 &&
-		    strspn(ip, "0123456789abcdefABCDEF:.") == strlen(ip))
-			snprintf(peer, sizeof(peer), "%s", ip);
+		if (errno == ENOTSOCK && ip && addr_parse(ip, addr)) {
+			*has_addr = true;
+			addr_format(addr, peer);
+		}
 		return errno == ENOTSOCK;
 	}
 	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &in->sin_addr, peer, sizeof(peer));
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		addr->family = AF_INET;
+		memcpy(addr->bytes, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		addr->family = AF_INET6;
+		memcpy(addr->bytes, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	} else {
+		snprintf(peer, sizeof(peer), "local");
+		return ss.ss_family == AF_UNIX;
 	}
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, peer, sizeof(peer));
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			return in6->sin6_addr.s6_addr[12] == 127;
-		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-	}
-	snprintf(peer, sizeof(peer), "local");
-	return ss.ss_family == AF_UNIX;
+	*has_addr = true;
+	addr_format(addr, peer);
+	return addr_loopback(addr);
 }
 
 /* A user name that is safe in a path and a log line. */
@@ -605,32 +651,162 @@ static bool expand(const char *pattern, const struct account *a,
 	return o > 0;
 }
 
-/* The state directory: --state-dir if given (no fallback: the admin chose),
- * else the default under the home directory, else beside the mailbox.
- * Without one, UPDATEs that need a journal are refused (update.c) and a
- * second session is not locked out (it cannot delete what changed anyway). */
-static void open_state_dir(const struct account *a, const char *mailbox)
+/* Where the session's state directory is to be looked for: path (none
+ * when empty), and, started as an ordinary user, a fallback beside the
+ * mailbox for when path does not exist and cannot be made. */
+struct state_plan {
+	char path[PATH_MAX];
+	char fallback[PATH_MAX];
+};
+
+/* The mailbox's directory, for %d. */
+static void mailbox_dir(const char *mailbox, char *dir, size_t size)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", mailbox);
+	snprintf(dir, size, "%s", mailbox);
 	char *slash = strrchr(dir, '/');
-	const char *d = slash == dir ? "/" : dir;
-	if (slash)
-		*slash = '\0';
+	if (!slash)
+		snprintf(dir, size, ".");
 	else
-		d = ".";
+		slash[slash == dir] = '\0';
+}
+
+/* As root, with the user's effective ids (the home may be an NFS mount
+ * that maps root to nobody): does path exist, or might it?  It is made
+ * when it can be.  The user's process looks at it again and decides. */
+static bool exists_as_user(const struct account *a, const char *path)
+{
+	gid_t egid = getegid();
+	if (setegid(a->gid) < 0 || seteuid(a->uid) < 0) {
+		log_msg(LOG_ERR, "cannot look at %s as uid %lu: %s", path,
+		    (unsigned long)a->uid, strerror(errno));
+		if (seteuid(0) < 0 || setegid(egid) < 0)
+			_exit(1);
+		return true;
+	}
+	struct stat st;
+	bool there = mkdir(path, 0700) == 0 || errno == EEXIST ||
+	    lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+	if (seteuid(0) < 0 || setegid(egid) < 0) {
+		log_msg(LOG_CRIT, "cannot get root back: %s", strerror(errno));
+		_exit(1);
+	}
+	return there;
+}
+
+/* Started as root, for an account whose home cannot hold its state
+ * directory: --state-base/USER, made here by root before the drop, owned
+ * by the user, mode 0700, in a base directory that only root may write.
+ * STATE_OPEN (path filled in); STATE_NONE when the base cannot be made;
+ * STATE_BAD when the base or an existing directory is not as it must be
+ * (a journal may be in it: the login is refused).  Logged. */
+static enum state_result make_state_dir(const struct account *a,
+    char *path, size_t size)
+{
+	const char *base = opt.state_base;
+	int n = snprintf(path, size, "%s/%s", base, a->name);
+	if (n < 0 || (size_t)n >= size)
+		return STATE_NONE;
+	if (mkdir(base, 0755) == 0)
+		chmod(base, 0755);	/* the umask is 077 */
+	else if (errno != EEXIST) {
+		log_msg(LOG_WARNING, "--state-base %s: cannot create: %s", base,
+		    strerror(errno));
+		return STATE_NONE;
+	}
+	struct stat st;
+	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0 || fstat(bfd, &st) < 0 || st.st_uid != 0 ||
+	    (st.st_mode & 022) || !(st.st_mode & 01)) {
+		log_msg(LOG_ERR, "--state-base %s: refused: not a directory "
+		    "owned by root, writable only by root and searchable by all "
+		    "(0755 or 0711)", base);
+		if (bfd >= 0)
+			close(bfd);
+		return STATE_BAD;
+	}
+	bool made = mkdirat(bfd, a->name, 0700) == 0;
+	int fd = openat(bfd, a->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	close(bfd);
+	if (fd >= 0 && made && fchown(fd, a->uid, a->gid) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	const char *why = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (st.st_uid != a->uid || (st.st_mode & 022))
+		why = "not the user's own, or writable by group or others";
+	if (fd >= 0)
+		close(fd);
+	if (why) {
+		log_msg(LOG_ERR, "state directory %s: refused: %s", path, why);
+		return STATE_BAD;
+	}
+	return STATE_OPEN;
+}
+
+/* The state directory to look for: --state-dir if given (no fallback: the
+ * admin chose); else the default under the home directory; when that does
+ * not exist and cannot be made, the root-made one (started as root) or
+ * one beside the mailbox (started as an ordinary user).  Runs before the
+ * drop; false: the login is refused (logged). */
+static bool plan_state_dir(const struct account *a, const char *mailbox,
+    struct state_plan *p)
+{
+	char dir[PATH_MAX];
+	mailbox_dir(mailbox, dir, sizeof(dir));
+	p->path[0] = p->fallback[0] = '\0';
 	if (opt.state_dir) {
-		if (expand(opt.state_dir, a, d, path, sizeof(path)))
-			state_open(path);
-		else
+		if (!expand(opt.state_dir, a, dir, p->path, sizeof(p->path)))
 			log_msg(LOG_ERR, "--state-dir=%s cannot be expanded",
 			    opt.state_dir);
-	} else if (!(expand(DEFAULT_STATE_DIR, a, d, path, sizeof(path)) &&
-	    state_open(path)) && !(expand(FALLBACK_STATE_DIR, a, d, path,
-	    sizeof(path)) && state_open(path))) {
-		log_msg(LOG_WARNING, "no state directory for %s: no session "
-		    "lock, and only UPDATEs that need no journal", a->name);
+		return true;
 	}
+	if (!expand(DEFAULT_STATE_DIR, a, dir, p->path, sizeof(p->path)))
+		p->path[0] = '\0';
+	if (geteuid() != 0) {
+		if (!expand(FALLBACK_STATE_DIR, a, dir, p->fallback,
+		    sizeof(p->fallback)))
+			p->fallback[0] = '\0';
+		return true;
+	}
+	if (p->path[0] && exists_as_user(a, p->path))
+		return true;
+	switch (make_state_dir(a, p->path, sizeof(p->path))) {
+	case STATE_OPEN:
+		return true;
+	case STATE_BAD:
+		return false;
+	default:
+		p->path[0] = '\0';
+		return true;
+	}
+}
+
+/* As the user: the state directory as planned.  One that exists but cannot
+ * be used may hold an interrupted UPDATE's journal: false, the login is
+ * refused.  None at all: no session lock, and UPDATEs that need a journal
+ * are refused (update.c); logged. */
+static bool open_state_dir(const struct account *a, const struct state_plan *p)
+{
+	enum state_result r = p->path[0] ? state_try(p->path) : STATE_NONE;
+	if (r == STATE_OPEN)
+		return true;
+	if (r != STATE_NONE)
+		return false;
+	if (p->fallback[0]) {
+		/* Beside the mailbox, in a directory others may write: one
+		 * that another user made (a squat) holds no journal of ours. */
+		r = state_try(p->fallback);
+		if (r == STATE_OPEN)
+			return true;
+		if (r == STATE_BAD)
+			return false;
+	}
+	log_msg(LOG_WARNING, "no state directory for %s: no session lock, and "
+	    "only UPDATEs that need no journal", a->name);
+	return true;
 }
 
 /* As root, before PAM's setcred (which may add groups, e.g. pam_group):
@@ -683,6 +859,21 @@ static bool become_user(const struct account *a)
 	return true;
 }
 
+/* After a login: the session cannot be served (for its state directory:
+ * one that exists but cannot be used may hold an interrupted UPDATE). */
+static int refuse_session(const char *who, bool for_state)
+{
+	io_puts(for_state ? "-ERR [SYS/TEMP] the mailbox cannot be served "
+	    "now, try later\r\n" : "-ERR [SYS/TEMP] the session could not be "
+	    "set up\r\n");
+	io_flush();
+	log_msg(LOG_ERR, "login user=%s peer=%s: %s", who, peer, for_state ?
+	    "refused: its state directory exists but cannot be used (it may "
+	    "hold an interrupted UPDATE's journal)" : "session setup failed");
+	auth_session_close();
+	return 1;
+}
+
 /* Checks the credentials the way their method says; on AUTH_OK acct is the
  * account to serve.  APOP proves a shared secret, and the account comes
  * from the authentication backend without a password. */
@@ -703,10 +894,13 @@ static enum auth_result authenticate(const struct credentials *c,
 	return r;
 }
 
+static bool state_refused;	/* the session failed for its state directory */
+
 /* The account is served in a session of its own: the groups and the PAM
  * credentials and session are set up as started; with PAM, a monitor stays
  * behind to close the session; the process that returns is the user's. */
-static bool start_session(const struct account *a)
+static bool start_session(const struct account *a, const char *mailbox,
+    struct state_plan *plan)
 {
 	if (!set_groups(a) || !auth_session_open())
 		return false;
@@ -714,6 +908,10 @@ static bool start_session(const struct account *a)
 		io_flush();
 		if (!privs_monitor())
 			return false;
+	}
+	if (!plan_state_dir(a, mailbox, plan)) {
+		state_refused = true;
+		return false;
 	}
 	return become_user(a);
 }
@@ -744,6 +942,16 @@ static bool other_than_self(const char *user)
 	return !pw || strcmp(pw->pw_name, user) != 0;
 }
 
+/* Behind a balancer the client's address from its PROXY header is the
+ * peer: in the log, for PAM (PAM_RHOST) and for fail2ban. */
+static void use_client(const char *client)
+{
+	if (client && strcmp(client, peer) != 0) {
+		snprintf(peer, sizeof(peer), "%s", client);
+		auth_pam_set_rhost(peer);
+	}
+}
+
 /* Sleeps until ms after t0 (CLOCK_MONOTONIC): a failed login then takes
  * the same time however long the backend took to say no. */
 static void pause_until(const struct timespec *t0, long ms)
@@ -760,8 +968,115 @@ static void pause_until(const struct timespec *t0, long ms)
 		;
 }
 
+/* The user's part of the session, as the user: the state directory, the
+ * mailbox, the TRANSACTION and UPDATE states.  Started as root, it runs in
+ * a fresh image of pop3d (user_session); else in the only process. */
+static int serve(const struct account *a, const char *path,
+    const struct state_plan *plan, const char *method)
+{
+	char who[4 * MAX_USER + 1];
+	log_escape(a->name, who, sizeof(who));
+	if (!open_state_dir(a, plan))
+		return refuse_session(who, true);
+	struct mailbox mb;
+	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
+	if (st != MB_OK) {
+		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
+		    peer, path, mailbox_strerror(st));
+		if (st == MB_INUSE)
+			io_puts("-ERR [IN-USE] the mailbox is in use by another "
+			    "POP3 session\r\n");
+		else if (st == MB_TOOBIG)
+			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
+			    "serve\r\n");
+		else
+			io_printf("-ERR [%s] cannot open the mailbox\r\n",
+			    st == MB_SYSERR || st == MB_LOCKED ||
+			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
+		io_flush();
+		mailbox_close(&mb);
+		return 1;
+	}
+	unsigned long long total = 0;
+	for (size_t i = 0; i < mb.count; i++)
+		total += mb.msg[i].octets;
+	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
+	    "messages=%zu", who, peer, method, (unsigned long)geteuid(),
+	    (unsigned long)getegid(), mb.count);
+	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
+	    total);
+
+	struct stats stats = { 0 };
+	enum session_end end = session_transact(&mb, &stats);
+	io_flush();
+	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
+	    "deleted=%lu end=%s", who, peer, stats.retrieved,
+	    stats.retrieved_bytes, stats.deleted, session_end_name(end));
+	mailbox_close(&mb);
+	return end == END_QUIT ? 0 : 1;
+}
+
+/* Started as root, once the session process is the user: pop3d again,
+ * with what the user's part needs (handover.h).  Returns only on failure. */
+static void hand_over(const struct account *a, const char *path,
+    const struct state_plan *plan, const char *method)
+{
+	static struct handover h;
+	memset(&h, 0, sizeof(h));
+	snprintf(h.name, sizeof(h.name), "%s", a->name);
+	h.uid = a->uid;
+	h.gid = a->gid;
+	h.lock_group = privs_lock_gid(&h.lock_gid);
+	snprintf(h.mailbox, sizeof(h.mailbox), "%s", path);
+	snprintf(h.state, sizeof(h.state), "%s", plan->path);
+	snprintf(h.state_fallback, sizeof(h.state_fallback), "%s",
+	    plan->fallback);
+	h.uidl = (int)opt.uidl;
+	h.timeout = opt.timeout;
+	h.debug = opt.debug;
+	h.max_messages = opt.max_messages;
+	h.max_bytes = opt.max_bytes;
+	snprintf(h.peer, sizeof(h.peer), "%s", peer);
+	snprintf(h.method, sizeof(h.method), "%s", method);
+	h.relay = privsep_link(&h.login_pid, &h.policy);
+	h.pending = io_take_input(h.input, sizeof(h.input));
+	h.queued = io_copy_output(h.output, sizeof(h.output));
+	handover_exec(&h);
+}
+
+/* "pop3d --user-session": the fresh image of the user's part. */
+static int user_session(void)
+{
+	static struct handover h;
+	close_inherited_fds(HANDOVER_LAST_FD);
+	signal(SIGPIPE, SIG_IGN);
+	log_open(1);	/* fd 2 is /dev/null unless -d (setup_fds) */
+	if (!handover_receive(&h))
+		return 1;
+	log_open(h.debug);
+	opt.uidl = (enum uidl_mode)h.uidl;
+	mailbox_limits((size_t)h.max_messages, h.max_bytes);
+	if (h.lock_group)
+		privs_set_lock_group(h.lock_gid);
+	snprintf(peer, sizeof(peer), "%s", h.peer);
+	privsep_resume(h.relay, h.login_pid, &h.policy, h.timeout);
+	io_put(h.output, h.queued);
+	bool ok = io_preload(h.input, h.pending);
+	explicit_bzero(h.input, sizeof(h.input));
+	if (!ok)
+		return 1;
+	struct account a = { .has_ids = true, .uid = h.uid, .gid = h.gid };
+	snprintf(a.name, sizeof(a.name), "%s", h.name);
+	struct state_plan plan;
+	snprintf(plan.path, sizeof(plan.path), "%s", h.state);
+	snprintf(plan.fallback, sizeof(plan.fallback), "%s", h.state_fallback);
+	return serve(&a, h.mailbox, &plan, h.method);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], HANDOVER_ARG) == 0)
+		return user_session();
 	setup_fds();
 	log_open(0);
 	parse_options(argc, argv);
@@ -772,7 +1087,9 @@ int main(int argc, char **argv)
 		startup_failed(2);	/* each says why in the log */
 	log_started();
 	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
-	bool safe_line = find_peer();
+	struct ip_addr peer_addr;
+	bool has_addr;
+	bool safe_line = find_peer(&peer_addr, &has_addr);
 	auth_pam_set_service(opt.pam_service);
 	auth_pam_set_session(opt.pam_session);
 	if (strcmp(peer, "local") != 0)
@@ -793,8 +1110,13 @@ int main(int argc, char **argv)
 		.login_timeout = opt.login_timeout,
 		.login_user = opt.login_user,
 		.login_chroot = opt.login_chroot,
+		.proxy = has_addr && addr_in_nets(&peer_addr, opt.proxy_trusted,
+		    opt.proxy_trusted_count),
+		.plaintext_secure = opt.plaintext == PLAIN_SECURE,
+		.peer = peer,
 	};
-	if (!privsep_start(&ps))
+	if (!privsep_start(&ps) || (privsep_separated() &&
+	    !handover_prepare()))
 		startup_failed(1);
 
 	struct credentials creds;
@@ -804,10 +1126,13 @@ int main(int argc, char **argv)
 	char who[4 * MAX_USER + 1];
 	for (;;) {
 		end = privsep_next(&creds);
+		use_client(privsep_client());
 		if (end != END_LOGIN) {
 			io_flush();
-			log_msg(LOG_INFO, "session end before login peer=%s end=%s",
-			    peer, session_end_name(end));
+			/* A balancer's health check is no news. */
+			log_msg(end == END_PROXY_LOCAL ? LOG_DEBUG : LOG_INFO,
+			    "session end before login peer=%s end=%s", peer,
+			    session_end_name(end));
 			io_flush();
 			return end == END_QUIT ? 0 : 1;
 		}
@@ -868,49 +1193,12 @@ int main(int argc, char **argv)
 		auth_session_close();
 		return 1;
 	}
-	if (!start_session(&acct)) {
-		io_puts("-ERR [SYS/TEMP] the session could not be set up\r\n");
-		io_flush();
-		log_msg(LOG_ERR, "login user=%s peer=%s: session setup failed",
-		    who, peer);
-		auth_session_close();
-		return 1;
+	struct state_plan plan;
+	if (!start_session(&acct, path, &plan))
+		return refuse_session(who, state_refused);
+	if (privsep_separated() && handover_dropped()) {
+		hand_over(&acct, path, &plan, creds.method);
+		return refuse_session(who, false);
 	}
-	open_state_dir(&acct, path);
-	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
-	if (st != MB_OK) {
-		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
-		    peer, path, mailbox_strerror(st));
-		if (st == MB_INUSE)
-			io_puts("-ERR [IN-USE] the mailbox is in use by another "
-			    "POP3 session\r\n");
-		else if (st == MB_TOOBIG)
-			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
-			    "serve\r\n");
-		else
-			io_printf("-ERR [%s] cannot open the mailbox\r\n",
-			    st == MB_SYSERR || st == MB_LOCKED ||
-			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
-		io_flush();
-		mailbox_close(&mb);
-		return 1;
-	}
-	unsigned long long total = 0;
-	for (size_t i = 0; i < mb.count; i++)
-		total += mb.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
-	    "messages=%zu", who, peer, creds.method, (unsigned long)geteuid(),
-	    (unsigned long)getegid(), mb.count);
-	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
-	    total);
-
-	struct stats stats = { 0 };
-	end = session_transact(&mb, &stats);
-	io_flush();
-	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
-	    "deleted=%lu end=%s", who, peer, stats.retrieved,
-	    stats.retrieved_bytes, stats.deleted, session_end_name(end));
-	mailbox_close(&mb);
-	return end == END_QUIT ? 0 : 1;
+	return serve(&acct, path, &plan, creds.method);
 }

@@ -13,6 +13,8 @@
  *       queued, output  replies not sent yet (the greeting and those before
  *                PASS), at most as much: the user's process sends them
  *                with its own, so pipelined replies still leave together
+ *       client   the client's address from the PROXY header, numeric and
+ *                NUL-terminated, or empty (no header, or it names none)
  *   parent -> login process (struct verdict), one per END_LOGIN:
  *       ok       the login succeeded: hand over the client
  *       last     (failure) this was the last attempt: end after the reply
@@ -23,9 +25,11 @@
  * the failures itself: the throttle does not depend on the login process.
  */
 #include "privsep.h"
+#include "addr.h"
 #include "io.h"
 #include "log.h"
 #include "params.h"
+#include "proxy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +54,7 @@ struct login_record {
 	char input[IO_INPUT_BUFFER];
 	size_t queued;
 	char output[IO_INPUT_BUFFER];
+	char client[ADDR_TEXT];
 };
 
 struct verdict {
@@ -59,7 +64,10 @@ struct verdict {
 
 static struct privsep_config cfg;
 static struct policy policy;
-static bool separated, tls_failed;
+static bool separated, tls_failed, relaying;
+static enum session_end proxy_end = END_LOGIN;	/* else: ends before greeting */
+static bool proxy_checked;	/* root: the first record's client is taken */
+static char client[ADDR_TEXT];	/* from the PROXY header; "" if none */
 static pid_t child = -1;
 static int rec_fd = -1, verdict_fd = -1, relay_fd = -1;
 static struct login_record rec;	/* static: 4 KiB, and wiped after use */
@@ -102,10 +110,50 @@ static bool start_tls(void)
 	return true;
 }
 
-/* The first line, after the handshake for implicit TLS (RFC 8314 3.3). */
+/* Behind a balancer a plaintext password crosses two lines: the client's
+ * to the balancer and the balancer's to us.  Under --plaintext=secure both
+ * must be local: the second was checked by the caller (the balancer is the
+ * peer), the first is checked here; a client the header does not name is
+ * not local.  Implicit TLS protects the password on both. */
+static void policy_behind_proxy(struct policy *p, const struct ip_addr *c)
+{
+	if (cfg.plaintext_secure && cfg.tls != TLS_IMPLICIT &&
+	    (!c || !addr_loopback(c)))
+		p->plaintext_ok = false;
+}
+
+/* The PROXY header, before anything else is read or sent.  false: the
+ * session ends here, without a greeting (proxy_end says how). */
+static bool read_proxy_header(void)
+{
+	struct proxy_header h;
+	int seconds = cfg.login_timeout < PROXY_TIMEOUT ? cfg.login_timeout :
+	    PROXY_TIMEOUT;
+	enum proxy_status s = proxy_read(0, seconds, &h);
+	if (s == PROXY_LOCAL) {
+		proxy_end = END_PROXY_LOCAL;
+		return false;
+	}
+	if (s != PROXY_CLIENT && s != PROXY_UNKNOWN) {
+		log_msg(LOG_NOTICE, "PROXY header refused peer=%s reason=%s%s%s",
+		    cfg.peer, proxy_strerror(s), h.why ? ": " : "",
+		    h.why ? h.why : "");
+		proxy_end = END_PROXY_REFUSED;
+		return false;
+	}
+	if (s == PROXY_CLIENT)
+		addr_format(&h.client, client);
+	policy_behind_proxy(&policy, s == PROXY_CLIENT ? &h.client : NULL);
+	return true;
+}
+
+/* The first line, after the handshake for implicit TLS (RFC 8314 3.3); a
+ * PROXY header before both. */
 static void open_session(void)
 {
 	io_init(0, 1, cfg.login_timeout);
+	if (cfg.proxy && !read_proxy_header())
+		return;
 	if (cfg.tls == TLS_IMPLICIT && !start_tls()) {
 		tls_failed = true;
 		return;
@@ -118,6 +166,8 @@ static void open_session(void)
  * CVE-2011-0411): commands must not be injected into the TLS session. */
 static enum session_end authorize(struct credentials *creds)
 {
+	if (proxy_end != END_LOGIN)
+		return proxy_end;
 	if (tls_failed)
 		return END_TLS_FAILED;
 	for (;;) {
@@ -141,6 +191,7 @@ static _Noreturn void login_process(void)
 		memset(&rec, 0, sizeof(rec));
 		rec.end = (int)authorize(&rec.creds);
 		rec.tls = tls_active();
+		memcpy(rec.client, client, sizeof(rec.client));
 		if (rec.end != END_LOGIN)
 			io_flush();
 		else {
@@ -322,23 +373,53 @@ static void reap(void)
  * a pointer: the login process is not trusted with root's memory. */
 static bool record_ok(const struct login_record *r)
 {
-	if (r->end < END_LOGIN || r->end > END_IOERR ||
+	if (r->end < END_LOGIN || r->end > END_PROXY_MISPLACED ||
 	    (r->tls && cfg.tls == TLS_OFF))
 		return false;
 	const char *m = r->creds.method;
+	bool plaintext = strcmp(m, "USER") == 0 || strcmp(m, "PLAIN") == 0;
 	return r->end != END_LOGIN ||
-	    ((strcmp(m, "USER") == 0 || strcmp(m, "PLAIN") == 0 ||
-	    strcmp(m, "APOP") == 0) &&
+	    ((plaintext || strcmp(m, "APOP") == 0) &&
+	    (!plaintext || r->tls || policy.plaintext_ok) &&
 	    memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&
 	    memchr(r->creds.pass, '\0', sizeof(r->creds.pass)) &&
 	    r->pending <= sizeof(r->input) && r->queued <= sizeof(r->output));
+}
+
+/* The record's client address: sent only after a PROXY header from a
+ * trusted peer was accepted, a numeric address in its canonical text (the
+ * login process is not trusted to say more), the same in every record.
+ * The policy then follows it, as the login process's did. */
+static bool take_client(const struct login_record *r)
+{
+	if (!memchr(r->client, '\0', sizeof(r->client)))
+		return false;
+	bool before_header = r->end == END_PROXY_REFUSED ||
+	    r->end == END_PROXY_LOCAL;
+	if (!cfg.proxy || before_header)
+		return !r->client[0] && (cfg.proxy || !before_header);
+	if (proxy_checked)
+		return strcmp(r->client, client) == 0;
+	struct ip_addr a;
+	if (r->client[0]) {
+		if (!addr_parse(r->client, &a))
+			return false;
+		addr_format(&a, client);
+		if (strcmp(client, r->client) != 0)
+			return false;
+	}
+	policy_behind_proxy(&policy, r->client[0] ? &a : NULL);
+	proxy_checked = true;
+	return true;
 }
 
 enum session_end privsep_next(struct credentials *creds)
 {
 	if (!separated)
 		return authorize(creds);
-	if (!read_full(rec_fd, &rec, sizeof(rec)) || !record_ok(&rec)) {
+	if (!read_full(rec_fd, &rec, sizeof(rec)) || !take_client(&rec) ||
+	    !record_ok(&rec)) {
+		client[0] = '\0';
 		explicit_bzero(&rec, sizeof(rec));
 		reap();
 		return END_IOERR;
@@ -373,6 +454,11 @@ static void finish_relay(void)
 	reap();
 }
 
+const char *privsep_client(void)
+{
+	return client[0] ? client : NULL;
+}
+
 bool privsep_accept(void)
 {
 	if (!separated) {
@@ -398,6 +484,7 @@ bool privsep_accept(void)
 			close(null);
 		io_init(relay_fd, relay_fd, cfg.timeout);
 		atexit(finish_relay);
+		relaying = true;
 	} else {
 		reap();		/* it has exited: the socket is ours */
 		if (relay_fd >= 0)
@@ -410,4 +497,30 @@ bool privsep_accept(void)
 	ok = ok && io_preload(rec.input, rec.pending);
 	explicit_bzero(&rec, sizeof(rec));
 	return ok;
+}
+
+bool privsep_separated(void)
+{
+	return separated;
+}
+
+int privsep_link(pid_t *login, struct policy *p)
+{
+	*login = child;
+	*p = policy;
+	return relaying ? relay_fd : -1;
+}
+
+void privsep_resume(int relay, pid_t login, const struct policy *p,
+    int timeout)
+{
+	session_login_policy(p);
+	if (relay < 0) {
+		io_init(0, 1, timeout);
+		return;
+	}
+	relay_fd = relay;
+	child = login;
+	io_init(relay, relay, timeout);
+	atexit(finish_relay);
 }

@@ -18,6 +18,23 @@
  *   privsep_refuse(reply, last)  a failed login's reply; last: end there
  *   privsep_accept()          the login succeeded: io now talks to the
  *                             client (pipelined input kept); false on failure
+ *   privsep_separated()       the login process exists (started as root)
+ *   privsep_link(&pid, &p)    after privsep_accept, for a user's process
+ *                             that executes a fresh pop3d (handover.h): the
+ *                             TLS relay's socketpair (-1 without TLS), the
+ *                             relay's pid and the policy for CAPA
+ *   privsep_resume(relay, pid, p, timeout)  in that fresh pop3d: io on the
+ *                             relay (or fds 0/1), the policy, and the relay
+ *                             told of the end at exit, as privsep_accept does
+ *   privsep_client()          after privsep_next: the client's address from
+ *                             the PROXY header (checked, numeric), or NULL
+ *                             (no header, or one that names no client)
+ *
+ * With cfg.proxy (the peer is in --proxy-trusted) the login process reads
+ * the PROXY header first, before the TLS handshake and the greeting; a
+ * missing or bad one ends the session there (END_PROXY_REFUSED, the reason
+ * logged), a LOCAL one too (END_PROXY_LOCAL, a health check).  The client's
+ * address reaches the parent in every login record.
  */
 #ifndef POP3D_PRIVSEP_H
 #define POP3D_PRIVSEP_H
@@ -33,11 +50,20 @@ struct privsep_config {
 	int login_timeout;	/* before login and for the handshake; 0: timeout */
 	const char *login_user;
 	const char *login_chroot;
+	bool proxy;		/* a PROXY header comes first (--proxy-trusted) */
+	bool plaintext_secure;	/* --plaintext=secure: behind a balancer,
+				 * plaintext_ok also needs a loopback client */
+	const char *peer;	/* the connection's peer, for the log */
 };
 
 bool privsep_start(const struct privsep_config *cfg);
 enum session_end privsep_next(struct credentials *creds);
 void privsep_refuse(const char *reply, bool last);
 bool privsep_accept(void);
+bool privsep_separated(void);
+int privsep_link(pid_t *login, struct policy *p);
+void privsep_resume(int relay, pid_t login, const struct policy *p,
+    int timeout);
+const char *privsep_client(void);
 
 #endif

@@ -5,9 +5,10 @@
  * starts at a "From " line at the start of the file or after a blank line;
  * the blank line before the next "From " line, and a blank line ending the
  * file, belong to the separator, not to the message.  ">From " lines are
- * served as stored.  Sizes are exact (RFC 1939 section 11): every LF counts
- * as CRLF, a last line without LF gets a CRLF, dot-stuffing is not counted,
- * and the bookkeeping headers that mail programs keep in mboxes (Status,
+ * served as stored.  Sizes are exact (RFC 1939 section 11): every line is
+ * sent with one CRLF, whether it is stored with LF or with CRLF (mbox.h), a
+ * last line without LF gets a CRLF, dot-stuffing is not counted, and the
+ * bookkeeping headers that mail programs keep in mboxes (Status,
  * X-Status, X-Keywords, X-UID, X-IMAP, X-IMAPbase, X-Dovecot-*) are hidden
  * from clients and from the counts, and so is UW IMAP's "FOLDER INTERNAL
  * DATA" pseudo-message.  A Content-Length header is honoured only where it
@@ -98,29 +99,47 @@ enum header_class classify(const char *p, size_t n)
 	return HDR_KEEP;
 }
 
-/* Consumes one line from the reader; returns its length (LF included) and
- * whether it ended with LF.  Feeds it to ctx and u when they are not NULL. */
-off_t consume_line(struct reader *r, bool *lf, digest_ctx *ctx,
+/* Consumes one line from the reader; returns its length (line end
+ * included) and sets *eol to the length of its line end: 2 for CRLF, 1 for
+ * LF, 0 for none (mbox.h).  Feeds it to ctx and u when they are not NULL:
+ * u as stored (other servers' ids), ctx with a CRLF end fed as LF, so that
+ * the UIDL does not depend on how the file stores line ends. */
+off_t consume_line(struct reader *r, size_t *eol, digest_ctx *ctx,
     struct uidl_state *u)
 {
 	off_t n = 0;
-	*lf = false;
+	bool cr = false;	/* the last piece ended with a CR (not fed yet) */
+	*eol = 0;
 	while (reader_fill(r, 1) > 0) {
 		char *p = r->buf + r->pos;
 		size_t avail = r->len - r->pos;
 		char *e = memchr(p, '\n', avail);
 		size_t k = e ? (size_t)(e - p) + 1 : avail;
-		if (ctx)
-			digest_add(ctx, p, k);
+		size_t data = e ? k - 1 : k;	/* before the LF */
+		bool last_cr = data > 0 ? p[data - 1] == '\r' : cr;
+		if (ctx) {
+			if (cr && data > 0)	/* a CR inside the line: data */
+				digest_add(ctx, "\r", 1);
+			if (data > 0 && p[data - 1] == '\r') {
+				digest_add(ctx, p, data - 1);
+				if (e)
+					digest_add(ctx, "\n", 1);
+			} else {
+				digest_add(ctx, p, k);
+			}
+		}
 		if (u)
 			uidl_feed(u, p, k);
 		r->pos += k;
 		n += (off_t)k;
+		cr = last_cr;
 		if (e) {
-			*lf = true;
-			break;
+			*eol = cr ? 2 : 1;
+			return n;
 		}
 	}
+	if (ctx && cr)		/* the last line ends in a CR, not a CRLF */
+		digest_add(ctx, "\r", 1);
 	return n;
 }
 
@@ -263,21 +282,21 @@ static enum mb_status grow(struct mailbox *mb, size_t max)
 }
 
 /* Content-Length is honoured only where it is consistent: the body it
- * gives ends at the end of the data, or just before a blank line that is
- * followed by the end or by a "From " line. */
+ * gives ends at the end of the data, or just before a blank line ("\n" or
+ * "\r\n") that is followed by the end or by a "From " line. */
 static off_t length_end(int fd, off_t body, long long length, off_t size)
 {
-	char b[6];
+	char b[7];
 	if (length < 0 || length > size - body)
 		return -1;
 	off_t at = body + (off_t)length;
 	if (at == size)
 		return at;
-	size_t want = size - at >= 6 ? 6 : (size_t)(size - at);
-	if (pread(fd, b, want, at) != (ssize_t)want || b[0] != '\n')
+	size_t want = size - at >= 7 ? 7 : (size_t)(size - at);
+	if (pread(fd, b, want, at) != (ssize_t)want || !is_blank(b, want))
 		return -1;
-	return want == 1 || (want == 6 && memcmp(b + 1, "From ", 5) == 0) ?
-	    at : -1;
+	size_t k = b[0] == '\r' ? 2 : 1;
+	return want == k || is_from(b + k, want - k) ? at : -1;
 }
 
 /* A header line that the scan must look at closely (the first bytes of the
@@ -321,23 +340,32 @@ typedef unsigned char vec __attribute__((vector_size(VW)));
 #define WIDE_CLONES
 #endif
 
-/* The sum of the lanes of a byte counter. */
+/* The sum of the lanes of a counter whose byte lanes hold -127..127. */
 static inline size_t lanes(const vec *acc)
 {
 	size_t c = 0;
 	for (int k = 0; k < VW; k++)
-		c += (*acc)[k];
+		c += (size_t)(signed char)(*acc)[k];	/* modulo 2^N */
 	return c;
 }
 
-/* The first "\nFrom " in [p, e), or NULL; adds the LFs before it (or in
- * all of [p, e)) to *lfs.  glibc's memmem alone takes 3x longer: here LFs
- * and "\nF" pairs are found VW bytes at a time and only the pairs are
- * compared, in the same pass that counts. */
+/* Is p[k] a CR before an LF (that is, part of a CRLF line end)? */
+#define CRLF_AT(p, k)	((p)[k] == '\r' && (p)[(k) + 1] == '\n')
+
+/* The first "\nFrom " in [p, e), or NULL; adds to *bare the LFs before it
+ * (or in all of [p, e)) and subtracts the CRs before it that an LF follows
+ * (the LF may be the one returned: the caller counts that).  From a line
+ * start, that is the count of the LFs stored without a CR, the line ends
+ * that are sent one octet longer than they are stored; *bare counts modulo
+ * 2^N and may be one short until the caller counts the returned LF.
+ * glibc's memmem alone takes 3x longer: here LFs, CRLFs and "\nF" pairs are
+ * found VW bytes at a time and only the pairs are compared, in the same
+ * pass that counts. */
 WIDE_CLONES
-static const char *find_from_line(const char *p, const char *e, size_t *lfs)
+static const char *find_from_line(const char *p, const char *e, size_t *bare)
 {
-	const vec nl = (vec){ 0 } + '\n', f = (vec){ 0 } + 'F';
+	const vec nl = (vec){ 0 } + '\n', f = (vec){ 0 } + 'F',
+	    cr = (vec){ 0 } + '\r';
 	vec acc = { 0 };
 	int blocks = 0;
 	for (; e - p >= VW + 1; p += VW) {
@@ -352,79 +380,72 @@ static const char *find_from_line(const char *p, const char *e, size_t *lfs)
 		if (any) {
 			for (int k = 0; k < VW; k++)
 				if (m[k] && memcmp(p + k, "\nFrom ", 6) == 0) {
-					*lfs += lanes(&acc);
+					*bare += lanes(&acc);
 					for (int j = 0; j < k; j++)
-						*lfs += p[j] == '\n';
+						*bare += (size_t)(p[j] == '\n') -
+						    (size_t)CRLF_AT(p, j);
 					return p + k;
 				}
 		}
-		acc -= lf;	/* a match is all ones: -1 */
-		if (++blocks == 255) {	/* a byte lane counts to 255 */
-			*lfs += lanes(&acc);
+		/* A match is all ones, -1: +1 for an LF, -1 for a CRLF's CR. */
+		acc += (vec)((vec)(a == cr) & (vec)(b == nl)) - lf;
+		if (++blocks == 127) {	/* a lane stays within -127..127 */
+			*bare += lanes(&acc);
 			acc = (vec){ 0 };
 			blocks = 0;
 		}
 	}
-	*lfs += lanes(&acc);
+	*bare += lanes(&acc);
 	for (; e - p >= 6; p++) {
 		if (memcmp(p, "\nFrom ", 6) == 0)
 			return p;
-		*lfs += *p == '\n';
+		*bare += (size_t)(*p == '\n') - (size_t)CRLF_AT(p, 0);
 	}
 	for (; p < e; p++)
-		*lfs += *p == '\n';
+		*bare += (size_t)(*p == '\n') -
+		    (size_t)(e - p >= 2 && CRLF_AT(p, 0));
 	return NULL;
-}
-
-/* The length of the blank line ("\n" or "\r\n") ending with the LF at lf,
- * or 0 if that line is not blank; p is a line start at or before lf. */
-static size_t blank_length(const char *p, const char *lf)
-{
-	if (lf == p || lf[-1] == '\n')
-		return 1;
-	if (lf[-1] == '\r' && (lf - 1 == p || lf[-2] == '\n'))
-		return 2;
-	return 0;
 }
 
 /* Body lines in bulk, from a line start: everything up to the next "From "
  * line that follows a blank line, else up to the last LF in the buffer.  The
- * body needs only its octets (each LF counts twice) and whether its last
- * line was blank, so no line is looked at on its own. */
+ * body needs only its octets (the bytes, and one more for each line end
+ * stored as a bare LF) and whether its last line was blank, so no line is
+ * looked at on its own. */
 static void scan_body(struct scan *s, struct reader *r)
 {
 	const char *p = r->buf + r->pos, *e = r->buf + r->len;
 	const char *lf = NULL, *x = p;
-	size_t lfs = 0;		/* in [p, x) */
+	size_t bare = 0;	/* in [p, x), see find_from_line() */
 	off_t base = reader_offset(r);
 	/* A consistent Content-Length says where the next message starts. */
-	while ((x = find_from_line(x, e, &lfs))) {
+	while ((x = find_from_line(x, e, &bare))) {
 		if (base + (x + 1 - p) >= s->length_end && blank_length(p, x)) {
 			lf = x;
 			break;
 		}
-		lfs++;
+		bare++;		/* the LF at x (its CR was subtracted) */
 		x++;
 	}
 	if (lf)
-		lfs++;		/* its own */
-	else			/* lfs counts all of [p, e) */
+		bare++;		/* its own */
+	else			/* bare counts all of [p, e) */
 		lf = memrchr(p, '\n', (size_t)(e - p));
 	if (!lf) {
 		/* A line longer than what is buffered, or a last line without
 		 * LF: neither is blank. */
-		bool has_lf;
-		off_t n = consume_line(r, &has_lf, NULL, NULL);
-		s->m->octets += (uint64_t)n + (has_lf ? 1 : 2);
+		size_t eol;
+		off_t n = consume_line(r, &eol, NULL, NULL);
+		s->m->octets += sent_octets((uint64_t)n, eol);
 		s->last_blank = false;
 		return;
 	}
 	size_t n = (size_t)(lf + 1 - p), k = blank_length(p, lf);
-	s->m->octets += n + lfs;
+	s->m->octets += n + bare;
 	s->last_blank = k > 0;
 	if (k) {
 		s->blank_off = reader_offset(r) + (off_t)(n - k);
-		s->blank_octets = k + 1;
+		s->blank_octets = sent_octets(k, k);
 	}
 	r->pos += n;
 }
@@ -448,14 +469,14 @@ enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
 			break;
 		const char *p = r.buf + r.pos;
 		off_t off = reader_offset(&r);
-		bool lf;
+		size_t eol;
 		if (s.last_blank && is_from(p, avail) && off >= s.length_end) {
 			finish(mb, &s, off, !first);
 			if ((st = grow(mb, max)) != MB_OK)
 				goto out;
 			s.m = &mb->msg[mb->count++];
 			*s.m = (struct message){ .start = off };
-			consume_line(&r, &lf, NULL, NULL);
+			consume_line(&r, &eol, NULL, NULL);
 			s.m->data = reader_offset(&r);
 			digest_begin(&s.ctx);
 			uidl_begin(&s.u);
@@ -492,10 +513,10 @@ enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
 			header_marks(mb, &s, p, avail);
 			md5 = uidl_header(&s.u, mb->uidl, p, avail);
 		}
-		off_t n = consume_line(&r, &lf,
+		off_t n = consume_line(&r, &eol,
 		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL,
 		    md5 ? &s.u : NULL);
-		uint64_t octets = (uint64_t)n + (lf ? 1 : 2);
+		uint64_t octets = sent_octets((uint64_t)n, eol);
 		if (c != HDR_HIDE)
 			s.m->octets += octets;
 		s.last_blank = blank;

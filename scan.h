@@ -7,11 +7,13 @@
  *                          the limit or EOF; an error ends the data and is
  *                          kept in r->err); returns how many are
  *   reader_offset(r)       the file offset of r->pos
- *   consume_line(r, lf, ctx, u)  reads one line (feeding the digest and
- *                          the UIDL state when not NULL); its length
+ *   consume_line(r, eol, ctx, u)  reads one line (feeding the digest, a
+ *                          CRLF end as LF, and the UIDL state when not
+ *                          NULL); its length, and in *eol that of its line
+ *                          end (2 CRLF, 1 LF, 0 none; sent_octets(), mbox.h)
  *   classify(p, n)         what a header line is: kept, kept but left out
  *                          of the UIDL digest, or hidden from clients
- *   is_blank, is_from      a blank line, a "From " line (at p)
+ *   (is_blank, is_from and the other rules of the format: mbox.h)
  *   scan_range(mb, from, to, max)  appends the messages of [from, to) of
  *                          mb's file to its index (at most max in all);
  *                          [from, to) starts with a message or is empty
@@ -23,6 +25,7 @@
 
 #include "digest.h"
 #include "mailbox.h"
+#include "mbox.h"
 #include "uidl.h"
 
 #include <stdbool.h>
@@ -48,22 +51,11 @@ void reader_init(struct reader *r, int fd, char *buf, size_t cap,
     off_t from, off_t limit);
 size_t reader_fill(struct reader *r, size_t want);
 off_t reader_offset(const struct reader *r);
-off_t consume_line(struct reader *r, bool *lf, digest_ctx *ctx,
+off_t consume_line(struct reader *r, size_t *eol, digest_ctx *ctx,
     struct uidl_state *u);
 enum header_class classify(const char *p, size_t n);
 enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to,
     size_t max);
 bool scan_number(struct mailbox *mb, size_t fresh);
-
-static inline bool is_blank(const char *p, size_t n)
-{
-	return (n >= 1 && p[0] == '\n') ||
-	    (n >= 2 && p[0] == '\r' && p[1] == '\n');
-}
-
-static inline bool is_from(const char *p, size_t n)
-{
-	return n >= 5 && memcmp(p, "From ", 5) == 0;
-}
 
 #endif

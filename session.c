@@ -11,6 +11,7 @@
 #include "apop.h"
 #include "io.h"
 #include "log.h"
+#include "proxy.h"
 #include "sasl.h"
 
 #include <stdio.h>
@@ -246,8 +247,9 @@ static enum outcome cmd_quit(struct ctx *c)
 	size_t left = c->mb->count - deleted;	/* the index is used up */
 	enum mb_status st = mailbox_update(c->mb);
 	if (st != MB_OK) {
-		log_msg(LOG_ERR, "UPDATE of %s failed: %s", c->mb->path,
-		    mailbox_strerror(st));
+		log_msg(LOG_ERR, "UPDATE of %s failed: %s (state directory %s)",
+		    c->mb->path, mailbox_strerror(st), state_dir() ?
+		    state_dir() : state_problem()[0] ? state_problem() : "none");
 		io_printf("-ERR [SYS/TEMP] %s\r\n", st == MB_UNSURE ?
 		    "messages deleted, but the disk reported an error: some "
 		    "may come back" : st == MB_PENDING ?
@@ -498,10 +500,21 @@ static bool clean(const char *line, size_t len)
 	return true;
 }
 
+/* A PROXY header (a balancer's, or a forged one) where the first command
+ * should be: the peer is not in --proxy-trusted, or sent a second header.
+ * It is bad input, and the address it claims is never used or logged. */
+static bool misplaced_proxy_header(const char *line, size_t len)
+{
+	char next[16];
+	size_t n = io_peek(next, sizeof(next));
+	return proxy_misplaced(line, len, next, n);
+}
+
 static enum session_end run(struct ctx *c)
 {
 	char line[MAX_COMMAND + 2];
 	unsigned errors = 0;
+	bool first = true;
 	unsigned max = c->state == AUTHORIZATION ? MAX_ERRORS_AUTH :
 	    MAX_ERRORS_TRANS;
 	for (;;) {
@@ -516,6 +529,14 @@ static enum session_end run(struct ctx *c)
 			return END_IOERR;
 		bool known = false;
 		const struct command *cmd = NULL;
+		if (c->state == AUTHORIZATION && first && s == IO_LINE &&
+		    misplaced_proxy_header(line, len)) {
+			explicit_bzero(line, sizeof(line));
+			io_puts("-ERR unexpected PROXY protocol header\r\n");
+			io_flush();
+			return END_PROXY_MISPLACED;
+		}
+		first = false;
 		if (s == IO_TOOLONG || len > MAX_COMMAND)
 			o = reply_err("command line too long");
 		else if (!clean(line, len))
@@ -571,6 +592,9 @@ const char *session_end_name(enum session_end e)
 		[END_UPDATE_FAILED] = "quit, update failed", [END_EOF] = "eof",
 		[END_TIMEOUT] = "timeout", [END_ERRORS] = "too many errors",
 		[END_IOERR] = "i/o error",
+		[END_PROXY_REFUSED] = "no valid proxy header",
+		[END_PROXY_LOCAL] = "proxy health check",
+		[END_PROXY_MISPLACED] = "proxy header from an untrusted peer",
 	};
 	return names[e];
 }

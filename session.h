@@ -6,7 +6,9 @@
  *       by USER/PASS, AUTH PLAIN or APOP (END_LOGIN, creds filled in; the
  *       caller authenticates and replies) or leaves, or asks for TLS
  *       (END_STARTTLS).  Touches no mailbox; runs unprivileged when pop3d
- *       was started as root.
+ *       was started as root.  A first command line that is a PROXY
+ *       protocol header ends it (END_PROXY_MISPLACED): the header of a
+ *       trusted balancer was read before the greeting (privsep.c).
  *   session_login_policy(p)  the login's policy, for CAPA in TRANSACTION,
  *       when AUTHORIZATION ran in another process (privsep.c)
  *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
@@ -54,6 +56,12 @@ enum session_end {
 	END_TIMEOUT,
 	END_ERRORS,		/* too many bad commands */
 	END_IOERR,
+	END_PROXY_REFUSED,	/* (privsep.c) the PROXY header a trusted peer
+				 * must send is missing or bad: no greeting */
+	END_PROXY_LOCAL,	/* (privsep.c) a PROXY v2 LOCAL header: the
+				 * balancer's health check, ended quietly */
+	END_PROXY_MISPLACED,	/* a PROXY header where a command should be:
+				 * from a peer not in --proxy-trusted */
 };
 
 enum session_end session_authorize(const struct policy *p,

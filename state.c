@@ -24,37 +24,83 @@ static bool trusted(const struct stat *st, mode_t type)
 	    (st->st_mode & 022) == 0;
 }
 
-bool state_open(const char *path)
+static char problem[PATH_MAX + 128];
+static bool unknown;
+
+/* Logs and keeps why path is not used; returns r. */
+static enum state_result refuse(enum state_result r, const char *path,
+    const char *why)
 {
-	if (strlen(path) >= sizeof(dirpath) || path[0] != '/') {
-		log_msg(LOG_ERR, "state directory %s: not an absolute path",
-		    path);
-		return false;
-	}
+	snprintf(problem, sizeof(problem), "%s: %s", path, why);
+	if (r == STATE_BAD)
+		unknown = true;
+	log_msg(r == STATE_NONE ? LOG_WARNING : LOG_ERR, "state directory %s",
+	    problem);
+	return r;
+}
+
+enum state_result state_try(const char *path)
+{
+	char why[128];
+	if (strlen(path) >= sizeof(dirpath) || path[0] != '/')
+		return refuse(STATE_NONE, path, "not an absolute path");
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		log_msg(LOG_WARNING, "cannot create state directory %s: %s",
-		    path, strerror(errno));
-		return false;
+		/* Not made: is it there?  Only "no such file" says no; any
+		 * other answer (EACCES, EIO, ESTALE: an NFS home that is
+		 * down) may hide a journal. */
+		int e = errno;
+		struct stat st;
+		if (lstat(path, &st) < 0 && (errno == ENOENT ||
+		    errno == ENOTDIR)) {
+			snprintf(why, sizeof(why), "cannot create: %s",
+			    strerror(e));
+			return refuse(STATE_NONE, path, why);
+		}
 	}
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_msg(LOG_WARNING, "state directory %s: %s", path,
-		    strerror(errno));
+		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return false;
+		/* Another user's (mode 0700: not even readable)? */
+		if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode) ||
+		    st.st_uid == geteuid()) {
+			snprintf(why, sizeof(why), "exists but cannot be used: "
+			    "%s", e == ELOOP ? "a symlink" : strerror(e));
+			return refuse(STATE_BAD, path, why);
+		}
+		fd = -1;
 	}
-	if (!trusted(&st, S_IFDIR)) {
-		log_msg(LOG_ERR, "state directory %s is not the user's own or "
-		    "is writable by others: not used", path);
-		close(fd);
-		return false;
+	if (fd < 0 || !trusted(&st, S_IFDIR)) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(why, sizeof(why), "exists but cannot be used: %s "
+		    "(owner uid %lu, mode %04o)", st.st_uid != geteuid() ?
+		    "not the user's own" : "writable by group or others",
+		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return refuse(st.st_uid != geteuid() ? STATE_FOREIGN :
+		    STATE_BAD, path, why);
 	}
 	netfs_note(fd, "state directory");
 	dirfd_ = fd;
 	snprintf(dirpath, sizeof(dirpath), "%s", path);
-	return true;
+	return STATE_OPEN;
+}
+
+bool state_open(const char *path)
+{
+	return state_try(path) == STATE_OPEN;
+}
+
+const char *state_problem(void)
+{
+	return problem;
+}
+
+bool state_unknown(void)
+{
+	return unknown;
 }
 
 const char *state_dir(void)

@@ -3,9 +3,20 @@
  * its own files: the session lock, the UPDATE journal and (performance
  * issue) the index cache.  Never inside the mbox, never shared by users.
  *
- *   state_open(path)    use (and create, mode 0700) that directory; it
+ *   state_try(path)     use (and create, mode 0700) that directory; it
  *                       must be a real directory owned by the user and not
- *                       writable by others.  false: there is none (logged)
+ *                       writable by group or others.  STATE_OPEN; or
+ *                       STATE_NONE: it does not exist and cannot be made;
+ *                       STATE_FOREIGN: it exists, owned by another user;
+ *                       STATE_BAD: it exists (or cannot be looked at) and
+ *                       cannot be used, so an interrupted UPDATE's journal
+ *                       may be in it (update_recover then never says OK).
+ *                       Each but STATE_OPEN is logged
+ *   state_open(path)    state_try(path) == STATE_OPEN
+ *   state_problem()     why the last state_try failed ("DIR: reason"), for
+ *                       log lines about a missing state directory; "" if none
+ *   state_unknown()     a state_try said STATE_BAD: a journal may exist
+ *                       that cannot be read
  *   state_dir()         its path for this session, or NULL when none
  *   state_fd()          an O_DIRECTORY fd on it for the *at() calls, or -1
  *   state_create(name)  a new file in it: O_CREAT|O_EXCL|O_NOFOLLOW, mode
@@ -25,7 +36,12 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+enum state_result { STATE_OPEN, STATE_NONE, STATE_FOREIGN, STATE_BAD };
+
+enum state_result state_try(const char *path);
 bool state_open(const char *path);
+const char *state_problem(void);
+bool state_unknown(void);
 const char *state_dir(void);
 int state_fd(void);
 int state_create(const char *name);

@@ -33,6 +33,7 @@
 #include "update.h"
 #include "journal.h"
 #include "log.h"
+#include "mbox.h"
 #include "netfs.h"
 #include "params.h"
 #include "state.h"
@@ -214,23 +215,27 @@ static bool tail_digest(int fd, off_t from, off_t to, uint8_t *out)
 
 /* ---- the plan ---------------------------------------------------------- */
 
-/* Does "\n\nFrom " put a From_ line at q, with lo <= q < hi?  The first
- * such q, or hi.  (mailbox.c's rule for where a message starts.) */
+/* Does a message start at q, with lo <= q < hi (a From_ line after a
+ * blank line, mbox.h)?  The first such q, or hi. */
 static off_t next_from(int fd, off_t lo, off_t hi, off_t size, char *buf)
 {
+	const off_t back = MBOX_LOOKBEHIND;
 	off_t end = hi + 5 < size ? hi + 5 : size;
-	for (off_t at = lo - 2; end - at >= 7; ) {
+	for (off_t at = lo > back ? lo - back : 0; end - at >= 5; ) {
 		off_t n = end - at;
 		size_t k = n < UPDATE_BUFFER ? (size_t)n : UPDATE_BUFFER;
 		if (!pread_all(fd, buf, k, at))
 			return -1;
-		for (size_t i = 0; i + 7 <= k; i++)
-			if (memcmp(buf + i, "\n\nFrom ", 7) == 0 &&
-			    at + (off_t)i + 2 < hi)
-				return at + (off_t)i + 2;
+		/* Candidates have `back` bytes before them in buf, or all the
+		 * bytes from the start of the file. */
+		size_t i = lo - at > (at > 0 ? back : 0) ? (size_t)(lo - at) :
+		    at > 0 ? (size_t)back : 0;
+		for (; i + 5 <= k && at + (off_t)i < hi; i++)
+			if (from_after_blank(buf + i, i))
+				return at + (off_t)i;
 		if (at + (off_t)k >= end)
 			break;
-		at += (off_t)k - 6;
+		at += (off_t)k - 5 - back;
 	}
 	return hi;
 }
@@ -300,9 +305,10 @@ static bool backup_write(int fd, struct plan *j, char *buf, struct lock *lk)
 			/* End each write at a From_ line when one is in the
 			 * buffer: then a crash leaves whole messages only
 			 * (and mail appended after it starts a message). */
-			for (size_t q = k; (off_t)k < n && q-- > 7; )
-				if (memcmp(buf + q - 7, "\n\nFrom ", 7) == 0) {
-					k = q - 5;
+			for (size_t q = k - 4; (off_t)k < n &&
+			    q-- > MBOX_LOOKBEHIND; )
+				if (from_after_blank(buf + q, q)) {
+					k = q;
 					break;
 				}
 			if (!pwrite_all(fd, buf, k, to))
@@ -569,8 +575,14 @@ static void block_signals(sigset_t *old)
 
 enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk)
 {
-	if (state_fd() < 0)
-		return UPD_OK;
+	if (state_fd() < 0) {
+		/* No journal can be read: fine only if none can exist. */
+		if (!state_unknown())
+			return UPD_OK;
+		log_msg(LOG_ERR, "not served: an interrupted UPDATE's journal "
+		    "may be in state directory %s", state_problem());
+		return UPD_PENDING;
+	}
 	char *buf = malloc(2 * UPDATE_BUFFER);
 	if (!buf)
 		return UPD_PENDING;
@@ -644,7 +656,8 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 	}
 	if (state_fd() < 0) {
 		log_msg(LOG_ERR, "UPDATE refused: no state directory for its "
-		    "journal (see --state-dir); nothing deleted");
+		    "journal (%s; see --state-dir); nothing deleted",
+		    state_problem()[0] ? state_problem() : "none configured");
 		goto out;
 	}
 	if (!plan_make(fd, &j, buf)) {

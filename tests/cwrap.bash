@@ -40,6 +40,13 @@ cwrap_setup() {
 	BOB_UID=$((ALICE_UID + 1))
 	CAROL_UID=$((ALICE_UID + 2))
 	mkdir -p "$T/home/alice" "$T/home/bob" "$T/home/carol" "$T/pam"
+	# Homes of their own: ~/.pop3d can be made (as root, pop3d would
+	# otherwise make the state directory under /var/lib/pop3d).
+	if [ "$(id -u)" -eq 0 ]; then
+		chown "$ALICE_UID:$ALICE_UID" "$T/home/alice"
+		chown "$BOB_UID:$BOB_UID" "$T/home/bob"
+		chown "$CAROL_UID:$CAROL_UID" "$T/home/carol"
+	fi
 	cat >"$T/passwd" <<-EOT
 		root:x:0:0:root:/root:/bin/sh
 		sys:x:500:500:a system account:/:/bin/sh
@@ -99,8 +106,19 @@ cw_env() {
 		UID_WRAPPER_DISABLE_DEEPBIND=1)
 }
 
+# As root, uid_wrapper only pretends that pop3d drops to the user: what
+# pop3d creates is root's, and a state directory root made is not the
+# user's (a login with one is refused).  So these sessions get none: pop3d
+# (also under tcpserver) is given a --state-dir that cannot be made.
 cw_root() {
-	CW_EXTRA_PRELOAD=libuid_wrapper.so cw UID_WRAPPER=1 UID_WRAPPER_ROOT=1 "$@"
+	local a args=()
+	for a in "$@"; do
+		args+=("$a")
+		if [ "$a" = "$POP3D" ] && [ "$(id -u)" -eq 0 ]; then
+			args+=(--state-dir="$T/no-state/%u")
+		fi
+	done
+	CW_EXTRA_PRELOAD=libuid_wrapper.so cw UID_WRAPPER=1 UID_WRAPPER_ROOT=1 "${args[@]}"
 }
 
 # own_as UID FILE...: gives files to a fake uid (root only).

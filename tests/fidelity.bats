@@ -21,21 +21,24 @@ octets() {
 }
 
 @test "bookkeeping headers are hidden from RETR, TOP and every octet count" {
-	printf '%s\n' 'From a@example.org Mon Jan  1 00:00:00 2024' \
-		'Status: RO' 'X-Status: A' 'From: a@example.org' \
-		'X-Keywords: $Label1' '  junk' 'X-UID: 7' 'Subject: hi' \
-		'X-IMAPbase: 1234 7' 'X-IMAP: 1234 7' 'X-Dovecot-Hash: abc' \
-		'X-Dovecot-Other: def' '' 'body' '' | write_mbox
-	retr 1 >"$T/retr"
-	printf '+OK 42 octets\r\nFrom: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n.\r\n' >"$T/want"
-	cmp "$T/want" "$T/retr"
-	[ "$(octets "$T/retr")" -eq 42 ]
-	run pop 'LIST 1' STAT 'TOP 1 0'
-	assert_line --index 3 '+OK 1 42'
-	assert_line --index 4 '+OK 1 42'
-	assert_line --index 6 'From: a@example.org'
-	assert_line --index 7 'Subject: hi'
-	assert_line --index 8 '.'	# (bats leaves out the blank line)
+	# Stored with LF line ends, then with CRLF: the same replies.
+	for end in '\n' '\r\n'; do
+		printf "%s$end" 'From a@example.org Mon Jan  1 00:00:00 2024' \
+			'Status: RO' 'X-Status: A' 'From: a@example.org' \
+			'X-Keywords: $Label1' '  junk' 'X-UID: 7' 'Subject: hi' \
+			'X-IMAPbase: 1234 7' 'X-IMAP: 1234 7' 'X-Dovecot-Hash: abc' \
+			'X-Dovecot-Other: def' '' 'body' '' | write_mbox
+		retr 1 >"$T/retr"
+		printf '+OK 42 octets\r\nFrom: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n.\r\n' >"$T/want"
+		cmp "$T/want" "$T/retr"
+		[ "$(octets "$T/retr")" -eq 42 ]
+		run pop 'LIST 1' STAT 'TOP 1 0'
+		assert_line --index 3 '+OK 1 42'
+		assert_line --index 4 '+OK 1 42'
+		assert_line --index 6 'From: a@example.org'
+		assert_line --index 7 'Subject: hi'
+		assert_line --index 8 '.'	# (bats leaves out the blank line)
+	done
 }
 
 @test "UW IMAP's FOLDER INTERNAL DATA pseudo-message is hidden and kept" {
@@ -78,6 +81,21 @@ octets() {
 		printf 'From a@example.org Mon Jan  1 00:00:00 2024\n'
 		printf 'Content-Length: %d\nSubject: one\n\n%s\n' "${#body}" "$body"
 		msg b@example.org two 'second'
+	} | write_mbox
+	run pop STAT 'RETR 1'
+	assert_line --index 3 --regexp '^\+OK 2 '
+	assert_line --index 8 'From inside the body'
+	assert_line --index 9 'end'
+	assert_line --index 10 '.'
+}
+
+@test "a consistent Content-Length is honoured in a mailbox stored with CRLF" {
+	# It counts the body's bytes as stored, CRs included.
+	body=$'line\r\n\r\nFrom inside the body\r\nend\r\n'
+	{
+		printf 'From a@example.org Mon Jan  1 00:00:00 2024\r\n'
+		printf 'Content-Length: %d\r\nSubject: one\r\n\r\n%s\r\n' "${#body}" "$body"
+		msg b@example.org two 'second' | sed 's/$/\r/'
 	} | write_mbox
 	run pop STAT 'RETR 1'
 	assert_line --index 3 --regexp '^\+OK 2 '

@@ -45,6 +45,17 @@ setup_account() {
 	mkdir -p "$T/mail"
 	chmod 1777 "$T/mail"
 	MBOX=$T/mail/alice
+	# The state directory pop3d uses by default ($DEFAULT_STATE): as root,
+	# ~/.pop3d, made here (the home, $T, is root's: without it pop3d would
+	# make one under /var/lib/pop3d); as an ordinary user, beside the
+	# mailbox.
+	if [ "$(id -u)" -eq 0 ]; then
+		DEFAULT_STATE=$T/.pop3d
+		mkdir -p -m 700 "$DEFAULT_STATE"
+		own "$DEFAULT_STATE"
+	else
+		DEFAULT_STATE=$T/mail/.pop3d-alice
+	fi
 }
 
 # own FILE...: give files to the test account (a no-op unless root).

@@ -20,6 +20,8 @@ expected() {
 	echo "$prefix/lib/systemd/system/pop3ds@.service"
 	echo "$prefix/share/pop3d/inetd.conf"
 	echo "$prefix/share/pop3d/tcpserver/run"
+	echo "$prefix/share/pop3d/fail2ban/filter.d/pop3d.conf"
+	echo "$prefix/share/pop3d/fail2ban/jail.d/pop3d.conf"
 	echo "$prefix/share/doc/pop3d/README"
 	for f in "$REPO"/xinetd.d/*; do
 		[ -e "$f" ] && echo "$sysconfdir/xinetd.d/${f##*/}"

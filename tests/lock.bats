@@ -9,7 +9,7 @@ setup() {
 	MB="python3 $BATS_TEST_DIRNAME/mbox.py"
 	$MB gen "$T/orig" 8
 	write_mbox <"$T/orig"
-	STATE=$T/mail/.pop3d-alice
+	STATE=$DEFAULT_STATE
 }
 
 teardown() {
@@ -252,14 +252,20 @@ session-[0-9a-f]+\.lock$'
 	sed -i "s|:$T\$|:$T/home|" "$T/passwd"
 	run pop 'DELE 1' QUIT
 	assert_line --index -1 '+OK bye, 7 messages left'
-	[ -d "$T/home/.pop3d" ] && [ ! -e "$STATE" ]
+	[ -d "$T/home/.pop3d" ] && [ ! -e "$T/mail/.pop3d-alice" ] &&
+		! ls "$STATE"/session-* 2>/dev/null
 	[ "$(stat -c %a "$T/home/.pop3d")" = 700 ]
 }
 
 @test "no usable state directory: no DELE that needs a journal, but deleting all works" {
+	# One that exists but cannot be used may hold a journal: no login.
 	mkdir -m 777 "$T/mail/open"
 	POP3D_ARGS="--state-dir=$T/mail/open"	# writable by others: refused
 	cp "$MBOX" "$T/before"
+	run pop STAT QUIT
+	assert_line --index 2 '-ERR [SYS/TEMP] the mailbox cannot be served now, try later'
+	# One that does not exist and cannot be made: served without.
+	POP3D_ARGS="--state-dir=$T/missing/st-%u"
 	run pop 'DELE 1' QUIT
 	assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: cannot update the mailbox now'
 	cmp "$T/before" "$MBOX"
@@ -279,4 +285,83 @@ session-[0-9a-f]+\.lock$'
 	chown "$((TEST_UID + 1))" "$MBOX"
 	run pop STAT QUIT
 	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
+}
+
+# pop_log LINE...: pop, with the log in $T/log.
+pop_log() {
+	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+		"$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" -t 5 ${POP3D_ARGS:-} \
+			2>"$T/log" | tr -d '\r'
+}
+
+@test "started as root, a home that cannot hold the state directory: root makes one under --state-base; a squat beside the mailbox changes nothing" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: another uid squats, root makes the directory"
+	rmdir "$STATE"	# the home ($T, root's) cannot hold ~/.pop3d
+	# Another local user takes the name the state directory beside the
+	# mailbox had, in the sticky spool.
+	setpriv --reuid=$((TEST_UID + 1)) --regid=$((TEST_GID + 1)) --clear-groups \
+		mkdir -m 700 "$T/mail/.pop3d-alice"
+	POP3D_ARGS="--state-base=$T/lib"
+	run pop_log 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 7 messages left'
+	[ "$(stat -c '%u:%g %a %F' "$T/lib")" = "0:0 755 directory" ]
+	[ "$(stat -c '%u:%g %a %F' "$T/lib/alice")" = "$TEST_UID:$TEST_GID 700 directory" ]
+	ls "$T/lib/alice"/session-*.lock
+	# Refused, and logged: not the user's, a symlink, a base others may
+	# write (a journal may be in it, or someone else may have put it).
+	local how
+	for how in owner symlink base; do
+		case $how in
+		owner) chown "$((TEST_UID + 1))" "$T/lib/alice" ;;
+		symlink) mv "$T/lib/alice" "$T/lib/real" &&
+			ln -s real "$T/lib/alice" ;;
+		base) chmod 775 "$T/lib" ;;
+		esac
+		run pop_log STAT QUIT
+		echo "# $how"
+		assert_line --index 2 '-ERR [SYS/TEMP] the mailbox cannot be served now, try later'
+		grep -q -e "state directory $T/lib/alice: refused" \
+			-e "state-base $T/lib: refused" "$T/log"
+		case $how in
+		owner) chown "$TEST_UID" "$T/lib/alice" ;;
+		symlink) rm "$T/lib/alice" && mv "$T/lib/real" "$T/lib/alice" ;;
+		base) chmod 755 "$T/lib" ;;
+		esac
+	done
+	# An explicit --state-dir always wins.
+	POP3D_ARGS="--state-base=$T/lib --state-dir=$T/mail/st-%u"
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 6 messages left'
+	ls "$T/mail/st-alice"/session-*.lock
+	# A home that can hold it: ~/.pop3d, nothing under the base.
+	rm -rf "$T/lib"
+	mkdir -m 700 "$STATE"
+	own "$STATE"
+	POP3D_ARGS="--state-base=$T/lib"
+	run pop 'DELE 1' QUIT
+	assert_line --index -1 '+OK bye, 5 messages left'
+	[ ! -e "$T/lib" ]
+}
+
+@test "started as an ordinary user, a squatted state directory beside the mailbox: served without, and the log says why" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: another uid squats"
+	rmdir "$STATE"
+	setpriv --reuid=$((TEST_UID + 1)) --regid=$((TEST_GID + 1)) --clear-groups \
+		mkdir -m 700 "$T/mail/.pop3d-alice"
+	cp "$T/passwd" "$T/passwd.user"
+	chown "$TEST_UID" "$T/passwd.user"
+	cp "$MBOX" "$T/before"
+	as_alice() {
+		{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+			setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
+			"$POP3D" -d -a "file:$T/passwd.user" -m "$T/mail/%u" -t 5 \
+			2>"$T/log" | tr -d '\r'
+	}
+	run as_alice 'DELE 1' QUIT
+	assert_line --index 2 --regexp '^\+OK alice has 8 messages'
+	assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: cannot update the mailbox now'
+	cmp "$T/before" "$MBOX"
+	grep -q "state directory $T/mail/.pop3d-alice: exists but cannot be used: not the user's own" "$T/log"
+	grep -q "UPDATE refused: no state directory for its journal ($T/mail/.pop3d-alice: " "$T/log"
+	grep -q "UPDATE of $T/mail/alice failed: .* (state directory $T/mail/.pop3d-alice: " "$T/log"
 }

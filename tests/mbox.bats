@@ -19,8 +19,12 @@ check_all() {
 }
 
 F='Mon Jan  1 00:00:00 2024'
+MB="python3 $BATS_TEST_DIRNAME/mbox.py"
 
-@test "every reply matches an independent reading of a torture mbox" {
+# torture_mbox: dot lines, "From " in bodies, blank lines, hidden headers, a
+# message stored with CRLF, NULs and a lone CR, a 300 kB line, duplicates
+# and a last line without a newline: 13 messages.
+torture_mbox() {
 	{
 		printf 'From a %s\nSubject: dots\n\n.\n..\n.x\n. \nend.\n\n' "$F"
 		printf 'From b %s\nSubject: from\n\n>From the start\nno blank before:\nFrom here\n>>From deeper\n\n' "$F"
@@ -36,13 +40,18 @@ F='Mon Jan  1 00:00:00 2024'
 		printf 'From j %s\nSubject: same\n\nsame body\n\n' "$F" "$F" "$F"
 		printf 'From k %s\nSubject: last\n\nno newline at the end' "$F"
 	} | write_mbox
+}
+
+@test "every reply matches an independent reading of a torture mbox" {
+	torture_mbox
 	run check_all
 	echo "$output"
 	assert_success
 	assert_output --partial "pop3check: 13 messages"
 }
 
-@test "a generated mailbox of 300 messages of random text matches too" {
+# random_mbox: 300 messages of random lines of ".>From xyz", tabs and CRs.
+random_mbox() {
 	python3 - "$MBOX" <<-'PY'
 	import random, sys
 	r = random.Random(7)
@@ -59,10 +68,108 @@ F='Mon Jan  1 00:00:00 2024'
 	        f.write(b"\n")
 	PY
 	own "$MBOX"
+}
+
+@test "a generated mailbox of 300 messages of random text matches too" {
+	random_mbox
 	run check_all
 	echo "$output"
 	assert_success
 	assert_output --partial "pop3check: 300 messages"
+}
+
+# converted HOW: alice's mailbox with its bare LFs made CRLF, all of them
+# (crlf) or every other one (mixed); the file must change.
+converted() {
+	cp "$MBOX" "$T/unconverted"
+	$MB convert "$T/unconverted" "$T/converted" "$1"
+	if cmp -s "$T/unconverted" "$T/converted"; then
+		echo "mbox.py convert changed nothing"
+		false
+	fi
+	write_mbox <"$T/converted"
+}
+
+@test "the same mailboxes stored with CRLF, or mixing LF and CRLF, match too" {
+	for how in crlf mixed; do
+		torture_mbox
+		converted $how
+		run check_all
+		echo "$output"
+		assert_success
+		assert_output --partial "pop3check: 13 messages"
+		random_mbox
+		converted $how
+		run check_all
+		echo "$output"
+		assert_success
+		assert_output --partial "pop3check: 300 messages"
+	done
+}
+
+# session_all N: STAT, LIST, UIDL, and RETR, TOP 0 and TOP 2 of messages
+# 1..N, the replies as sent.
+session_all() {
+	{
+		printf 'USER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL\r\n'
+		for i in $(seq "$1"); do
+			printf 'RETR %d\r\nTOP %d 0\r\nTOP %d 2\r\n' "$i" "$i" "$i"
+		done
+		printf 'QUIT\r\n'
+	} | "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -t 10
+}
+
+@test "a mailbox converted from LF to CRLF, wholly or in part, is served byte for byte as before" {
+	torture_mbox
+	session_all 13 >"$T/lf"
+	for how in crlf mixed; do
+		torture_mbox
+		converted $how
+		session_all 13 >"$T/$how"
+		diff <(cat -A "$T/lf") <(cat -A "$T/$how") | head -n 40
+		cmp "$T/lf" "$T/$how"
+	done
+}
+
+@test "a mailbox stored with CRLF: one CRLF a line, hidden headers hidden, sizes as sent" {
+	# 12 + 2 + 6 + 6 + 2 + 5 = 33 octets.
+	printf 'From a %s\nStatus: RO\nSubject: s\nX-UID: 1\n\n.dot\nline\n\nend\n\n' "$F" |
+		sed 's/$/\r/' | write_mbox
+	transcript <<-EOF
+	@login
+	C: STAT
+	S: +OK 1 33
+	C: LIST 1
+	S: +OK 1 33
+	C: RETR 1
+	S: +OK 33 octets
+	S: Subject: s
+	S:
+	S: ..dot
+	S: line
+	S:
+	S: end
+	S: .
+	C: TOP 1 1
+	S~ ^\+OK
+	S: Subject: s
+	S:
+	S: ..dot
+	S: .
+	C: QUIT
+	S~ ^\+OK
+	EOF
+}
+
+@test "a CR that does not end a line is data, sent as stored" {
+	# "a<CR>b", "c<CR>" before a CRLF, "<CR>d", and "last<CR>" ending the
+	# file without an LF: 13 + 2 + 5 + 4 + 4 + 7 = 35 octets.
+	printf 'From a %s\r\nSubject: cr\r\n\r\na\rb\r\nc\r\r\n\rd\r\nlast\r' "$F" |
+		write_mbox
+	printf 'USER alice\r\nPASS secret\r\nLIST 1\r\nRETR 1\r\nQUIT\r\n' |
+		pop_raw | sed '1,3d;$d' >"$T/got"
+	printf '+OK 1 35\r\n+OK 35 octets\r\nSubject: cr\r\n\r\na\rb\r\nc\r\r\n\rd\r\nlast\r\r\n.\r\n' >"$T/want"
+	cmp "$T/want" "$T/got"
 }
 
 @test "lines starting with '.' are dot-stuffed, '>From ' lines served as stored" {
@@ -279,6 +386,82 @@ uidls() {
 	msg a@x one 'body!' | write_mbox
 	uidls >"$T/c"
 	[ "$(sort -u "$T/a" "$T/b" "$T/c" | wc -l)" -eq 3 ]
+}
+
+@test "UIDL: the same ids for a mailbox stored with LF, with CRLF, or mixing both" {
+	{
+		msg a@x one 'a\nb'
+		printf 'From b %s\nSubject: two\nStatus: RO\nX-UID: 3\n\nbody\n\n' "$F"
+		msg a@x one 'a\nb'
+		printf 'From c %s\nSubject: three\nContent-Length: 5\n\nbody\n\n' "$F"
+	} | write_mbox
+	cp "$MBOX" "$T/lf"
+	uidls >"$T/want"
+	for how in crlf mixed; do
+		write_mbox <"$T/lf"
+		converted $how
+		uidls >"$T/$how"
+		cmp "$T/want" "$T/$how"
+	done
+}
+
+@test "DELE and QUIT in a CRLF or mixed mailbox keep the other messages byte for byte" {
+	$MB gen "$T/lf" 12 3000
+	for how in crlf mixed; do
+		$MB convert "$T/lf" "$T/$how" $how
+		write_mbox <"$T/$how"
+		uidls >"$T/ids-before"
+		transcript <<-EOF
+		@login
+		C: DELE 1
+		S: +OK message 1 deleted
+		C: DELE 6
+		S: +OK message 6 deleted
+		C: DELE 12
+		S: +OK message 12 deleted
+		C: QUIT
+		S: +OK bye, 9 messages left
+		EOF
+		# Every other byte as it was, line ends included.
+		$MB expect "$T/$how" "$T/want" 1 6 12
+		cmp "$T/want" "$MBOX"
+		# The kept messages keep their ids.
+		sed '1d;6d;12d' "$T/ids-before" | cut -d' ' -f2 >"$T/ids-want"
+		uidls | cut -d' ' -f2 | cmp "$T/ids-want" -
+	done
+}
+
+# update_writes FILE: the bytes an UPDATE that deletes message 1 of FILE
+# writes into the mailbox (strace -y names the file behind each descriptor).
+update_writes() {
+	write_mbox <"$1"
+	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n' |
+		ASAN_OPTIONS=$(no_leak_check) strace -f -y -e trace=pwrite64 \
+		-o "$T/trace" "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" >/dev/null
+	grep "<$MBOX>" "$T/trace" | sed -n 's/.*= \([0-9]*\)$/\1/p' |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+@test "UPDATE: a CRLF mailbox is backed up as little as the LF one (one rule for message starts)" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	# A 1 MB message, then 60 of 33 kB: deleting the first one moves
+	# 2 MB down by 1 MB, and the backup needs only the kept messages below
+	# the end of the one that straddles the end of the copy (update.c).
+	python3 - "$T/lf" <<-'PY'
+	import sys
+	def m(tag, n):
+	    body = b"".join(b"line %d of %s, some text to fill it\n" % (i, tag) for i in range(n))
+	    return b"From %s Mon Jan  1 00:00:00 2024\nSubject: %s\n\n%s\n" % (tag, tag, body)
+	open(sys.argv[1], "wb").write(m(b"big", 25000) + b"".join(m(b"s%d" % i, 800) for i in range(60)))
+	PY
+	$MB convert "$T/lf" "$T/crlf" crlf
+	lf=$(update_writes "$T/lf")
+	crlf=$(update_writes "$T/crlf")
+	echo "written: LF $lf, CRLF $crlf"
+	[ "$lf" -gt 2000000 ]
+	# The CRLF file is 2.4 % larger; a backup up to the end of the file
+	# would be 1 MB (35 %) more.
+	[ "$crlf" -lt $((lf * 11 / 10)) ]
 }
 
 @test "UPDATE keeps the mailbox's owner, group and mode" {

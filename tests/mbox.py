@@ -14,6 +14,8 @@
                                 its From_ line to its end, at a From_ line
                                 that starts a message, followed by the
                                 separator or the end); prints those missing
+  mbox.py convert IN OUT HOW    OUT = IN with its bare LFs made CRLF: every
+                                one (HOW crlf) or every other one (mixed)
   mbox.py one TAG [N]           the messages that "append FILE TAG N" writes
   mbox.py append FILE TAG [N] [PAUSE]
                                 an MDA: append N messages under fcntl + a
@@ -25,6 +27,7 @@ import fcntl
 import hashlib
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -46,18 +49,30 @@ def message(tag, size, rnd):
 
 
 def split(data):
-    """Messages as (start, end) with the separator blank line left out, and
-    the chunk boundaries; a message starts at a From_ line after a blank
-    line or at the start of the file."""
+    """Where the messages start: at a From_ line after a blank line ("\n" or
+    "\r\n") or at the start of the file."""
     starts = [0] if data.startswith(b"From ") else []
-    i = 0
-    while True:
-        i = data.find(b"\n\nFrom ", i)
-        if i < 0:
-            break
-        starts.append(i + 2)
-        i += 1
+    for m in re.finditer(rb"\n\r?\n(?=From )", data):
+        starts.append(m.end())
     return starts
+
+
+def strip_separator(chunk):
+    """A message without the blank line that ends it (the separator's)."""
+    for sep in (b"\n\n", b"\n\r\n"):
+        if chunk.endswith(sep):
+            return chunk[:1 - len(sep)]
+    return chunk
+
+
+def convert(data, how):
+    """Bare LFs made CRLF: all of them, or every other one."""
+    lines = re.split(rb"(?<!\r)\n", data)
+    out = [lines[0]]
+    for k, line in enumerate(lines[1:]):
+        out.append(b"\n" if how == "mixed" and k % 2 else b"\r\n")
+        out.append(line)
+    return b"".join(out)
 
 
 def chunks(data):
@@ -68,8 +83,7 @@ def chunks(data):
 def digests(data):
     out = []
     for c in chunks(data):
-        body = c[:-1] if c.endswith(b"\n\n") else c
-        out.append(hashlib.sha256(body).hexdigest())
+        out.append(hashlib.sha256(strip_separator(c)).hexdigest())
     return out
 
 
@@ -91,6 +105,9 @@ def main():
         with open(sys.argv[3], "wb") as f:
             f.write(prefix + b"".join(x for k, x in enumerate(c, 1)
                                       if k not in dele))
+    elif cmd == "convert":
+        with open(sys.argv[3], "wb") as f:
+            f.write(convert(open(sys.argv[2], "rb").read(), sys.argv[4]))
     elif cmd == "digests":
         print("\n".join(digests(open(sys.argv[2], "rb").read())))
     elif cmd == "same":
@@ -109,9 +126,10 @@ def main():
         missing = 0
         for want in sys.argv[3:]:
             for c in chunks(open(want, "rb").read()):
-                m = c[:-1] if c.endswith(b"\n\n") else c
+                m = strip_separator(c)
                 if not any(got.startswith(m, a) and
-                           got[a + len(m):a + len(m) + 1] in (b"", b"\n")
+                           (a + len(m) == len(got) or
+                            got.startswith((b"\n", b"\r\n"), a + len(m)))
                            for a in starts):
                     head = m.split(b"\n", 1)[0].decode()
                     print(f"{want}: not whole in {sys.argv[2]}: {head}",

@@ -48,13 +48,16 @@ serve() {
 	return 1
 }
 
-# children PID: the pids whose parent is PID (from /proc, no procps).
+# children PID: the pids whose parent is PID, one a line; nothing when PID
+# is gone.  One read of each of PID's
+# threads' children file, no process started: a scan of all of /proc with
+# a command per process took minutes on a loaded machine.
 children() {
-	local p
-	for p in /proc/[0-9]*; do
-		if [ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$1" ]; then
-			echo "${p#/proc/}"
-		fi
+	local f c
+	for f in /proc/"$1"/task/*/children; do
+		[ -r "$f" ] || continue
+		read -r -a c <"$f" 2>/dev/null || true
+		[ ${#c[@]} -eq 0 ] || printf '%s\n' "${c[@]}"
 	done
 }
 
@@ -74,7 +77,7 @@ stop_server() {
 # s_client [ARG...]: stdin lines (LF; s_client adds the CR) over STLS to
 # $PORT, verified against the test CA; server replies printed without CRs.
 s_client() {
-	timeout 20 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CA" \
+	timeout "${S_CLIENT_TIMEOUT:-20}" openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CA" \
 		-verify_return_error -verify_hostname localhost -crlf -quiet \
 		"$@" 2>/dev/null | tr -d '\r'
 }

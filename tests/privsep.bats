@@ -27,22 +27,42 @@ need_root() {
 	fi
 }
 
-# await_child PID: the first child of PID, waiting up to 5 s for it.
-await_child() {
-	local i c
-	for i in $(seq 50); do
-		c=$(children "$1" | head -n1)
-		if [ -n "$c" ]; then
-			echo "$c"
-			return 0
-		fi
+# The processes inspected here must outlive the inspection on a loaded
+# machine: the sessions' idle timeout is far above any wait below, and
+# every wait is bounded by wall-clock time, not by a count of tries.
+SESSION_TIMEOUT=300
+WAIT_SECONDS=60
+
+# poll CMD...: runs CMD every 0.1 s until it succeeds, for at most
+# WAIT_SECONDS.
+poll() {
+	local end=$((SECONDS + WAIT_SECONDS))
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.1
 	done
-	return 1
 }
 
-uids() {	# real, effective, saved and fs uid of PID
-	awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$1/status"
+# await_child PID: the first child of PID, once it has one.
+first_child() {
+	local c
+	c=$(children "$1")
+	[ -n "$c" ] && echo "${c%%$'\n'*}"
+}
+await_child() {
+	poll first_child "$1"
+}
+
+# uids PID: real, effective, saved and fs uid of PID; "gone" (and failure)
+# when PID has exited.  The file is read once: a process may exit between
+# any two reads.
+uids() {
+	local status
+	if ! status=$(cat "/proc/$1/status" 2>/dev/null) || [ -z "$status" ]; then
+		echo gone
+		return 1
+	fi
+	awk '/^Uid:/ { print $2, $3, $4, $5 }' <<<"$status"
 }
 
 # fd_targets PID: where each open fd of PID points, one a line.
@@ -53,20 +73,25 @@ fd_targets() {
 	done
 }
 
-# await_uid PID UID: waits up to 5 s until PID runs as UID.
+# await_uid PID UID: waits until PID runs as UID.
+runs_as() {
+	[ "$(uids "$1")" = "$2 $2 $2 $2" ]
+}
 await_uid() {
-	local i
-	for i in $(seq 50); do
-		[ "$(uids "$1")" = "$2 $2 $2 $2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	poll runs_as "$1" "$2"
+}
+
+# exited PID: PID is gone or a zombie.
+exited() {
+	local state
+	state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$state" ] || [ "$state" = Z ]
 }
 
 @test "pre-login process: unprivileged, chrooted, no files; the socket goes to the user after login" {
 	[ -z "${VALGRIND_LOGS:-}" ] || skip "under valgrind: /proc shows valgrind's process and files, not pop3d's alone"
 	need_root
-	SERVE_LOG= serve --login-chroot="$T/empty"	# no -d: fd 2 is /dev/null
+	SERVE_LOG= serve --login-chroot="$T/empty" -t "$SESSION_TIMEOUT"	# no -d: fd 2 is /dev/null
 	mkfifo "$T/to_server"
 	bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; cat <'$T/to_server' >&3 & tr -d '\r' <&3" >"$T/client.out" &
 	CLIENT_PID=$!
@@ -100,20 +125,21 @@ await_uid() {
 	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
 	assert_line --index 3 --regexp '^\+OK 2 [0-9]+$'
 	assert_line --index 4 --regexp '^\+OK bye'
-	[ ! -d "/proc/$login_pid" ] || [ "$(cut -d' ' -f3 "/proc/$login_pid/stat")" = Z ]
+	# The login process ended with the login.
+	poll exited "$login_pid"
 }
 
 @test "with TLS the login process owns the TLS session and stays as the relay" {
 	need_root
 	make_pki
-	serve --tls=implicit $TLS_FILES --login-chroot="$T/empty"
+	serve --tls=implicit $TLS_FILES --login-chroot="$T/empty" -t "$SESSION_TIMEOUT"
 	mkfifo "$T/to_server"
-	s_client <"$T/to_server" >"$T/client.out" &
+	S_CLIENT_TIMEOUT=$SESSION_TIMEOUT s_client <"$T/to_server" >"$T/client.out" &
 	CLIENT_PID=$!
 	exec 4>"$T/to_server"
 	root_pid=$(await_child "$SERVER_PID")
 	login_pid=$(await_child "$root_pid")
-	for i in $(seq 50); do grep -q 'TLS established' "$T/server.log" && break; sleep 0.1; done
+	poll grep -q 'TLS established' "$T/server.log"
 	assert_equal "$(uids "$login_pid")" "$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID"
 	assert_equal "$(readlink "/proc/$login_pid/root")" "$T/empty"
 	tcp=$(readlink "/proc/$root_pid/fd/0")

@@ -428,4 +428,99 @@ tls_refused() {
 		--tls-cert="$T/pki/cert.pem" --tls-key="$T/pki/certcopy.pem"
 	tls_refused "TLS: the key $T/pki/key.pem does not match the certificate $T/pki/ca.pem" \
 		--tls-cert="$T/pki/ca.pem" --tls-key="$T/pki/key.pem"
+
+# memscan PID PATTERN-HEX...: the patterns (hex bytes) found anywhere in
+# the readable memory of PID, one per line.
+memscan() {
+	python3 - "$@" <<-'PY'
+		import re, sys
+		pid, pats = sys.argv[1], [bytes.fromhex(h) for h in sys.argv[2:]]
+		found = set()
+		with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+		    for line in maps:
+		        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) r", line)
+		        if not m:
+		            continue
+		        lo, hi = int(m[1], 16), int(m[2], 16)
+		        try:
+		            mem.seek(lo)
+		            data = mem.read(hi - lo)
+		        except (OSError, ValueError, OverflowError):
+		            continue
+		        for p in pats:
+		            if p in data:
+		                found.add(p.hex())
+		print("\n".join(sorted(found)))
+	PY
+}
+
+@test "after the drop, the user's process holds nothing of root's: no TLS key, no other user's hash" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: privilege separation and another uid's memory"
+	! ldd "$POP3D" | grep -q libasan ||
+		skip "ASan build: terabytes of shadow memory to read (the plain build is scanned)"
+	# bob's hash in the password file too, read by root at alice's login.
+	local bob_hash
+	bob_hash=$(openssl passwd -6 -salt bobsaltbobsalt hunter2)
+	{ printf 'bob:%s:%s:%s:/nonexistent\n' "$bob_hash" $((TEST_UID + 1)) $((TEST_GID + 1))
+		cat "$T/passwd"; } >"$T/passwd.2"
+	mv "$T/passwd.2" "$T/passwd"
+	chmod 600 "$T/passwd"
+	# The key's private scalar, as stored (big-endian) and as a BIGNUM
+	# holds it on this machine (little-endian limbs).
+	local priv
+	priv=$(openssl pkey -in "$T/pki/key.pem" -text -noout |
+		sed -n '/^priv:/,/^pub:/{/^priv:/d;/^pub:/d;p}' | tr -d ' :\n')
+	priv=$(printf '%064s' "${priv: -64}" | tr ' ' 0)
+	[ ${#priv} -eq 64 ]
+	local le
+	le=$(python3 -c 'import sys; print(bytes.fromhex(sys.argv[1])[::-1].hex())' "$priv")
+	local hash_hex
+	hash_hex=$(printf '%s' "$bob_hash" | od -An -tx1 | tr -d ' \n')
+	serve --tls=implicit $TLS_FILES -t 60
+	# A TLS session held open until the scan is done ($T/done).
+	python3 - "$PORT" "$CA" "$T" <<-'PY' &
+		import os, socket, ssl, sys, time
+		port, ca, t = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+		ctx = ssl.create_default_context(cafile=ca)
+		s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 20),
+		                    server_hostname="localhost")
+		f = s.makefile("rwb")
+		f.readline()
+		f.write(b"USER alice\r\nPASS secret\r\n"); f.flush()
+		f.readline()
+		open(t + "/ready.new", "wb").write(f.readline())
+		os.rename(t + "/ready.new", t + "/ready")
+		for _ in range(600):
+		    if os.path.exists(t + "/done"):
+		        break
+		    time.sleep(0.1)
+		f.write(b"QUIT\r\n"); f.flush()
+		f.readline()
+	PY
+	local client=$! i
+	for i in $(seq 200); do
+		[ -s "$T/ready" ] && break
+		sleep 0.1
+	done
+	grep -q '^+OK alice has' "$T/ready"
+	# alice's session process: the child of tcpserver running as her uid
+	# (its own child, the TLS relay, runs as nobody).
+	local pid relay
+	pid=$(pgrep -P "$SERVER_PID" -u "$TEST_UID")
+	[ -n "$pid" ]
+	# The scan finds the key where it must be: in the TLS relay (the
+	# login process, her session's child), which runs the TLS session.
+	relay=$(pgrep -P "$pid")
+	run memscan "$relay" "$priv" "$le"
+	assert_success
+	local in_relay=$output
+	run memscan "$pid" "$priv" "$le" "$hash_hex"
+	assert_success
+	touch "$T/done"
+	wait "$client"
+	echo "# found in the relay: ${in_relay:-nothing}; in her process: ${output:-nothing}"
+	[ -n "$in_relay" ]
+	refute_output --partial "$priv"
+	refute_output --partial "$le"
+	refute_output --partial "$hash_hex"
 }

@@ -100,4 +100,6 @@ as_user() {
 
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root (${1:-to switch uids})"
+	[ -z "${TESTS_UNPRIVILEGED:-}" ] ||
+		skip "needs root (${1:-to switch uids}); TESTS_UNPRIVILEGED is set"
 }

@@ -21,7 +21,7 @@ setup() {
 	strace -f -qq -o /dev/null true 2>/dev/null ||
 		skip "strace cannot trace here (ptrace not permitted)"
 	MB="python3 $BATS_TEST_DIRNAME/mbox.py"
-	STATE=$T/mail/.pop3d-alice	# the fallback beside the mailbox
+	STATE=$DEFAULT_STATE
 	# 40 messages, every fourth 300 kB: 3 MB, so the copy takes many
 	# writes and the journal holds a real backup.
 	$MB gen "$T/orig" 40 300000
@@ -41,6 +41,13 @@ traced() {
 		ASAN_OPTIONS=$(no_leak_check) strace -f -qq -o /dev/null -e trace=$SYSCALLS \
 			-e inject="$inject" "$POP3D" -a "file:$T/passwd" \
 			-m "$T/mail/%u" -t 5 | tr -d '\r'
+}
+
+# pop_log LINE...: pop, with the log in $T/log.
+pop_log() {
+	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
+		"$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" -t 5 2>"$T/log" |
+		tr -d '\r'
 }
 
 # count SYSCALL LINE...: how often an undisturbed session makes it.
@@ -315,4 +322,41 @@ v2journal() {
 			check killed "$T/late"
 		done
 	done
+}
+
+@test "a state directory that exists but cannot be used: no login until it can, then the UPDATE completes" {
+	expected 1 5 6
+	: >"$T/none"
+	reset_mbox "$T/orig"
+	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+	# Killed before its ftruncate: the journal says TRUNCATE, the mailbox
+	# holds the copy and the old tail after it (messages twice).
+	traced ftruncate:signal=KILL:when=1 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+	[ "$(phase)" = T ]
+	cp "$MBOX" "$T/crashed"
+	local how ways="mode-770 mode-000 symlink"
+	[ "$(id -u)" -ne 0 ] || ways+=" owner"
+	for how in $ways; do
+		case $how in
+		mode-770) chmod 770 "$STATE" ;;
+		mode-000) chmod 000 "$STATE" ;;
+		symlink) mv "$STATE" "$STATE.real" && ln -s "$STATE.real" "$STATE" ;;
+		owner) chown "$((TEST_UID + 1))" "$STATE" ;;
+		esac
+		run pop_log STAT QUIT
+		echo "# $how"
+		assert_line --index 2 '-ERR [SYS/TEMP] the mailbox cannot be served now, try later'
+		assert_equal "${#lines[@]}" 3
+		cmp "$T/crashed" "$MBOX"
+		# The log says which directory and why.
+		grep -q "state directory $STATE: exists but cannot be used" "$T/log"
+		grep -q 'login user=alice .* refused: its state directory' "$T/log"
+		case $how in
+		mode-*) chmod 700 "$STATE" ;;
+		symlink) rm "$STATE" && mv "$STATE.real" "$STATE" ;;
+		owner) chown "$TEST_UID" "$STATE" ;;
+		esac
+	done
+	check killed "$T/none"
+	cmp "$T/complete" "$MBOX"
 }
