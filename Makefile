@@ -50,7 +50,7 @@ build-san/pop3d: $(SRCS) $(HDRS)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS = session mbox auth proxy
+FUZZ_TARGETS = session mbox auth proxy cache change
 FUZZ_FLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS = $(filter-out pop3d.c,$(SRCS))

@@ -8,14 +8,11 @@
 #include "log.h"
 #include "params.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,28 +21,10 @@
 static const char *apop_path;
 static char timestamp[128];
 
-/* Opens the secrets file if it is safe to trust. */
+/* The secrets are the passwords themselves: nobody else may read them. */
 static FILE *open_secrets(void)
 {
-	int fd = open(apop_path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0) {
-		log_msg(LOG_ERR, "APOP file %s: %s", apop_path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & (S_IRWXG | S_IRWXO)) ||
-	    (st.st_uid != 0 && st.st_uid != getuid())) {
-		log_msg(LOG_ERR, "APOP file %s: not a regular file owned by root "
-		    "or uid %lu with mode 600 or stricter; refused", apop_path,
-		    (unsigned long)getuid());
-		close(fd);
-		return NULL;
-	}
-	FILE *f = fdopen(fd, "r");
-	if (!f)
-		close(fd);
-	return f;
+	return auth_open_trusted(apop_path, "APOP file", true);
 }
 
 bool apop_configure(const char *path)

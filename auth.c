@@ -4,7 +4,8 @@
  *
  * file:PATH holds one account a line, "user:crypt-hash[:uid:gid:home]", with
  * '#' comments.  The hash is anything libxcrypt verifies (yescrypt, sha512crypt,
- * bcrypt...).  The file is refused when others may write it.
+ * bcrypt...).  The file is trusted only as auth_open_trusted() says: whoever
+ * may write it may add logins for any uid.
  */
 #include "auth.h"
 #include "auth_pam.h"
@@ -23,18 +24,25 @@
 static enum { BACKEND_PAM, BACKEND_FILE } backend = BACKEND_PAM;
 static const char *file_path;
 
-/* Opens the password file if it is safe to trust. */
-static FILE *open_passwd_file(void)
+FILE *auth_open_trusted(const char *path, const char *what, bool secret)
 {
-	int fd = open(file_path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0) {
-		log_msg(LOG_ERR, "password file %s: %s", file_path, strerror(errno));
+		log_msg(LOG_ERR, "%s %s: %s", what, path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & S_IWOTH)) {
-		log_msg(LOG_ERR, "password file %s: not a regular file, or "
-		    "writable by others; refused", file_path);
+	mode_t others = secret ? S_IRWXG | S_IRWXO : S_IWGRP | S_IWOTH;
+	uid_t self = getuid();
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & others) ||
+	    (st.st_uid != 0 && st.st_uid != self)) {
+		char owner[32] = "";
+		if (self != 0)
+			snprintf(owner, sizeof(owner), " or uid %lu",
+			    (unsigned long)self);
+		log_msg(LOG_ERR, "%s %s: refused: not a regular file owned by "
+		    "root%s that group and others may not %s", what, path,
+		    owner, secret ? "read or write" : "write");
 		close(fd);
 		return NULL;
 	}
@@ -42,6 +50,11 @@ static FILE *open_passwd_file(void)
 	if (!f)
 		close(fd);
 	return f;
+}
+
+static FILE *open_passwd_file(void)
+{
+	return auth_open_trusted(file_path, "password file", false);
 }
 
 bool auth_configure(const char *spec)

@@ -20,6 +20,13 @@
  *                                 any login, failed, refused or served
  *   auth_forget()                 in a forked child: forget the PAM handle
  *                                 without closing the parent's session
+ *   auth_open_trusted(path, what, secret)  a file of logins (the password
+ *                                 file, APOP's secrets) opened for reading
+ *                                 if it may be trusted: a regular file owned
+ *                                 by root, or by the user pop3d runs as when
+ *                                 not root, that group and others may not
+ *                                 write (secret: nor read); else NULL, and
+ *                                 the log says why ("what path: ...")
  */
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H
@@ -28,6 +35,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct account {
@@ -54,5 +62,6 @@ bool auth_session_open(void);
 void auth_session_close(void);
 void auth_forget(void);
 bool auth_is_pam(void);
+FILE *auth_open_trusted(const char *path, const char *what, bool secret);
 
 #endif

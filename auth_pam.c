@@ -88,10 +88,11 @@ static void no_delay(int status, unsigned usec, void *data)
 	(void)status, (void)usec, (void)data;
 }
 
-static bool set_items(const char *user)
+/* No PAM_RUSER: it names the user on the remote host (pam_rhosts trusts
+ * it as such), and the client's claimed name is nothing of the kind. */
+static bool set_items(void)
 {
 	return (!rhost[0] || pam_set_item(pamh, PAM_RHOST, rhost) == PAM_SUCCESS) &&
-	    pam_set_item(pamh, PAM_RUSER, user) == PAM_SUCCESS &&
 	    pam_set_item(pamh, PAM_TTY, PAM_TTY_NAME) == PAM_SUCCESS &&
 	    pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay) ==
 	    PAM_SUCCESS;
@@ -158,7 +159,7 @@ enum auth_result auth_pam_login(const char *user, const char *pass,
 		pamh = NULL;
 		return AUTH_TEMPFAIL;
 	}
-	if (!set_items(user)) {
+	if (!set_items()) {
 		log_msg(LOG_ERR, "pam_set_item failed");
 		auth_pam_end();
 		return AUTH_TEMPFAIL;

@@ -4,10 +4,18 @@
  * The file: a header, one struct message per message (mailbox.h: no
  * padding, `deleted` 0), and the SHA-256 of both.  Fields are in the
  * writer's byte order (the header says which); a cache from another
- * architecture, version or record layout is simply a miss.  A hit maps the
- * file (MAP_PRIVATE) and uses its records as the index in place: no copy,
- * no conversion, no fresh memory, so a login costs about the same at 1,000
- * and at 100,000 messages.
+ * architecture, version or record layout is simply a miss.
+ *
+ * The file is untrusted input: its owner can write anything into it, at
+ * any time, a session's own included.  So it is read once into this
+ * process's memory (never mapped: a write to the file shows through a
+ * mapping's untouched pages) and every check is made on that copy, which
+ * is then the index: no byte of the file is looked at after it was
+ * checked.  A record is checked on its own and against the one before it
+ * (record_ok), so that records could also be read and checked a chunk at
+ * a time when they are first needed.  What the checks cannot show (that
+ * the offsets are those of this mailbox's messages) mailbox_send checks
+ * for every message it serves, before its first byte.
  */
 #include "cache.h"
 #include "digest.h"
@@ -39,6 +47,7 @@ struct cache_header {
 };
 
 #define RECORD	sizeof(struct message)
+#define HUGE_PAGE	((size_t)2 << 20)
 
 _Static_assert(sizeof(struct cache_header) == 128, "no padding in the header");
 _Static_assert(sizeof(struct message) == 56 &&
@@ -119,32 +128,67 @@ static void fill_header(struct cache_header *h, const struct mailbox *mb)
 	memcpy(h->magic, CACHE_MAGIC, sizeof(h->magic));
 }
 
-/* Checks the records in place, and the checksum after them. */
-static bool records_ok(const uint8_t *map, const struct cache_header *h,
-    const char **why)
+/* Could record r follow prev (NULL for the first) in the index of a
+ * mailbox of `scanned` bytes, as scan.c makes it: inside the file, in
+ * order, the From_ line before the headers, one blank line (1 or 2 bytes)
+ * between a message's end and the next start, and no more octets than
+ * every byte sent as CRLF gives.  The order of the tests keeps every
+ * difference in range. */
+static bool record_ok(const struct message *prev, const struct message *r,
+    uint64_t scanned)
 {
-	const struct message *m = (const struct message *)(map + sizeof(*h));
+	if (!(0 <= r->start && r->start < r->data && r->data <= r->end &&
+	    (uint64_t)r->end <= scanned))
+		return false;
+	if (prev && (r->start - prev->end < 1 || r->start - prev->end > 2))
+		return false;
+	return r->occurrence >= 1 && r->deleted == 0 &&
+	    r->octets <= 2 * (uint64_t)(r->end - r->data) + 2;
+}
+
+/* Memory (malloc's, for realloc and free) for n records.  A large index
+ * is aligned to and asks for huge pages where the system has them: the
+ * copy of 100,000 records then costs a few page faults instead of 1,400,
+ * each a trap to the hypervisor on a virtual machine. */
+static struct message *records_alloc(size_t n)
+{
+	size_t size = n > 0 ? n * RECORD : 1;
+#ifdef MADV_HUGEPAGE
+	if (size >= HUGE_PAGE) {
+		void *p;
+		if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+			return NULL;
+		madvise(p, size - size % HUGE_PAGE, MADV_HUGEPAGE);
+		return p;
+	}
+#endif
+	return malloc(size);
+}
+
+/* Reads the records and the checksum after them into msg (private memory)
+ * and checks both there. */
+static bool records_ok(int fd, const struct cache_header *h,
+    struct message *msg, const char **why)
+{
 	size_t count = (size_t)h->count;
-	uint8_t got[SHA256_BYTES];
+	uint8_t got[SHA256_BYTES], sum[SHA256_BYTES];
+	*why = "truncated or not a cache";
+	if (!pread_all(fd, msg, count * RECORD, sizeof(*h)) ||
+	    !pread_all(fd, sum, sizeof(sum), (off_t)(sizeof(*h) + count * RECORD)))
+		return false;
 	digest_ctx d;
 	digest_begin(&d);
-	digest_add(&d, map, sizeof(*h) + count * RECORD);
+	digest_add(&d, h, sizeof(*h));
+	digest_add(&d, msg, count * RECORD);
 	digest_end(&d, got);
-	if (memcmp(got, map + sizeof(*h) + count * RECORD, sizeof(got)) != 0) {
+	if (memcmp(got, sum, sizeof(got)) != 0) {
 		*why = "bad checksum";
 		return false;
 	}
 	*why = "a record is inconsistent";
-	for (size_t i = 0; i < count; i++) {
-		const struct message *r = &m[i];
-		if (i > 0 && (r->start < r[-1].end || r->start <= r[-1].start))
+	for (size_t i = 0; i < count; i++)
+		if (!record_ok(i > 0 ? &msg[i - 1] : NULL, &msg[i], h->scanned))
 			return false;
-		if (!(0 <= r->start && r->start < r->data &&
-		    r->data <= r->end && (uint64_t)r->end <= h->scanned &&
-		    r->occurrence >= 1 && r->deleted == 0 &&
-		    r->octets <= 2 * (uint64_t)(r->end - r->data) + 2))
-			return false;
-	}
 	return true;
 }
 
@@ -174,7 +218,7 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	char path[PATH_MAX];
 	struct cache_header h;
 	struct stat cst;
-	uint8_t *map = MAP_FAILED;
+	struct message *msg = NULL;
 	const char *why = "no cache file";
 	enum cache_result res = CACHE_MISS;
 	int fd = -1;
@@ -213,22 +257,14 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	} else {
 		res = CACHE_GREW;
 	}
-	/* Private and writable: DELE marks records of this process only.
-	 * The file is replaced by rename(2), never written in place. */
-	why = "cannot map it";
-	map = mmap(NULL, (size_t)cst.st_size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED)
+	why = "out of memory";
+	msg = records_alloc((size_t)h.count);
+	if (!msg || !records_ok(fd, &h, msg, &why))
 		goto miss;
-	if (!records_ok(map, &h, &why))
-		goto miss;
-	struct message *msg = (struct message *)(map + sizeof(h));
 	why = "the indexed part of the mailbox changed";
 	if (!still_there(mb, &h, msg))
 		goto miss;
 	close(fd);
-	mb->map = map;
-	mb->map_len = (size_t)cst.st_size;
 	mb->msg = msg;
 	mb->count = mb->alloc = (size_t)h.count;
 	mb->scanned = (off_t)h.scanned;
@@ -241,18 +277,10 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	return res;
 miss:
 	log_msg(LOG_DEBUG, "index cache: not used: %s", why);
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)cst.st_size);
+	free(msg);
 	if (fd >= 0)
 		close(fd);
 	return CACHE_MISS;
-}
-
-void cache_unmap(struct mailbox *mb)
-{
-	munmap(mb->map, mb->map_len);
-	mb->map = NULL;
-	mb->map_len = 0;
 }
 
 static bool write_cache(int fd, const struct mailbox *mb)

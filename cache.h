@@ -15,16 +15,21 @@
  *                                      file, the file changed, a damaged or
  *                                      foreign cache: the reason is logged
  *                                      at debug level).
- *                          The records are the file's, mapped: mb->map;
- *   cache_unmap(mb)        unmaps them (mailbox.c: when the index grows,
- *                          after copying them out, and at close);
+ *                          The records are read into malloc()ed memory
+ *                          (mb->msg) and checked there, never used from
+ *                          the file;
  *   cache_store(mb, dir)   writes mb's index atomically (temp file, rename);
  *                          a failure is logged and otherwise harmless.
  *
- * The cache is a hint, never trusted for content: it must match the file's
- * identity (device, inode, size, mtime and ctime to the nanosecond), its
- * last bytes, and sampled message boundaries; RETR/TOP/UPDATE check the
- * boundary of every message they touch.  A wrong cache costs a rescan.
+ * The cache is untrusted input (its owner may write it at any time) and a
+ * hint, never trusted for content: it must match the file's identity
+ * (device, inode, size, mtime and ctime to the nanosecond), its last bytes,
+ * and sampled message boundaries, and every record must be consistent on
+ * its own and with the one before it.  RETR/TOP check the place of every
+ * message they serve before its first byte, and UPDATE the boundaries of
+ * every range it deletes.  A wrong cache costs a rescan, or a -ERR
+ * [SYS/TEMP] for a message it misplaced; it never makes pop3d send a byte
+ * from outside the message's place in the mailbox.
  */
 #ifndef POP3D_CACHE_H
 #define POP3D_CACHE_H
@@ -34,7 +39,6 @@
 enum cache_result { CACHE_OFF, CACHE_MISS, CACHE_HIT, CACHE_GREW };
 
 enum cache_result cache_load(struct mailbox *mb, const char *dir);
-void cache_unmap(struct mailbox *mb);
 void cache_store(const struct mailbox *mb, const char *dir);
 const char *cache_result_name(enum cache_result r);
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,19 +25,28 @@
 
 extern char **environ;
 
-/* pop3d's own image, whatever became of its path since (an upgrade
- * replaced it: the link still leads to the running one).  No descriptor is
+/* pop3d's own executable, by the path it was started from, read from
+ * /proc/self/exe at startup (as root, before anything was dropped).  The
+ * path, not the link itself: under valgrind the link leads to valgrind's
+ * tool, while readlink(2) of it gives the program's path.  No descriptor is
  * kept open for it: libraries that cache a descriptor of theirs (NSS) may
  * find theirs gone after the startup's cleanup, and must not find this
- * one in its place. */
-#define SELF	"/proc/self/exe"
+ * one in its place.  An upgrade that replaced the file between the start
+ * and the exec runs the new version, which refuses a record it does not
+ * know (MAGIC). */
+static char self[PATH_MAX];
 
 bool handover_prepare(void)
 {
-	if (access(SELF, X_OK) == 0)
-		return true;
-	log_msg(LOG_ERR, "cannot reach %s, pop3d's own executable, for the "
-	    "user's sessions: %s", SELF, strerror(errno));
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0 && self[0] == '/') {
+		self[n] = '\0';
+		if (access(self, X_OK) == 0)
+			return true;
+	}
+	log_msg(LOG_ERR, "cannot find pop3d's own executable (/proc/self/exe) "
+	    "for the user's sessions: %s", n < 0 ? strerror(errno) :
+	    "not an absolute path");
 	return false;
 }
 
@@ -122,7 +132,7 @@ void handover_exec(struct handover *h)
 		return;
 	}
 	char *argv[] = { "pop3d", HANDOVER_ARG, NULL };
-	execve(SELF, argv, environ);
+	execve(self, argv, environ);
 	int e = errno;
 	if (h->lock_group && setegid(h->gid) < 0)
 		_exit(1);
@@ -166,6 +176,8 @@ bool handover_receive(struct handover *h)
 	}
 	if (h->relay < 0)
 		close(RELAY_FD);	/* whatever is there is not ours */
+	else if (fcntl(RELAY_FD, F_SETFD, FD_CLOEXEC) < 0)
+		return false;	/* no program the session runs gets it */
 	gid_t keep = h->gid;
 	if (h->lock_group) {
 #ifdef __linux__

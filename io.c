@@ -6,6 +6,7 @@
 #include "params.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 static int in_fd = 0, out_fd = 1, timeout_s = DEFAULT_TIMEOUT;
+static struct timespec deadline;	/* CLOCK_MONOTONIC; tv_sec 0: none */
 
 static char inbuf[IO_INPUT_BUFFER];
 static size_t in_pos, in_len;
@@ -65,6 +67,7 @@ void io_init(int in, int out, int timeout)
 	out_fd = out;
 	timeout_s = timeout;
 	in_pos = in_len = out_len = 0;	/* a fresh connection (the fuzzers) */
+	deadline.tv_sec = 0;
 	/* A blocking write to a client that stops reading is ended by SIGALRM
 	 * (no SA_RESTART, so write returns early with EINTR or a short count). */
 	struct sigaction sa = { .sa_handler = on_alarm };
@@ -77,8 +80,32 @@ void io_set_timeout(int timeout)
 	timeout_s = timeout;
 }
 
-/* Waits for fd to become ready; false after timeout_s seconds of silence.
- * EINTR restarts the wait with the time that is left. */
+void io_set_deadline(const struct timespec *t)
+{
+	if (t)
+		deadline = *t;
+	else
+		deadline.tv_sec = 0;
+}
+
+static long long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000LL +
+	    (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Milliseconds to the deadline (<= 0: passed); LLONG_MAX without one. */
+static long long deadline_left(void)
+{
+	if (deadline.tv_sec == 0)
+		return LLONG_MAX;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ms_between(&now, &deadline);
+}
+
+/* Waits for fd to become ready; false after timeout_s seconds of silence
+ * or at the deadline.  EINTR restarts the wait with the time that is left. */
 static bool wait_ready(int fd, short events)
 {
 	struct timespec start, now;
@@ -86,8 +113,10 @@ static bool wait_ready(int fd, short events)
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long long left = (long long)timeout_s * 1000 -
-		    ((now.tv_sec - start.tv_sec) * 1000LL +
-		     (now.tv_nsec - start.tv_nsec) / 1000000);
+		    ms_between(&start, &now);
+		long long by_deadline = deadline_left();
+		if (by_deadline < left)
+			left = by_deadline;
 		if (left <= 0)
 			return false;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -115,6 +144,10 @@ static int fill(void)
 	 * to wait, and the replies are sent before the wait. */
 	short want = POLLIN;
 	for (;;) {
+		/* Past the deadline nothing more is read, however fast the
+		 * client sends: the deadline bounds the state, not the pauses. */
+		if (deadline_left() <= 0)
+			return -2;
 		int fd = want == POLLOUT ? out_fd : in_fd;
 		struct pollfd p = { .fd = fd, .events = want };
 		if (!tr->pending() && (poll(&p, 1, 0) <= 0 ||
@@ -222,16 +255,27 @@ enum io_status io_getline(char *buf, size_t size, size_t *length)
 	}
 }
 
+/* Seconds a blocking write may take: timeout_s, and no longer than the
+ * deadline, but a second at least (the reply that ends the session). */
+static unsigned write_limit(void)
+{
+	long long left = deadline_left();
+	if (left >= (long long)timeout_s * 1000)
+		return (unsigned)timeout_s;
+	return left < 1000 ? 1 : (unsigned)((left + 999) / 1000);
+}
+
 /* Writes everything in outbuf through the transport.  A short write is
  * continued; EINTR is retried; a client that does not read for timeout_s
- * seconds, or any other error, ends the session: the peer is gone. */
+ * seconds (or up to the deadline), or any other error, ends the session:
+ * the peer is gone. */
 bool io_flush(void)
 {
 	size_t done = 0;
 	write_expired = 0;
 	while (done < out_len) {
 		short want = POLLOUT;
-		alarm((unsigned)timeout_s);
+		alarm(write_limit());
 		ssize_t n = tr->write(outbuf + done, out_len - done, &want);
 		int e = errno;
 		alarm(0);

@@ -5,6 +5,11 @@
  *
  *   io_init(in, out, timeout)    fds and the idle timeout in seconds
  *   io_set_timeout(timeout)      a new idle timeout (after login)
+ *   io_set_deadline(t)           from t (CLOCK_MONOTONIC) on, io_getline
+ *                                reads nothing more and says IO_TIMEOUT,
+ *                                however busy the client; writes wait no
+ *                                longer than t (a second at least).  NULL:
+ *                                none (io_init sets none)
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
@@ -32,6 +37,7 @@
 #include <stddef.h>
 
 #include <sys/types.h>
+#include <time.h>
 
 enum io_status { IO_LINE, IO_TOOLONG, IO_EOF, IO_TIMEOUT, IO_ERROR };
 
@@ -51,6 +57,7 @@ struct io_transport {
 
 void io_init(int in, int out, int timeout);
 void io_set_timeout(int timeout);
+void io_set_deadline(const struct timespec *t);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);

@@ -35,19 +35,23 @@ void mailbox_limits(size_t messages, long long bytes)
 	max_bytes = bytes;
 }
 
-/* Has the file changed since it was scanned or last verified?  An MDA's
- * append changes size and mtime; a rewrite changes mtime or ctime (with
+/* Do two fstat results show the same file, unchanged?  An MDA's append
+ * changes size and mtime; a rewrite changes mtime or ctime (with
  * nanoseconds); a replaced file changes the inode. */
+static bool same_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Has the file changed since it was scanned or last verified? */
 static bool file_changed(const struct mailbox *mb, struct stat *now)
 {
-	if (fstat(mb->fd, now) < 0)
-		return true;
-	return now->st_ino != mb->st.st_ino || now->st_dev != mb->st.st_dev ||
-	    now->st_size != mb->st.st_size ||
-	    now->st_mtim.tv_sec != mb->st.st_mtim.tv_sec ||
-	    now->st_mtim.tv_nsec != mb->st.st_mtim.tv_nsec ||
-	    now->st_ctim.tv_sec != mb->st.st_ctim.tv_sec ||
-	    now->st_ctim.tv_nsec != mb->st.st_ctim.tv_nsec;
+	return fstat(mb->fd, now) < 0 || !same_state(now, &mb->st);
 }
 
 /* Has the mailbox changed in the current tick of the file system clock?
@@ -245,16 +249,20 @@ bool mailbox_at_boundary(const struct mailbox *mb, off_t start)
  * stored with LF or with CRLF (a CR elsewhere is data: mbox.h), and a '.'
  * starting a line is doubled (RFC 1939 section 3).  *bol says whether in[0]
  * starts a line, *cr whether the byte before in[0] was a CR; *lines, when
- * >= 0, counts down body lines and stops at zero. */
-static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines)
+ * >= 0, counts down body lines and stops at zero; *sent counts the octets
+ * sent, the doubled dots not included (the count "+OK n octets" promised). */
+static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines,
+    uint64_t *sent)
 {
 	char *out = io_space(2 * n + 2);
-	size_t o = 0, i = 0;
+	size_t o = 0, i = 0, dots = 0;
 	while (i < n) {
 		if (*lines == 0)
 			break;
-		if (*bol && in[i] == '.')
+		if (*bol && in[i] == '.') {
 			out[o++] = '.';
+			dots++;
+		}
 		const char *lf = memchr(in + i, '\n', n - i);
 		size_t k = lf ? (size_t)(lf - (in + i)) : n - i;
 		memcpy(out + o, in + i, k);
@@ -276,6 +284,7 @@ static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines)
 		}
 	}
 	io_commit(o);
+	*sent += o - dots;
 	return i;
 }
 
@@ -289,13 +298,58 @@ static struct {
 	size_t len;
 } ahead;
 
-/* Bytes readable at the reader before `end` (at least `want` when the file
- * has them). */
-static size_t readable(struct reader *r, off_t end, size_t want)
+/* Is there a blank line (the separator before the next From_ line) at
+ * `at` < mb->scanned?  From b, the file's bytes [b_off, b_off + n), when
+ * they hold it; else read. */
+static bool separator_at(const struct mailbox *mb, const char *b,
+    off_t b_off, size_t n, off_t at)
 {
-	size_t n = reader_fill(r, want);
-	off_t left = end - reader_offset(r);
-	return left < (off_t)n ? (size_t)left : n;
+	char two[2];
+	size_t k = mb->scanned - at >= 2 ? 2 : (size_t)(mb->scanned - at);
+	const char *p = two;
+	if (at >= b_off && at - b_off + (off_t)k <= (off_t)n)
+		p = b + (at - b_off);
+	else if (pread(mb->fd, two, k, at) != (ssize_t)k)
+		return false;
+	return is_blank(p, k);
+}
+
+/* Is message m where the index says?  b holds the file's bytes
+ * [from, from + n), from the LF before its From_ line on (its first byte
+ * when it starts the file): the From_ line is there and ends where the
+ * headers start, and the message ends at a separator or at the end of
+ * what was scanned.  The index may come from a file the user writes
+ * (cache.h): nothing it says is used before this check. */
+static bool in_place(const struct mailbox *mb, const struct message *m,
+    off_t from, const char *b, size_t n)
+{
+	size_t lead = (size_t)(m->start - from);	/* the LF before, or none */
+	off_t full = m->end - from;
+	if ((off_t)n < (full < (off_t)SEND_BUFFER ? full : (off_t)SEND_BUFFER) ||
+	    (lead && b[0] != '\n') || !is_from(b + lead, n - lead))
+		return false;
+	off_t head = m->data - m->start;	/* the From_ line */
+	if (head + (off_t)lead <= (off_t)n) {
+		const char *lf = memchr(b + lead, '\n', (size_t)head);
+		if (lf ? lf != b + lead + head - 1 : m->data != mb->scanned)
+			return false;
+	}
+	return m->end == mb->scanned ||
+	    separator_at(mb, b, from, n, m->end);
+}
+
+/* After a message was sent: was the file left alone meanwhile?  When it
+ * changed (or may have, within the clock tick of the last change), the
+ * message is checked again: an MDA's append leaves it as it was, a rewrite
+ * in place does not, and then what was sent cannot be vouched for. */
+static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
+    bool racy)
+{
+	struct stat now;
+	if (!racy && fstat(mb->fd, &now) == 0 && same_state(&now, before))
+		return true;
+	ahead.len = 0;
+	return messages_intact(mb, i, i + 1);
 }
 
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
@@ -303,12 +357,13 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	const struct message *m = &mb->msg[i];
 	/* The file changed since the scan (new mail, or a rewrite): the
 	 * message is verified again, and nothing read before is used. */
-	struct stat now;
-	if (file_changed(mb, &now)) {
+	struct stat before;
+	if (file_changed(mb, &before)) {
 		ahead.len = 0;
 		if (!messages_intact(mb, i, i + 1))
 			return MB_CHANGED;
 	}
+	bool racy = changed_just_now(&before);
 	/* Read from the LF before the From_ line: the check that the message
 	 * is still where the index says comes with the first block. */
 	off_t from = m->start > 0 ? m->start - 1 : 0;
@@ -319,19 +374,26 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 		r.len = ahead.len;
 		r.pos = (size_t)(from - ahead.base);
 	}
-	size_t want = m->end - from < (off_t)sizeof(ahead.buf) ?
-	    (size_t)(m->end - from) : sizeof(ahead.buf);
-	bool intact = readable(&r, m->end, want) == want &&
-	    (m->start == 0 ? is_from(r.buf + r.pos, want) : r.buf[r.pos] == '\n' &&
-	     is_from(r.buf + r.pos + 1, want - 1));
+	size_t want = m->end + 2 - from < (off_t)sizeof(ahead.buf) ?
+	    (size_t)(m->end + 2 - from) : sizeof(ahead.buf);
+	size_t got = reader_fill(&r, want);
+	bool intact = in_place(mb, m, from, r.buf + r.pos, got);
+	off_t checked = r.base + (off_t)r.len;	/* read up to here so far */
 	ahead.base = r.base;
 	ahead.len = r.len;
 	if (!intact) {
 		ahead.len = 0;
 		return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
 	}
+	/* From here on no byte at or past the message's end is handed out,
+	 * whatever the file holds by the time it is read. */
+	r.end = m->end;
 	for (off_t skip = m->data - from; skip > 0; ) {	/* the From_ line */
-		size_t n = readable(&r, m->end, 1);
+		size_t n = reader_fill(&r, 1);
+		if (n == 0) {
+			ahead.len = 0;
+			return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
+		}
 		size_t k = (off_t)n < skip ? n : (size_t)skip;
 		r.pos += k;
 		skip -= (off_t)k;
@@ -339,6 +401,7 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	bool bol = true, cr = false, in_headers = true;
 	enum header_class hclass = HDR_KEEP;
 	long all = -1;
+	uint64_t sent = 0;
 	size_t avail;
 	/* RETR's count is the size of what follows; TOP's part has no such
 	 * size worth counting in advance, so its line gives none (RFC 1939
@@ -348,7 +411,7 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	else
 		io_puts("+OK top of message follows\r\n");
 	/* Headers line by line, leaving out the hidden ones. */
-	while (in_headers && (avail = readable(&r, m->end, 16)) > 0) {
+	while (in_headers && (avail = reader_fill(&r, 16)) > 0) {
 		const char *p = r.buf + r.pos;
 		if (is_blank(p, avail))
 			in_headers = false;
@@ -365,25 +428,32 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 			size_t k = e ? (size_t)(e - q) + 1 : avail;
 			if (k > SEND_BUFFER / 2)
 				k = SEND_BUFFER / 2;
-			r.pos += emit(q, k, &bol, &cr, &all);
-		} while (!bol && (avail = readable(&r, m->end, 1)) > 0);
+			r.pos += emit(q, k, &bol, &cr, &all, &sent);
+		} while (!bol && (avail = reader_fill(&r, 1)) > 0);
 	}
 	/* The body, in large blocks. */
-	while (lines != 0 && (avail = readable(&r, m->end, 1)) > 0)
+	while (lines != 0 && (avail = reader_fill(&r, 1)) > 0)
 		r.pos += emit(r.buf + r.pos, avail < SEND_BUFFER / 2 ? avail :
-		    SEND_BUFFER / 2, &bol, &cr, &lines);
+		    SEND_BUFFER / 2, &bol, &cr, &lines, &sent);
 	ahead.base = r.base;
 	ahead.len = r.len;
-	if (r.err || (lines < 0 && reader_offset(&r) < m->end)) {
-		/* Cut short after "+OK": only ending the session is honest. */
-		errno = r.err ? r.err : EIO;
+	/* A last line without LF gets its CRLF below. */
+	uint64_t octets = sent + (bol ? 0 : 2);
+	bool whole = lines < 0 ? reader_offset(&r) == m->end &&
+	    octets == m->octets : octets <= m->octets;
+	/* Bytes read after the check may come from another file's state. */
+	bool reread = r.base + (off_t)r.len != checked;
+	if (r.err || !whole || (reread && !left_alone(mb, i, &before, racy))) {
+		/* Cut short, or not what "+OK" promised: only ending the
+		 * session is honest. */
 		ahead.len = 0;
-		return MB_SYSERR;
+		if (r.err)
+			errno = r.err;
+		return r.err ? MB_SYSERR : MB_CUT;
 	}
 	io_puts(bol ? ".\r\n" : "\r\n.\r\n");
 	return MB_OK;
 }
-
 
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 {
@@ -476,6 +546,15 @@ enum mb_status mailbox_update(struct mailbox *mb)
 		else
 			del[n++] = (struct range){ from, to - from };
 	}
+	/* The index may come from the cache file (cache.h): every deleted
+	 * range must start at a From_ line and end at one or where the scan
+	 * ended, or nothing is removed. */
+	st = MB_CHANGED;
+	for (size_t k = 0; k < n; k++)
+		if (!mailbox_at_boundary(mb, del[k].from) ||
+		    (del[k].from + del[k].len < mb->scanned &&
+		     !mailbox_at_boundary(mb, del[k].from + del[k].len)))
+			goto out_free;
 	switch (update_commit(mb->fd, &now, &lk, now.st_size, del, n)) {
 	case UPD_OK:
 		st = MB_OK;
@@ -492,6 +571,7 @@ enum mb_status mailbox_update(struct mailbox *mb)
 		st = MB_PENDING;
 		break;
 	}
+out_free:
 	free(del);
 out:
 	lock_release(&lk);
@@ -505,10 +585,7 @@ void mailbox_close(struct mailbox *mb)
 	ahead.len = 0;
 	if (mb->fd >= 0)
 		close(mb->fd);
-	if (mb->map)
-		cache_unmap(mb);
-	else
-		free(mb->msg);
+	free(mb->msg);
 	free(mb->alt);
 	mb->fd = -1;
 	mb->msg = NULL;
@@ -524,6 +601,8 @@ const char *mailbox_strerror(enum mb_status s)
 	case MB_UNSAFE: return unsafe_why;
 	case MB_TOOBIG: return "too large";
 	case MB_CHANGED: return "changed by another program";
+	case MB_CUT: return "changed by another program while a message was "
+	    "sent";
 	case MB_SYSERR: return strerror(errno);
 	case MB_INUSE: return "in use by another POP3 session";
 	case MB_LOCKED: return "locked by another program";

@@ -43,7 +43,7 @@
 enum uidl_mode { UIDL_OWN, UIDL_XUIDL, UIDL_UW, UIDL_DOVECOT, UIDL_POPA3D };
 
 /* No padding: the index cache (cache.c) is an array of these in a file,
- * mapped into memory as it is. */
+ * read into memory as it is. */
 struct message {
 	off_t start;		/* the From_ line */
 	off_t data;		/* the first header line */
@@ -61,9 +61,7 @@ struct mailbox {
 	off_t scanned;		/* bytes the index covers */
 	size_t count;
 	size_t alloc;		/* entries allocated in msg */
-	struct message *msg;	/* malloc()ed, or in map */
-	void *map;		/* the index cache's file, mapped (cache.c) */
-	size_t map_len;
+	struct message *msg;	/* malloc()ed */
 	enum uidl_mode uidl;	/* which ids to reuse (--uidl) */
 	char (*alt)[UIDL_MAX + 1];	/* per message, when uidl != UIDL_OWN:
 				   the migrated id or "" */
@@ -79,6 +77,8 @@ enum mb_status {
 			   which, and what to change */
 	MB_TOOBIG,	/* beyond the limits (mailbox_limits) */
 	MB_CHANGED,	/* someone else changed the indexed part */
+	MB_CUT,		/* mailbox_send: it changed while the message was
+			   sent; the reply is cut short */
 	MB_SYSERR,	/* an I/O error; errno says which */
 	MB_INUSE,	/* another POP3 session has it (RFC 2449 [IN-USE]) */
 	MB_LOCKED,	/* the delivery lock could not be had in time */

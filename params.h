@@ -9,9 +9,20 @@
  * duration".  -t may set less (admins, tests); 600 s is the default. */
 #define DEFAULT_TIMEOUT		600
 
-/* Before login a client holds a process (and, under inetd, a slot) without
- * having proven anything; --login-timeout may make that wait shorter.  It
- * defaults to the -t value and is never longer. */
+/* Before login a client holds two processes (one of them root's) and,
+ * under inetd or systemd, one of a limited number of slots, without having
+ * proven anything.  --login-timeout bounds the whole AUTHORIZATION state,
+ * from the start to a successful login, however the client paces its
+ * bytes: an idle timer restarted by every byte would let one byte a minute
+ * hold a slot forever.  180 s leaves a human typing a password at a
+ * telnet prompt (or a client waiting on a keyring) ample time; Dovecot
+ * closes pre-login connections after 3 minutes too.  Never longer than -t. */
+#define DEFAULT_LOGIN_TIMEOUT	180
+
+/* The root parent waits for the login process's record no longer than the
+ * login deadline plus this many seconds (a login process that meets the
+ * deadline says so within a second), then kills it. */
+#define LOGIN_TIMEOUT_GRACE	2
 
 /* RFC 2449 section 4: servers that offer CAPA "MUST support commands up to
  * 255 octets".  We accept 255 octets of command text before the CRLF; a

@@ -95,7 +95,7 @@ static struct {
 	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
-	int login_timeout;	/* 0: the same as timeout */
+	int login_timeout;	/* at most timeout */
 	const char *apop;
 	long long max_messages;
 	long long max_bytes;
@@ -116,6 +116,7 @@ static struct {
 	.state_base = DEFAULT_STATE_BASE,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
+	.login_timeout = DEFAULT_LOGIN_TIMEOUT,
 	.max_messages = DEFAULT_MAX_MESSAGES,
 	.max_bytes = DEFAULT_MAX_MAILBOX_BYTES,
 	.plaintext = PLAIN_SECURE,
@@ -150,8 +151,9 @@ static void usage(FILE *f)
 	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
 	    "                          dotlocks in the mail spool (default none)\n"
 	    "  -t, --timeout=SECONDS   idle autologout (default %d)\n"
-	    "      --login-timeout=SECONDS  idle autologout before login (default\n"
-	    "                          and most: the -t value)\n"
+	    "      --login-timeout=SECONDS  the most time from connecting to a login,\n"
+	    "                          however busy the client (default %d, at\n"
+	    "                          most the -t value)\n"
 	    "      --plaintext=WHEN    secure (default), always or never: when\n"
 	    "                          USER/PASS and AUTH PLAIN are accepted\n"
 	    "      --apop=FILE         accept APOP with the user:secret lines of\n"
@@ -179,7 +181,7 @@ static void usage(FILE *f)
 	    DEFAULT_MAILBOX, DEFAULT_STATE_DIR, FALLBACK_STATE_DIR,
 	    DEFAULT_STATE_BASE,
 	    DEFAULT_PAM_SERVICE, DEFAULT_MIN_UID, DEFAULT_TIMEOUT,
-	    DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
+	    DEFAULT_LOGIN_TIMEOUT, DEFAULT_MAX_MESSAGES, DEFAULT_MAX_MAILBOX_BYTES >> 30,
 	    DEFAULT_LOGIN_USER, DEFAULT_LOGIN_CHROOT);
 }
 
@@ -528,7 +530,7 @@ static void parse_options(int argc, char **argv)
 	if (opt.state_dir && opt.state_dir[0])	/* "": none */
 		check_pattern("state-dir", opt.state_dir, true);
 	check_combinations(pam_service_set);
-	if (opt.login_timeout == 0 || opt.login_timeout > opt.timeout)
+	if (opt.login_timeout > opt.timeout)
 		opt.login_timeout = opt.timeout;
 }
 

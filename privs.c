@@ -80,7 +80,7 @@ bool privs_monitor(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* Nothing from the network reaches this process again. */
-	int fd = open("/dev/null", O_RDWR);
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
 		log_msg(LOG_WARNING, "monitor: cannot detach from the client");
 	if (fd > 1)

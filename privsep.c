@@ -23,7 +23,13 @@
  * The parent checks every field (a compromised login process is just
  * another client), sleeps the failure delay before it answers, and counts
  * the failures itself: the throttle does not depend on the login process.
+ * Nor does the login deadline (--login-timeout, from the start to a
+ * login): the login process keeps it, and the parent waits for a record
+ * no longer than the deadline plus LOGIN_TIMEOUT_GRACE, then kills it.  A
+ * record the parent refuses ends the login process the same way.
  */
+/* pipe2, SOCK_CLOEXEC (Linux, the BSDs; POSIX.1-2024). */
+#define _GNU_SOURCE
 #include "privsep.h"
 #include "addr.h"
 #include "io.h"
@@ -35,7 +41,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -71,12 +79,40 @@ static char client[ADDR_TEXT];	/* from the PROXY header; "" if none */
 static pid_t child = -1;
 static int rec_fd = -1, verdict_fd = -1, relay_fd = -1;
 static struct login_record rec;	/* static: 4 KiB, and wiped after use */
+static struct timespec deadline;	/* of the AUTHORIZATION state */
+
+static long long ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (t->tv_sec - now.tv_sec) * 1000LL +
+	    (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Waits until fd is readable (or at its end); false once limit (if any)
+ * has passed. */
+static bool wait_readable(int fd, const struct timespec *limit)
+{
+	for (;;) {
+		long long left = limit ? ms_until(limit) : -1;
+		if (limit && left <= 0)
+			return false;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return true;	/* the read reports an error */
+	}
+}
 
 /* Reads or writes exactly n bytes; EINTR is retried.  false on EOF or an
- * error: the other process is gone and the session with it. */
-static bool read_full(int fd, void *buf, size_t n)
+ * error: the other process is gone and the session with it; and for a
+ * read, once limit (if not NULL) has passed. */
+static bool read_full(int fd, void *buf, size_t n,
+    const struct timespec *limit)
 {
 	for (size_t done = 0; done < n; ) {
+		if (!wait_readable(fd, limit))
+			return false;
 		ssize_t r = read(fd, (char *)buf + done, n - done);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -100,9 +136,16 @@ static bool write_full(int fd, const void *buf, size_t n)
 	return true;
 }
 
+/* What is left of the deadline, in whole seconds (rounded up). */
+static int seconds_left(void)
+{
+	long long ms = ms_until(&deadline);
+	return ms <= 0 ? 0 : (int)((ms + 999) / 1000);
+}
+
 static bool start_tls(void)
 {
-	if (!tls_start(0, 1, cfg.login_timeout))
+	if (!tls_start(0, 1, seconds_left()))
 		return false;
 	io_set_transport(tls_transport());
 	policy.stls = false;
@@ -151,7 +194,8 @@ static bool read_proxy_header(void)
  * PROXY header before both. */
 static void open_session(void)
 {
-	io_init(0, 1, cfg.login_timeout);
+	io_init(0, 1, cfg.timeout);
+	io_set_deadline(&deadline);
 	if (cfg.proxy && !read_proxy_header())
 		return;
 	if (cfg.tls == TLS_IMPLICIT && !start_tls()) {
@@ -202,7 +246,7 @@ static _Noreturn void login_process(void)
 		bool sent = write_full(rec_fd, &rec, sizeof(rec));
 		explicit_bzero(&rec.creds, sizeof(rec.creds));
 		if (!sent || rec.end != END_LOGIN || !read_full(verdict_fd, &v,
-		    sizeof(v)))
+		    sizeof(v), NULL))
 			break;
 		if (v.ok) {
 			if (tls_active())
@@ -290,10 +334,12 @@ static bool start_separated(void)
 	}
 	if (!chroot_dir_ok(cfg.login_chroot))
 		return false;
+	/* Close-on-exec, like every fd pop3d opens: no program that a
+	 * process runs later (liblockfile's dotlockfile) gets them. */
 	int up[2], down[2], sp[2] = { -1, -1 };
-	if (pipe(up) < 0 || pipe(down) < 0 ||
-	    (cfg.tls != TLS_OFF && socketpair(AF_UNIX, SOCK_STREAM, 0,
-	    sp) < 0)) {
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 ||
+	    (cfg.tls != TLS_OFF && socketpair(AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC, 0, sp) < 0)) {
 		log_msg(LOG_ERR, "pipe: %s", strerror(errno));
 		return false;
 	}
@@ -346,6 +392,8 @@ bool privsep_start(const struct privsep_config *c)
 	cfg = *c;
 	if (cfg.login_timeout <= 0 || cfg.login_timeout > cfg.timeout)
 		cfg.login_timeout = cfg.timeout;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += cfg.login_timeout;
 	policy = c->policy;
 	policy.stls = c->tls == TLS_STLS;
 	if (c->tls == TLS_IMPLICIT)
@@ -367,10 +415,40 @@ static void reap(void)
 	child = -1;
 }
 
-/* A record the parent may act on: an end it knows, terminated strings and
- * a count that fits.  Anything else is treated as a broken connection.
- * Every field of struct credentials must be checked here, and none may be
- * a pointer: the login process is not trusted with root's memory. */
+/* How long the parent waits for the login process: the deadline (or now,
+ * if that is later: a slow backend is not the client's time) plus the
+ * grace in which a login process that met the deadline has said so. */
+static struct timespec wait_limit(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (ms_until(&deadline) > 0)
+		t = deadline;
+	t.tv_sec += LOGIN_TIMEOUT_GRACE;
+	return t;
+}
+
+/* The login process is done, or has to be: it has until limit to exit
+ * (its end of the record pipe closes), then it is killed; then reaped.
+ * NULL: it is killed at once. */
+static void end_login_process(const struct timespec *limit)
+{
+	char junk[64];
+	ssize_t n = 1;
+	while (limit && wait_readable(rec_fd, limit) && (n = read(rec_fd, junk,
+	    sizeof(junk))) != 0)
+		if (n < 0 && errno != EINTR)
+			break;
+	if (n != 0 && child > 0)
+		kill(child, SIGKILL);
+	reap();
+}
+
+/* A record the parent may act on: an end it knows, terminated strings, a
+ * login method this connection offers and a count that fits.  Anything
+ * else is treated as a broken connection.  Every field of struct
+ * credentials must be checked here, and none may be a pointer: the login
+ * process is not trusted with root's memory. */
 static bool record_ok(const struct login_record *r)
 {
 	if (r->end < END_LOGIN || r->end > END_PROXY_MISPLACED ||
@@ -379,8 +457,8 @@ static bool record_ok(const struct login_record *r)
 	const char *m = r->creds.method;
 	bool plaintext = strcmp(m, "USER") == 0 || strcmp(m, "PLAIN") == 0;
 	return r->end != END_LOGIN ||
-	    ((plaintext || strcmp(m, "APOP") == 0) &&
-	    (!plaintext || r->tls || policy.plaintext_ok) &&
+	    (((plaintext && (r->tls || policy.plaintext_ok)) ||
+	    (strcmp(m, "APOP") == 0 && policy.apop)) &&
 	    memchr(r->creds.user, '\0', sizeof(r->creds.user)) &&
 	    memchr(r->creds.pass, '\0', sizeof(r->creds.pass)) &&
 	    r->pending <= sizeof(r->input) && r->queued <= sizeof(r->output));
@@ -417,17 +495,31 @@ enum session_end privsep_next(struct credentials *creds)
 {
 	if (!separated)
 		return authorize(creds);
-	if (!read_full(rec_fd, &rec, sizeof(rec)) || !take_client(&rec) ||
-	    !record_ok(&rec)) {
+	struct timespec limit = wait_limit();
+	if (!read_full(rec_fd, &rec, sizeof(rec), &limit)) {
+		bool late = ms_until(&limit) <= 0;
+		if (late)
+			log_msg(LOG_NOTICE, "login process: no login by the "
+			    "deadline (--login-timeout): killed");
 		client[0] = '\0';
 		explicit_bzero(&rec, sizeof(rec));
-		reap();
+		end_login_process(NULL);
+		return late ? END_TIMEOUT : END_IOERR;
+	}
+	if (!take_client(&rec) || !record_ok(&rec)) {
+		log_msg(LOG_ERR, "login process: malformed login record: "
+		    "killed");
+		client[0] = '\0';
+		explicit_bzero(&rec, sizeof(rec));
+		end_login_process(NULL);
 		return END_IOERR;
 	}
 	*creds = rec.creds;
 	explicit_bzero(&rec.creds, sizeof(rec.creds));
-	if (rec.end != END_LOGIN)
-		reap();
+	if (rec.end != END_LOGIN) {
+		limit = wait_limit();
+		end_login_process(&limit);
+	}
 	return (enum session_end)rec.end;
 }
 
@@ -441,8 +533,10 @@ void privsep_refuse(const char *reply, bool last)
 	}
 	struct verdict v = { .ok = false, .last = last };
 	strncpy(v.reply, reply, sizeof(v.reply) - 1);
-	if (write_full(verdict_fd, &v, sizeof(v)) && last)
-		reap();	/* the reply has been sent when it exits */
+	if (write_full(verdict_fd, &v, sizeof(v)) && last) {
+		struct timespec limit = wait_limit();
+		end_login_process(&limit);  /* it exits once the reply is sent */
+	}
 }
 
 /* At exit: the relay sees the end of the session, sends what is left and
@@ -465,6 +559,7 @@ bool privsep_accept(void)
 		if (tls_active())
 			atexit(tls_close);
 		io_set_timeout(cfg.timeout);
+		io_set_deadline(NULL);
 		return true;
 	}
 	struct verdict v = { .ok = true };
@@ -477,7 +572,7 @@ bool privsep_accept(void)
 	if (rec.tls) {
 		/* The user's process never sees a TLS record: the socket is
 		 * the relay's alone. */
-		int null = open("/dev/null", O_RDWR);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
 			ok = false;
 		if (null > 1)
@@ -486,7 +581,9 @@ bool privsep_accept(void)
 		atexit(finish_relay);
 		relaying = true;
 	} else {
-		reap();		/* it has exited: the socket is ours */
+		/* It exits at once: then the socket is ours alone. */
+		struct timespec limit = wait_limit();
+		end_login_process(&limit);
 		if (relay_fd >= 0)
 			close(relay_fd);
 		io_init(0, 1, cfg.timeout);

@@ -46,8 +46,9 @@ struct privsep_config {
 	struct policy policy;	/* before TLS */
 	enum tls_mode tls;
 	const char *greeting;	/* the first line, CRLF included */
-	int timeout;		/* idle timeout after login (and of the relay) */
-	int login_timeout;	/* before login and for the handshake; 0: timeout */
+	int timeout;		/* idle timeout (and of the relay) */
+	int login_timeout;	/* the most time from the start to a login, TLS
+				 * handshakes included; 0 or more: timeout */
 	const char *login_user;
 	const char *login_chroot;
 	bool proxy;		/* a PROXY header comes first (--proxy-trusted) */

@@ -17,7 +17,6 @@
 /* memrchr: in glibc, musl and the BSDs. */
 #define _GNU_SOURCE
 #include "scan.h"
-#include "cache.h"
 #include "params.h"
 
 #include <errno.h>
@@ -30,16 +29,25 @@ void reader_init(struct reader *r, int fd, char *buf, size_t cap,
     off_t from, off_t limit)
 {
 	*r = (struct reader){ .fd = fd, .buf = buf, .cap = cap, .base = from,
-	    .limit = limit };
+	    .limit = limit, .end = limit };
 }
 
-/* Makes at least `want` bytes readable at pos unless the limit or EOF comes
- * first; returns how many are readable.  EINTR is retried; any other error
- * is kept in r->err and ends the data. */
+/* The bytes at pos that a caller may look at: those buffered, but none at
+ * or past r->end (a reader already there has none). */
+static size_t reader_avail(const struct reader *r)
+{
+	off_t left = r->end - reader_offset(r);
+	size_t n = r->len - r->pos;
+	return left <= 0 ? 0 : (uint64_t)left < n ? (size_t)left : n;
+}
+
+/* Makes at least `want` bytes readable at pos unless r->end, the limit or
+ * EOF comes first; returns how many are readable.  EINTR is retried; any
+ * other error is kept in r->err and ends the data. */
 size_t reader_fill(struct reader *r, size_t want)
 {
 	if (r->len - r->pos >= want || r->eof)
-		return r->len - r->pos;
+		return reader_avail(r);
 	memmove(r->buf, r->buf + r->pos, r->len - r->pos);
 	r->base += (off_t)r->pos;
 	r->len -= r->pos;
@@ -64,7 +72,7 @@ size_t reader_fill(struct reader *r, size_t want)
 		}
 		r->len += (size_t)n;
 	}
-	return r->len - r->pos;
+	return reader_avail(r);
 }
 
 off_t reader_offset(const struct reader *r)
@@ -108,11 +116,11 @@ off_t consume_line(struct reader *r, size_t *eol, digest_ctx *ctx,
     struct uidl_state *u)
 {
 	off_t n = 0;
+	size_t avail;
 	bool cr = false;	/* the last piece ended with a CR (not fed yet) */
 	*eol = 0;
-	while (reader_fill(r, 1) > 0) {
+	while ((avail = reader_fill(r, 1)) > 0) {
 		char *p = r->buf + r->pos;
-		size_t avail = r->len - r->pos;
 		char *e = memchr(p, '\n', avail);
 		size_t k = e ? (size_t)(e - p) + 1 : avail;
 		size_t data = e ? k - 1 : k;	/* before the LF */
@@ -261,15 +269,10 @@ static enum mb_status grow(struct mailbox *mb, size_t max)
 	if (n > max)
 		n = max;
 	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
-	 * beyond the last message are never touched and cost no memory.  An
-	 * index mapped from the cache is copied out of it first. */
-	struct message *p = realloc(mb->map ? NULL : mb->msg, n * sizeof(*p));
+	 * beyond the last message are never touched and cost no memory. */
+	struct message *p = realloc(mb->msg, n * sizeof(*p));
 	if (!p)
 		return MB_SYSERR;
-	if (mb->map) {
-		memcpy(p, mb->msg, mb->count * sizeof(*p));
-		cache_unmap(mb);
-	}
 	mb->msg = p;
 	if (mb->uidl != UIDL_OWN) {
 		char (*a)[UIDL_MAX + 1] = realloc(mb->alt, n * sizeof(*a));
@@ -412,9 +415,9 @@ static const char *find_from_line(const char *p, const char *e, size_t *bare)
  * body needs only its octets (the bytes, and one more for each line end
  * stored as a bare LF) and whether its last line was blank, so no line is
  * looked at on its own. */
-static void scan_body(struct scan *s, struct reader *r)
+static void scan_body(struct scan *s, struct reader *r, size_t avail)
 {
-	const char *p = r->buf + r->pos, *e = r->buf + r->len;
+	const char *p = r->buf + r->pos, *e = p + avail;
 	const char *lf = NULL, *x = p;
 	size_t bare = 0;	/* in [p, x), see find_from_line() */
 	off_t base = reader_offset(r);
@@ -494,7 +497,7 @@ enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
 			goto out;
 		}
 		if (!s.in_headers) {
-			scan_body(&s, &r);
+			scan_body(&s, &r, avail);
 			continue;
 		}
 		/* Headers, line by line. */

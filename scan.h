@@ -2,12 +2,17 @@
  * scan.h: reading the mbox format, for mailbox.c.  Runs as the user.
  *
  *   reader_init(r, fd, buf, cap, from, limit)  a sequential reader over
- *                          [from, limit) of the file, in blocks of cap
+ *                          [from, limit) of the file, in blocks of cap;
+ *                          r->end (= limit) may be set lower: bytes from
+ *                          r->end on may be read ahead but are never
+ *                          handed out
  *   reader_fill(r, want)   makes `want` bytes readable at r->pos (fewer at
- *                          the limit or EOF; an error ends the data and is
- *                          kept in r->err); returns how many are
+ *                          r->end, the limit or EOF; an error ends the data
+ *                          and is kept in r->err); returns how many are:
+ *                          the only bytes a caller may look at
  *   reader_offset(r)       the file offset of r->pos
- *   consume_line(r, eol, ctx, u)  reads one line (feeding the digest, a
+ *   consume_line(r, eol, ctx, u)  reads one line, up to r->end at most
+ *                          (feeding the digest, a
  *                          CRLF end as LF, and the UIDL state when not
  *                          NULL); its length, and in *eol that of its line
  *                          end (2 CRLF, 1 LF, 0 none; sent_octets(), mbox.h)
@@ -40,7 +45,8 @@ struct reader {
 	size_t cap;
 	off_t base;		/* file offset of buf[0] */
 	size_t pos, len;	/* unread bytes are buf[pos..len) */
-	off_t limit;
+	off_t limit;		/* no read at or past it */
+	off_t end;		/* nothing at or past it is handed out */
 	bool eof;
 	int err;		/* errno of a failed read */
 };

@@ -15,9 +15,6 @@
 
 #include <openssl/evp.h>
 
-#define CHECK(x) do { if (!(x)) { fprintf(stderr, "check failed: %s\n", #x); \
-	abort(); } } while (0)
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 4 * MAX_SASL_LINE)

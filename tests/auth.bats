@@ -109,13 +109,33 @@ login_works() {
 	grep -q '^pop3d: too many login failures' "$T/log"
 }
 
-@test "a password file writable by others is refused: exit 2, no greeting" {
+@test "a password file writable by others or its group is refused: exit 2, no greeting" {
 	chmod 602 "$T/passwd"
 	run -2 --separate-stderr "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" < <(printf 'USER alice\r\nPASS secret\r\n')
 	assert_output ''
 	run -2 "$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" </dev/null
-	assert_output --partial 'writable by others; refused'
+	assert_output --partial 'that group and others may not write'
+	# Whoever may write it may add a login for any uid.
 	chmod 620 "$T/passwd"
+	run -2 "$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" </dev/null
+	assert_output --partial "password file $T/passwd: refused"
+	chmod 640 "$T/passwd"
+	login_works
+}
+
+@test "as root: a password file owned by another user is refused" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the file away"
+	chown "$TEST_UID" "$T/passwd"
+	run -2 "$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" </dev/null
+	assert_output --partial "password file $T/passwd: refused: not a regular file owned by root that"
+	# Started as an ordinary user, the file may be that user's own, but
+	# not another's (who may read it here).
+	chmod 644 "$T/passwd"
+	run -2 as_user "$((TEST_UID + 1))" "$POP3D" -d -a "file:$T/passwd" </dev/null
+	assert_output --partial "refused: not a regular file owned by root or uid $((TEST_UID + 1)) that"
+	run as_user "$TEST_UID" "$POP3D" -d -a "file:$T/passwd" <<<$'QUIT\r'
+	assert_success
+	chown 0 "$T/passwd"
 	login_works
 }
 

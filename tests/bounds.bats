@@ -173,6 +173,41 @@ within() {
 	grep -q 'end=timeout' "$T/log"
 }
 
+# drip ARGS CHUNK...: pop3d with ARGS, and a client that sends the CHUNKs
+# (printf %b) in turn, over and over, one every 0.5 s, until pop3d ends (or
+# is stopped after 20 s); prints the replies, then "status N" (pop3d's, 124
+# when it had to be stopped) and "after N ms".
+drip() {
+	local args=$1 t0
+	shift
+	t0=$(now_ms)
+	{ while :; do for c in "$@"; do printf '%b' "$c" || exit 0; sleep 0.5; done; done; } |
+		{ timeout 20 "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -d $args 2>"$T/log" | tr -d '\r'
+		  echo "status ${PIPESTATUS[0]}"
+		  echo "after $(($(now_ms) - t0)) ms"; }
+}
+
+@test "--login-timeout bounds the whole AUTHORIZATION state: bytes or commands every 0.5 s do not extend it" {
+	# One byte at a time, never a line end.
+	run drip '-t 30 --login-timeout=3' x
+	assert_equal "${lines[-2]}" 'status 1'
+	within "${lines[-1]}" 6000
+	grep -q 'session end before login peer=local end=timeout' "$T/log"
+	# Whole commands, failing ones among them (never 10 failures in a row).
+	run drip '-t 30 --login-timeout=3' 'NOOP\r\n' 'CAPA\r\n'
+	assert_line --index 1 '-ERR command not valid in this state'
+	assert_line --index 2 '+OK capability list follows'
+	assert_equal "${lines[-2]}" 'status 1'
+	within "${lines[-1]}" 6000
+	grep -q 'session end before login peer=local end=timeout' "$T/log"
+	# Commands as fast as the client can send them: still 3 s.
+	t0=$(now_ms)
+	run bash -c "yes CAPA | timeout 20 '$POP3D' -a 'file:$T/passwd' -d -t 30 --login-timeout=3 2>'$T/log' >/dev/null"
+	assert_failure 1
+	(( $(now_ms) - t0 < 6000 + ${TIME_SLACK_MS:-0} ))
+	grep -q 'end=timeout' "$T/log"
+}
+
 @test "user names with '/', '..', or control characters are refused even with the right password" {
 	# The backend knows these names and their password: only the name check
 	# stands between them and a mailbox path outside the mail directory.

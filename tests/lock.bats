@@ -3,6 +3,7 @@
 # delivered during a session, changes made by others, the state directory.
 
 load helpers
+load net
 
 setup() {
 	setup_account
@@ -13,6 +14,7 @@ setup() {
 }
 
 teardown() {
+	stop_server
 	exec 4>&- 2>/dev/null || true
 	[ -z "${SESSION:-}" ] || kill -9 "$SESSION" 2>/dev/null || true
 	if [ -n "${HOLDER:-}" ]; then
@@ -230,6 +232,46 @@ f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=
 	run pop STAT QUIT
 	assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
 	cmp "$T/before" "$MBOX"
+}
+
+# in_fake_dotlockfile CMD...: CMD in a mount namespace of its own, where
+# /usr/bin/dotlockfile (liblockfile runs it by that path) is $T/fake
+# (tests/exec_fds.c: it notes its fds in $T/mail/fds, then runs the real
+# helper, there as $T/real).
+in_fake_dotlockfile() {
+	unshare --mount sh -c 'mount --bind /usr/bin/dotlockfile "$1" &&
+		mount --bind "$2" /usr/bin/dotlockfile && shift 2 && exec "$@"' \
+		sh "$T/real" "$T/fake" "$@"
+}
+
+@test "a program the session runs (the setgid dotlockfile helper) inherits only fds 0, 1 and 2" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: a spool only group mail may write, a mount namespace"
+	getent group mail >/dev/null || skip "no group mail"
+	[ -x /usr/bin/dotlockfile ] || skip "no /usr/bin/dotlockfile"
+	command -v unshare >/dev/null || skip "no unshare (util-linux)"
+	mkdir "$T/spool"
+	chown root:mail "$T/spool"
+	chmod 2775 "$T/spool"
+	mv "$MBOX" "$T/spool/alice"
+	cc -Wall -Wextra -Werror -DREPORT="\"$T/mail/fds\"" -DREAL="\"$T/real\"" \
+		-o "$T/fake" "$BATS_TEST_DIRNAME/exec_fds.c"
+	chown root:mail "$T/fake"
+	chmod 2755 "$T/fake"
+	touch "$T/real"
+	args=(-m "$T/spool/%u" --state-dir="$T/mail/st-%u")
+	# Without TLS, the session talks on fds 0 and 1.
+	run in_fake_dotlockfile "$POP3D" -a "file:$T/passwd" -t 5 "${args[@]}" \
+		< <(printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n')
+	assert_line $'+OK bye, 7 messages left\r'
+	# With TLS, through the relay's socketpair: not for the helper either.
+	make_pki
+	SERVE_AS=in_fake_dotlockfile serve --tls=implicit $TLS_FILES "${args[@]}"
+	run s_client <<<$'USER alice\nPASS secret\nDELE 1\nQUIT'
+	assert_line '+OK bye, 6 messages left'
+	await_sessions 1
+	[ "$(grep -c . "$T/mail/fds")" -ge 2 ]
+	run grep -vx '0 1 2' "$T/mail/fds"
+	assert_output ''
 }
 
 @test "state directory: files are private, the journal is gone after UPDATE" {

@@ -15,6 +15,10 @@ setup() {
 
 teardown() {
 	stop_server
+	if [ -n "${RUNNER_PID:-}" ]; then
+		kill -KILL ${POP3D_PID:-} ${STOPPED_PID:-} 2>/dev/null || true
+		wait "$RUNNER_PID" 2>/dev/null || true
+	fi
 	if [ -n "${CLIENT_PID:-}" ]; then
 		kill "$CLIENT_PID" 2>/dev/null || true
 		wait "$CLIENT_PID" 2>/dev/null || true
@@ -226,4 +230,64 @@ exited() {
 	run "${sh[@]}" "$POP3D" -a "file:$T/passwd.user" -d <<<$'QUIT\r'
 	assert_success
 	assert_output --partial 'not started as root: no privilege separation before login'
+}
+
+# forge WHAT: a login process that hands the root parent a forged record
+# (tests/privsep_forge.c, built from pop3d's own privsep.c); prints what the
+# parent made of it.  Bounded: a parent that waits for ever fails.
+forge() {
+	local src=$BATS_TEST_DIRNAME/.. san=
+	case $POP3D in */build-san/*) san="-fsanitize=address,undefined -g" ;; esac
+	[ -x "$T/forge" ] || cc -std=c17 -D_DEFAULT_SOURCE -I"$src" $san -o "$T/forge" \
+		"$src/tests/privsep_forge.c" "$src/privsep.c" "$src/io.c" "$src/tls.c" \
+		"$src/proxy.c" "$src/addr.c" \
+		"$src/log.c" -lssl -lcrypto
+	timeout 10 "$T/forge" "$1" "$T/empty" </dev/null 2>>"$T/log"
+}
+
+@test "a forged login record is refused, and the login process ended: no deadlock" {
+	need_root
+	# The control: an honest record is accepted.
+	run forge good
+	assert_output --partial accepted
+	# A method this connection does not offer (APOP is off; plaintext is
+	# off), a method that does not exist, a name without its NUL.
+	for what in apop plaintext method user; do
+		run forge "$what"
+		assert_success	# not 124: the parent did not wait for ever
+		assert_output --partial refused
+		refute_output --partial accepted
+	done
+	[ "$(grep -c 'malformed login record: killed' "$T/log")" -eq 4 ]
+}
+
+@test "the root parent ends a login process that outlives the login deadline (SIGSTOP)" {
+	need_root
+	mkfifo "$T/in"
+	{ "$POP3D" -a "file:$T/passwd" -m "$T/mail/%u" -d -t 30 --login-timeout=3 \
+		--login-chroot="$T/empty" <"$T/in" >"$T/out" 2>"$T/log" || true
+	  date +%s%N >"$T/ended"; } &
+	RUNNER_PID=$!
+	exec 4>"$T/in"
+	POP3D_PID=$(await_child "$RUNNER_PID")
+	STOPPED_PID=$(await_child "$POP3D_PID")
+	kill -STOP "$STOPPED_PID"
+	# The deadline runs from before the login process was forked: the
+	# parent ends within 3 s of now plus its grace (2 s), whatever the
+	# login process does; 15 s at most here, so that the test cannot hang.
+	t0=$(date +%s%N)
+	for i in $(seq 150); do
+		[ -s "$T/ended" ] && break
+		sleep 0.1
+	done
+	exec 4>&-
+	[ -s "$T/ended" ]
+	elapsed=$((($(cat "$T/ended") - t0) / 1000000))
+	echo "ended after $elapsed ms"
+	(( elapsed < 6000 + ${TIME_SLACK_MS:-0} ))
+	# ... and the login process with it (pop3d reaped it: no such pid).
+	run kill -0 "$STOPPED_PID"
+	assert_failure
+	grep -q 'login process: no login by the deadline (--login-timeout): killed' "$T/log"
+	grep -q 'session end before login peer=local end=timeout' "$T/log"
 }
