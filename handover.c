@@ -131,6 +131,10 @@ void handover_exec(struct handover *h)
 		    strerror(errno));
 		return;
 	}
+	/* Without a relay nothing is left on its number: the new image's
+	 * syslog socket may take it. */
+	if (relay < 0)
+		close(RELAY_FD);
 	char *argv[] = { "pop3d", HANDOVER_ARG, NULL };
 	execve(self, argv, environ);
 	int e = errno;
@@ -174,9 +178,9 @@ bool handover_receive(struct handover *h)
 		    RECORD_FD);
 		return false;
 	}
-	if (h->relay < 0)
-		close(RELAY_FD);	/* whatever is there is not ours */
-	else if (fcntl(RELAY_FD, F_SETFD, FD_CLOEXEC) < 0)
+	/* Without a relay, handover_exec left its number free, and what is
+	 * there now is this image's own (the syslog socket): not closed. */
+	if (h->relay >= 0 && fcntl(RELAY_FD, F_SETFD, FD_CLOEXEC) < 0)
 		return false;	/* no program the session runs gets it */
 	gid_t keep = h->gid;
 	if (h->lock_group) {

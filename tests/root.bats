@@ -136,24 +136,37 @@ in_namespace() {
 		mount -t tmpfs none /dev
 		: >/dev/null
 		mount --bind "$T/null" /dev/null
+		# The listener binds under another name and renames: once
+		# /dev/log is there, it is read.  Mode 666 as on a real system:
+		# the session of the user, a fresh pop3d, connects as the user.
+		# A datagram is queued when it is
+		# sent, so after pop3d has exited, an END datagram sent last
+		# arrives after every line of its: no line is lost to a timer.
 		python3 -c "
-import socket, sys
+import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(\"/dev/log\")
-s.settimeout(10)
+s.bind(\"/dev/log.new\")
+os.chmod(\"/dev/log.new\", 0o666)
+os.rename(\"/dev/log.new\", \"/dev/log\")
 with open(sys.argv[1], \"ab\", buffering=0) as f:
     while True:
-        f.write(s.recv(4096) + b\"\\n\")
+        d = s.recv(65536)
+        if d == b\"END\":
+            break
+        f.write(d + b\"\\n\")
 " "$T/syslog" &
 		listener=$!
-		for i in 1 2 3 4 5 6 7 8 9 10; do
+		for i in $(seq 300); do
 			[ -S /dev/log ] && break
+			kill -0 $listener || exit 98
 			sleep 0.1
 		done
 		rc=0
 		"$POP3D" "$@" <"$T/in" >"$T/out" 2>>"$T/log" || rc=$?
-		sleep 0.2
-		kill $listener
+		python3 -c "
+import socket
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b\"END\", \"/dev/log\")"
+		wait $listener
 		exit $rc
 	' sh "$@"
 }
