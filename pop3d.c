@@ -250,7 +250,7 @@ static void startup_error(const char *fmt, ...)
 /* A word from the command line, fit for a log line (it may be anything). */
 static const char *quoted(const char *word)
 {
-	static char buf[4 * 64 + 1];
+	static char buf[4 * 128 + 1];
 	return log_escape(word, buf, sizeof(buf));
 }
 
@@ -259,7 +259,7 @@ static const char *quoted(const char *word)
 __attribute__((noreturn, format(printf, 2, 3)))
 static void bad_option(const char *name, const char *fmt, ...)
 {
-	char why[400];
+	char why[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
@@ -495,13 +495,10 @@ static void parse_options(int argc, char **argv)
 		case OPT_PROXY_TRUSTED:
 			opt.proxy_trusted_count = addr_nets_parse(optarg,
 			    opt.proxy_trusted, PROXY_TRUSTED_MAX);
-			if (opt.proxy_trusted_count == 0) {
-				fprintf(stderr, "pop3d: bad --proxy-trusted: %s "
-				    "(want ADDR[/BITS][,ADDR[/BITS]]..., numeric "
-				    "IPv4 or IPv6, at most %d)\n", optarg,
-				    PROXY_TRUSTED_MAX);
-				exit(2);
-			}
+			if (opt.proxy_trusted_count == 0)
+				bad_option("proxy-trusted", "%s (want ADDR[/BITS]"
+				    "[,ADDR[/BITS]]..., numeric IPv4 or IPv6, at "
+				    "most %d)", quoted(optarg), PROXY_TRUSTED_MAX);
 			break;
 		case 'd':
 			opt.debug = 1;
