@@ -13,7 +13,8 @@
  *                                 (pam_acct_mgmt, no pam_authenticate)
  *   auth_session_open()           after a successful login, in the process
  *                                 that stays root: PAM credentials and
- *                                 session (a no-op for the file backend)
+ *                                 session (--pam-session); a no-op for the
+ *                                 file backend
  *   auth_session_close()          ends what auth_login and
  *                                 auth_session_open started; call it after
  *                                 any login, failed, refused or served

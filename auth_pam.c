@@ -3,9 +3,13 @@
  *
  * The order is Linux-PAM's (The Linux-PAM Application Developers' Guide):
  * pam_start, pam_authenticate, pam_acct_mgmt, then -- once pop3d has
- * decided to serve the account -- pam_setcred(ESTABLISH) and
- * pam_open_session in the process that stays root, and at the end
- * pam_close_session, pam_setcred(DELETE) and pam_end there.
+ * decided to serve the account -- pam_setcred(ESTABLISH) and, with
+ * --pam-session, pam_open_session in the process that stays root, and at
+ * the end pam_close_session, pam_setcred(DELETE) and pam_end there.
+ *
+ * Sessions are opt-in, as in Dovecot and popa3d: with Debian's
+ * common-session, pam_systemd would make a logind session (and a user
+ * manager) for every poll of every mail client.
  */
 #include "auth_pam.h"
 #include "log.h"
@@ -19,11 +23,16 @@
 static const char *service = DEFAULT_PAM_SERVICE;
 static char rhost[64];
 static pam_handle_t *pamh;
-static bool creds_set, session_open;
+static bool creds_set, session_open, with_session;
 
 void auth_pam_set_service(const char *name)
 {
 	service = name;
+}
+
+void auth_pam_set_session(bool open_session)
+{
+	with_session = open_session;
 }
 
 void auth_pam_set_rhost(const char *host)
@@ -199,6 +208,8 @@ bool auth_pam_session_open(void)
 		return false;
 	}
 	creds_set = true;
+	if (!with_session)
+		return true;
 	e = pam_open_session(pamh, PAM_SILENT);
 	if (e != PAM_SUCCESS) {
 		log_msg(LOG_ERR, "pam_open_session: %s", pam_strerror(pamh, e));

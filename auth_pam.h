@@ -3,6 +3,9 @@
  * stays root (when started as root); never touches a mailbox.
  *
  *   auth_pam_set_service(name)   the PAM service (-s, default "pop3")
+ *   auth_pam_set_session(on)     --pam-session: open a PAM session (the
+ *                                session stack) for each login; default
+ *                                off, pam_setcred only
  *   auth_pam_set_rhost(host)     the client's address for PAM_RHOST
  *   auth_pam_login(u, p, acct)   pam_authenticate + pam_acct_mgmt; the
  *                                account from getpwnam(PAM_USER).  On a
@@ -10,7 +13,8 @@
  *                                user exists, for the log.  p NULL: the
  *                                login was proven otherwise (APOP), only
  *                                pam_acct_mgmt is asked
- *   auth_pam_session_open()      pam_setcred(ESTABLISH) + pam_open_session
+ *   auth_pam_session_open()      pam_setcred(ESTABLISH), and
+ *                                pam_open_session if set
  *   auth_pam_end()               close the session, delete the credentials,
  *                                pam_end (whatever of these was started)
  *   auth_pam_forget()            in a forked child: drop the handle without
@@ -22,6 +26,7 @@
 #include "auth.h"
 
 void auth_pam_set_service(const char *name);
+void auth_pam_set_session(bool open_session);
 void auth_pam_set_rhost(const char *host);
 enum auth_result auth_pam_login(const char *user, const char *pass,
     struct account *acct);

@@ -1,17 +1,21 @@
 /*
  * log.c: see log.h.  Runs in every process: the root parent opens the log
  * and makes the session ID; the login process, the user's process and the
- * PAM monitor inherit both.
+ * PAM monitor inherit both, and the user's session image adopts them from
+ * its handover record.
  */
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-static int to_stderr;
+static int to_stderr;		/* -d: every line */
+static int errors_to_stderr;	/* starting up, and fd 2 is no socket */
 static char session_id[LOG_SESSION_ID_LEN + 1];
 static long long start_ms;
 
@@ -42,28 +46,47 @@ static void make_session_id(void)
 
 void log_open(int debug)
 {
+	struct stat st;
 	to_stderr = debug;
 	start_ms = now_ms();
 	make_session_id();
+	errors_to_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
 	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_debug(void)
+{
+	to_stderr = 1;
+}
+
+void log_started(void)
+{
+	errors_to_stderr = 0;
+	if (to_stderr)
+		return;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && fd != 2) {
+		dup2(fd, 2);
+		close(fd);
+	}
 }
 
 void log_msg(int prio, const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vmsg(prio, fmt, ap);
 	va_end(ap);
-	if (session_id[0]) {
-		syslog(prio, "session=%s %s", session_id, line);
-		if (to_stderr)
-			fprintf(stderr, "pop3d: session=%s %s\n", session_id,
-			    line);
-		return;
-	}
-	syslog(prio, "%s", line);
+}
+
+void log_vmsg(int prio, const char *fmt, va_list ap)
+{
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	syslog(prio, "session=%s %s", session_id, line);
 	if (to_stderr)
+		fprintf(stderr, "pop3d: session=%s %s\n", session_id, line);
+	else if (errors_to_stderr && prio <= LOG_ERR)
 		fprintf(stderr, "pop3d: %s\n", line);
 }
 

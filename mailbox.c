@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,64 @@ static bool messages_intact(struct mailbox *mb, size_t first, size_t last)
 	return same;
 }
 
+/* What MB_UNSAFE means this time, for mailbox_strerror: which check the
+ * mailbox or the way to it failed, and for permissions what to change. */
+static char unsafe_why[PATH_MAX + 200];
+
+__attribute__((format(printf, 1, 2)))
+static enum mb_status unsafe(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(unsafe_why, sizeof(unsafe_why), fmt, ap);
+	va_end(ap);
+	return MB_UNSAFE;
+}
+
+static enum mb_status not_owned(const char *path, const struct stat *st)
+{
+	return unsafe("owned by uid %lu%s, not by the user (uid %lu): chown "
+	    "%lu %s", (unsigned long)st->st_uid, st->st_uid == 0 ? " (root)" :
+	    "", (unsigned long)geteuid(), (unsigned long)geteuid(), path);
+}
+
+/* open() said ENOENT, EACCES or ENOTDIR (err): which part of the path.  A
+ * missing mailbox in a usable directory is an empty one (MB_OK); a missing
+ * or unusable directory on the way is the admin's to fix. */
+static enum mb_status path_problem(const char *path, int err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	for (const char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		size_t n = (size_t)(s - path);
+		if (n >= sizeof(dir))
+			break;
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		if (stat(dir, &st) < 0)
+			return errno == ENOENT ? unsafe("directory %s does not "
+			    "exist", dir) : errno == EACCES ? MB_SYSERR :
+			    unsafe("%s: %s", dir, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return unsafe("%s is not a directory", dir);
+		if (faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0)
+			return unsafe("directory %s (mode %04o, uid %lu, gid %lu) "
+			    "cannot be searched by the user (uid %lu): give "
+			    "the user x permission on it (chmod o+x, or a "
+			    "group of the user)", dir, (unsigned)(st.st_mode &
+			    07777), (unsigned long)st.st_uid,
+			    (unsigned long)st.st_gid, (unsigned long)geteuid());
+	}
+	if (err == ENOENT)
+		return MB_OK;
+	if (lstat(path, &st) < 0)
+		return MB_SYSERR;
+	if (st.st_uid != geteuid())
+		return not_owned(path, &st);
+	return unsafe("mode %04o: not readable and writable by its owner "
+	    "(chmod 600 %s)", (unsigned)(st.st_mode & 07777), path);
+}
+
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl)
 {
@@ -127,15 +187,22 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? MB_OK : errno == ELOOP ||
-		    errno == EACCES ? MB_UNSAFE : MB_SYSERR;
+		return errno == ELOOP ? unsafe("a symbolic link: pop3d opens "
+		    "only the file itself (point --mailbox at it)") :
+		    errno == ENOENT || errno == EACCES || errno == ENOTDIR ?
+		    path_problem(path, errno) : MB_SYSERR;
 	mb->fd = fd;
 	if (fstat(fd, &mb->st) < 0)
 		return MB_SYSERR;
 	netfs_note(fd, "mailbox");
-	if (!S_ISREG(mb->st.st_mode) || mb->st.st_nlink != 1 ||
-	    mb->st.st_uid != geteuid())
-		return MB_UNSAFE;
+	if (!S_ISREG(mb->st.st_mode))
+		return unsafe("not a regular file");
+	if (mb->st.st_uid != geteuid())
+		return not_owned(path, &mb->st);
+	if (mb->st.st_nlink != 1)
+		return unsafe("%lu hard links: another name could change it "
+		    "behind pop3d's back (keep one: copy it, remove the rest)",
+		    (unsigned long)mb->st.st_nlink);
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return MB_SYSERR;
 	if (mb->st.st_size > max_bytes)
@@ -531,7 +598,7 @@ const char *mailbox_strerror(enum mb_status s)
 	switch (s) {
 	case MB_OK: return "ok";
 	case MB_NOTMBOX: return "not an mbox (does not start with \"From \")";
-	case MB_UNSAFE: return "not a regular file owned by the user with one link";
+	case MB_UNSAFE: return unsafe_why;
 	case MB_TOOBIG: return "too large";
 	case MB_CHANGED: return "changed by another program";
 	case MB_CUT: return "changed by another program while a message was "

@@ -72,7 +72,9 @@ struct mailbox {
 enum mb_status {
 	MB_OK,
 	MB_NOTMBOX,	/* does not start with "From " */
-	MB_UNSAFE,	/* not a regular file, linked, or not the user's */
+	MB_UNSAFE,	/* not a regular file, linked, not the user's, or the
+			   way to it is not usable: mailbox_strerror says
+			   which, and what to change */
 	MB_TOOBIG,	/* beyond the limits (mailbox_limits) */
 	MB_CHANGED,	/* someone else changed the indexed part */
 	MB_CUT,		/* mailbox_send: it changed while the message was

@@ -26,7 +26,7 @@
  *                  privsep_accept: the client (socket, or the relay's
  *                  socketpair with fds 0/1 on /dev/null)
  *                  start_session: set_groups, PAM setcred
- *                  + open_session                         root
+ *                  + open_session (--pam-session)          root
  *                  privs_monitor (PAM only): fork
  *     parent: the monitor                   root; reads nothing from the
  *                                           client; closes the PAM session
@@ -47,8 +47,9 @@
  * record.  Started by an ordinary user, pop3d cannot separate privileges:
  * everything runs in one process as that user (logged), and it serves only
  * that user's own mail.  Accounts below --min-uid, and uid 0 always, are
- * never served.  fd 2 may be the client's socket under inetd: it is
- * pointed at /dev/null unless -d is given.
+ * never served.  fd 2 may be the client's socket under inetd: startup
+ * errors go there only when it is not a socket, and then it is pointed at
+ * /dev/null unless -d is given (log.h).
  */
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
@@ -77,6 +78,8 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +105,7 @@ static struct {
 	const char *login_user;
 	const char *login_chroot;
 	const char *pam_service;
+	bool pam_session;
 	unsigned long min_uid;
 	struct ip_net proxy_trusted[PROXY_TRUSTED_MAX];
 	size_t proxy_trusted_count;
@@ -140,6 +144,8 @@ static void usage(FILE *f)
 	    "                          server: xuidl, uw, dovecot, popa3d (see README)\n"
 	    "  -a, --auth=BACKEND      pam (default) or file:PATH\n"
 	    "  -s, --pam-service=NAME  the PAM service (default %s)\n"
+	    "      --pam-session       open a PAM session for each login (the\n"
+	    "                          session stack); default: credentials only\n"
 	    "      --min-uid=UID       refuse accounts below UID (default %d;\n"
 	    "                          uid 0 is always refused)\n"
 	    "      --lock-group=GROUP  keep GROUP as the saved group ID, for\n"
@@ -159,7 +165,7 @@ static void usage(FILE *f)
 	    "      --tls=MODE          off (default), stls (RFC 2595 STLS) or\n"
 	    "                          implicit (TLS from the first byte, port 995)\n"
 	    "      --tls-cert=FILE     PEM certificate chain, leaf first\n"
-	    "      --tls-key=FILE      PEM private key (mode 600, owned by root)\n"
+	    "      --tls-key=FILE      PEM private key (root's, mode 600 or 640)\n"
 	    "      --tls-ciphers=LIST  OpenSSL cipher list for TLS 1.2\n"
 	    "      --tls-min=VERSION   1.2 (default) or 1.3\n"
 	    "      --login-user=NAME   the account that reads the client before\n"
@@ -213,12 +219,53 @@ static bool parse_size(const char *s, long long *out)
 	return *out <= (1LL << 50);
 }
 
-static void bad_option(const char *name, const char *value)
+/* The client's one line when pop3d cannot start: short, and nothing of
+ * the configuration in it (the log has that). */
+static const char startup_reply[] =
+    "-ERR [SYS/TEMP] the server is not configured correctly, try later\r\n";
+
+/* pop3d cannot start: the client, when there is one (fd 1 a socket, as
+ * under inetd), gets startup_reply and no usage text; the reason was
+ * logged (log.h: syslog, and stderr unless that is the client's socket). */
+__attribute__((noreturn)) static void startup_failed(int status)
 {
-	fprintf(stderr, "pop3d: bad --%s: %s\n", name, value);
-	exit(2);
+	struct stat st;
+	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		ssize_t n = write(1, startup_reply, sizeof(startup_reply) - 1);
+		(void)n;	/* a client that is gone needs nothing more */
+	}
+	exit(status);
 }
 
+__attribute__((noreturn, format(printf, 1, 2)))
+static void startup_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERR, fmt, ap);
+	va_end(ap);
+	startup_failed(2);
+}
+
+/* A word from the command line, fit for a log line (it may be anything). */
+static const char *quoted(const char *word)
+{
+	static char buf[4 * 128 + 1];
+	return log_escape(word, buf, sizeof(buf));
+}
+
+/* Every option error: "bad --NAME: " and what is wrong, which names the
+ * value given (quoted()) and the values that would do. */
+__attribute__((noreturn, format(printf, 2, 3)))
+static void bad_option(const char *name, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	startup_error("bad --%s: %s", name, why);
+}
 
 /* Long-only options: codes past any character, so no short option and no
  * other long-only option can collide with them. */
@@ -226,24 +273,73 @@ enum {
 	OPT_TLS = 0x100, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CIPHERS, OPT_TLS_MIN,
 	OPT_LOGIN_USER, OPT_LOGIN_CHROOT, OPT_LOGIN_TIMEOUT, OPT_APOP,
 	OPT_MAX_MESSAGES, OPT_MAX_SIZE, OPT_PROXY_TRUSTED, OPT_STATE_BASE,
+	OPT_PAM_SESSION,
 };
 /* --lock-group: a group name or number that must exist. */
 static void set_lock_group(const char *name)
 {
 	struct group *gr = getgrnam(name);
 	long n;
-	if (gr && gr->gr_gid == 0) {
-		fprintf(stderr, "pop3d: --lock-group: not group 0\n");
-		exit(2);
-	}
+	if (gr && gr->gr_gid == 0)
+		bad_option("lock-group", "%s (not group 0)", quoted(name));
 	if (gr)
 		privs_set_lock_group(gr->gr_gid);
 	else if (parse_number(name, 1, 0x7fffffffL, &n))
 		privs_set_lock_group((gid_t)n);
-	else {
-		fprintf(stderr, "pop3d: --lock-group: no group %s\n", name);
-		exit(2);
+	else
+		bad_option("lock-group", "no group %s (a group name or "
+		    "number)", quoted(name));
+}
+
+/* Settings that only mean something together with others: an option that
+ * would be ignored is a mistake the admin should hear of. */
+static void check_combinations(bool pam_service_set)
+{
+	const char *tls_only = opt.tls.cert ? "tls-cert" : opt.tls.key ?
+	    "tls-key" : opt.tls.ciphers ? "tls-ciphers" : opt.tls.min ?
+	    "tls-min" : NULL;
+	if (tls_only && opt.tls.mode == TLS_OFF)
+		startup_error("--%s needs --tls=stls or --tls=implicit",
+		    tls_only);
+	if (opt.tls.mode != TLS_OFF && (!opt.tls.cert || !opt.tls.key))
+		startup_error("--tls=%s needs --tls-cert and --tls-key (missing: "
+		    "%s)", opt.tls.mode == TLS_STLS ? "stls" : "implicit",
+		    !opt.tls.cert && !opt.tls.key ? "both" : !opt.tls.cert ?
+		    "--tls-cert" : "--tls-key");
+	if (strcmp(opt.auth, "pam") != 0 && (pam_service_set || opt.pam_session))
+		startup_error("--%s needs --auth=pam", pam_service_set ?
+		    "pam-service" : "pam-session");
+}
+
+/* A --mailbox or --state-dir pattern that can name a file: an absolute
+ * path (it starts with '/', %h, or for --state-dir %d), only the escapes
+ * expand() knows, and no '~', which no shell expands here.  A typo would
+ * otherwise show every user an empty mailbox without a word. */
+static void check_pattern(const char *name, const char *pattern, bool dir)
+{
+	const char *escapes = dir ? "%u, %h, %d or %%" : "%u, %h or %%";
+	if (pattern[0] == '~')
+		bad_option(name, "%s (~ is not expanded: write %%h for the home "
+		    "directory)", quoted(pattern));
+	for (const char *p = pattern; *p; p++) {
+		if (*p != '%')
+			continue;
+		p++;
+		if (strncmp(p, "user", 4) == 0 || strncmp(p, "home", 4) == 0)
+			bad_option(name, "%s (%%%.4s is %%%c followed by \"%.3s\": "
+			    "write %%%c)", quoted(pattern), p, *p, p + 1, *p);
+		if (*p == '\0')
+			bad_option(name, "%s (a %% at the end: write %%%% for a "
+			    "%%)", quoted(pattern));
+		if (!strchr(dir ? "uhd%" : "uh%", *p))
+			bad_option(name, "%s (unknown escape %%%c: %s)",
+			    quoted(pattern), *p > ' ' && *p < 0x7f ? *p : '?',
+			    escapes);
 	}
+	if (pattern[0] != '/' && strncmp(pattern, "%h", 2) != 0 &&
+	    !(dir && strncmp(pattern, "%d", 2) == 0))
+		bad_option(name, "%s (a relative path: start it with %s)",
+		    quoted(pattern), dir ? "/, %h or %d" : "/ or %h");
 }
 
 static void parse_options(int argc, char **argv)
@@ -252,6 +348,7 @@ static void parse_options(int argc, char **argv)
 		{ "mailbox", required_argument, NULL, 'm' },
 		{ "auth", required_argument, NULL, 'a' },
 		{ "pam-service", required_argument, NULL, 's' },
+		{ "pam-session", no_argument, NULL, OPT_PAM_SESSION },
 		{ "min-uid", required_argument, NULL, 'U' },
 		{ "lock-group", required_argument, NULL, 'G' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -278,42 +375,50 @@ static void parse_options(int argc, char **argv)
 	};
 	int c;
 	long n;
-	while ((c = getopt_long(argc, argv, "m:a:s:t:dVh", longopts, NULL)) != -1) {
+	bool pam_service_set = false;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:a:s:t:dVh", longopts,
+	    NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			opt.mailbox = optarg;
 			break;
 		case 'a':
+			if (strcmp(optarg, "pam") != 0 &&
+			    (strncmp(optarg, "file:", 5) != 0 || !optarg[5]))
+				bad_option("auth", "%s (pam or file:PATH)",
+				    quoted(optarg));
 			opt.auth = optarg;
 			break;
 		case 's':
-			if (!optarg[0] || strchr(optarg, '/')) {
-				fprintf(stderr, "pop3d: bad --pam-service: %s\n",
-				    optarg);
-				exit(2);
-			}
+			if (!optarg[0] || strchr(optarg, '/'))
+				bad_option("pam-service", "%s (a file name in "
+				    "/etc/pam.d)", quoted(optarg));
 			opt.pam_service = optarg;
+			pam_service_set = true;
+			break;
+		case OPT_PAM_SESSION:
+			opt.pam_session = true;
 			break;
 		case 'U':
-			if (!parse_number(optarg, 0, 0x7fffffffL, &n)) {
-				fprintf(stderr, "pop3d: bad --min-uid: %s\n", optarg);
-				exit(2);
-			}
+			if (!parse_number(optarg, 0, 0x7fffffffL, &n))
+				bad_option("min-uid", "%s (a uid, 0 to "
+				    "2147483647)", quoted(optarg));
 			opt.min_uid = (unsigned long)n;
 			break;
 		case 'G':
 			set_lock_group(optarg);
 			break;
 		case 't':
-			if (!parse_number(optarg, 1, 86400 * 7, &n)) {
-				fprintf(stderr, "pop3d: bad --timeout: %s\n", optarg);
-				exit(2);
-			}
+			if (!parse_number(optarg, 1, 86400 * 7, &n))
+				bad_option("timeout", "%s (seconds, 1 to "
+				    "604800)", quoted(optarg));
 			opt.timeout = (int)n;
 			break;
 		case OPT_LOGIN_TIMEOUT:
 			if (!parse_number(optarg, 1, 86400 * 7, &n))
-				bad_option("login-timeout", optarg);
+				bad_option("login-timeout", "%s (seconds, 1 "
+				    "to 604800)", quoted(optarg));
 			opt.login_timeout = (int)n;
 			break;
 		case OPT_APOP:
@@ -321,12 +426,14 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_MAX_MESSAGES:
 			if (!parse_number(optarg, 1, MAX_MESSAGES_LIMIT, &n))
-				bad_option("max-messages", optarg);
+				bad_option("max-messages", "%s (a number, 1 "
+				    "to %ld)", quoted(optarg), MAX_MESSAGES_LIMIT);
 			opt.max_messages = n;
 			break;
 		case OPT_MAX_SIZE:
 			if (!parse_size(optarg, &opt.max_bytes))
-				bad_option("max-mailbox-size", optarg);
+				bad_option("max-mailbox-size", "%s (bytes, "
+				    "or with a K, M or G suffix)", quoted(optarg));
 			break;
 		case 'P':
 			if (strcmp(optarg, "secure") == 0)
@@ -335,24 +442,23 @@ static void parse_options(int argc, char **argv)
 				opt.plaintext = PLAIN_ALWAYS;
 			else if (strcmp(optarg, "never") == 0)
 				opt.plaintext = PLAIN_NEVER;
-			else {
-				fprintf(stderr, "pop3d: bad --plaintext: %s\n", optarg);
-				exit(2);
-			}
+			else
+				bad_option("plaintext", "%s (secure, always "
+				    "or never)", quoted(optarg));
 			break;
 		case 'S':
 			opt.state_dir = optarg;
 			break;
 		case OPT_STATE_BASE:
 			if (optarg[0] != '/' || strlen(optarg) > PATH_MAX / 2)
-				bad_option("state-base", optarg);
+				bad_option("state-base", "%s (an absolute path)",
+				    quoted(optarg));
 			opt.state_base = optarg;
 			break;
 		case 'I':
-			if (!uidl_parse_mode(optarg, &opt.uidl)) {
-				fprintf(stderr, "pop3d: bad --uidl: %s\n", optarg);
-				exit(2);
-			}
+			if (!uidl_parse_mode(optarg, &opt.uidl))
+				bad_option("uidl", "%s (pop3d, xuidl, uw, "
+				    "dovecot or popa3d)", quoted(optarg));
 			break;
 		case OPT_TLS:
 			if (strcmp(optarg, "off") == 0)
@@ -361,10 +467,9 @@ static void parse_options(int argc, char **argv)
 				opt.tls.mode = TLS_STLS;
 			else if (strcmp(optarg, "implicit") == 0)
 				opt.tls.mode = TLS_IMPLICIT;
-			else {
-				fprintf(stderr, "pop3d: bad --tls: %s\n", optarg);
-				exit(2);
-			}
+			else
+				bad_option("tls", "%s (off, stls or implicit)",
+				    quoted(optarg));
 			break;
 		case OPT_TLS_CERT:
 			opt.tls.cert = optarg;
@@ -376,6 +481,9 @@ static void parse_options(int argc, char **argv)
 			opt.tls.ciphers = optarg;
 			break;
 		case OPT_TLS_MIN:
+			if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0)
+				bad_option("tls-min", "%s (1.2 or 1.3)",
+				    quoted(optarg));
 			opt.tls.min = optarg;
 			break;
 		case OPT_LOGIN_USER:
@@ -387,16 +495,14 @@ static void parse_options(int argc, char **argv)
 		case OPT_PROXY_TRUSTED:
 			opt.proxy_trusted_count = addr_nets_parse(optarg,
 			    opt.proxy_trusted, PROXY_TRUSTED_MAX);
-			if (opt.proxy_trusted_count == 0) {
-				fprintf(stderr, "pop3d: bad --proxy-trusted: %s "
-				    "(want ADDR[/BITS][,ADDR[/BITS]]..., numeric "
-				    "IPv4 or IPv6, at most %d)\n", optarg,
-				    PROXY_TRUSTED_MAX);
-				exit(2);
-			}
+			if (opt.proxy_trusted_count == 0)
+				bad_option("proxy-trusted", "%s (want ADDR[/BITS]"
+				    "[,ADDR[/BITS]]..., numeric IPv4 or IPv6, at "
+				    "most %d)", quoted(optarg), PROXY_TRUSTED_MAX);
 			break;
 		case 'd':
 			opt.debug = 1;
+			log_debug();
 			break;
 		case 'V':
 			printf("pop3d " POP3D_VERSION "\n");
@@ -404,15 +510,23 @@ static void parse_options(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+		case ':':
+			startup_error("option %s needs a value",
+			    quoted(argv[optind - 1]));
+		default:	/* getopt's own messages would go to fd 2 */
+			startup_error("unknown option %s (pop3d --help lists "
+			    "the options)", optopt ? quoted((char[]){ '-',
+			    (char)optopt, '\0' }) : quoted(argv[optind - 1]));
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(2);
-	}
+	if (optind != argc)
+		startup_error("unexpected word \"%s\": pop3d takes options "
+		    "only (a word left over in inetd.conf or server_args, or "
+		    "an option without its --?)", quoted(argv[optind]));
+	check_pattern("mailbox", opt.mailbox, false);
+	if (opt.state_dir && opt.state_dir[0])	/* "": none */
+		check_pattern("state-dir", opt.state_dir, true);
+	check_combinations(pam_service_set);
 	if (opt.login_timeout > opt.timeout)
 		opt.login_timeout = opt.timeout;
 }
@@ -445,8 +559,8 @@ static void close_inherited_fds(int above)
 		close_inherited_fds(above);
 }
 
-/* fds 0-2 exist, and fd 2 goes nowhere unless debugging: under inetd it is
- * the client's socket, and only protocol replies may reach the client. */
+/* fds 0-2 exist, and no other (before syslog opens its socket).  fd 2 is
+ * left as it is until the end of startup (log_started). */
 static void setup_fds(void)
 {
 	int fd = open("/dev/null", O_RDWR);
@@ -454,8 +568,6 @@ static void setup_fds(void)
 		exit(1);
 	while (fd <= 2 && fd >= 0)
 		fd = dup(fd);
-	if (!opt.debug)
-		dup2(fd, 2);
 	close(fd);
 	close_inherited_fds(2);
 }
@@ -975,30 +1087,21 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], HANDOVER_ARG) == 0)
 		return user_session();
-	parse_options(argc, argv);
 	setup_fds();
+	log_open(0);
+	parse_options(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
-	log_open(opt.debug);
-	if (!auth_configure(opt.auth)) {
-		fprintf(stderr, "pop3d: cannot use --auth=%s (see the log)\n",
-		    opt.auth);
-		return 2;
-	}
-	if (!tls_configure(&opt.tls)) {
-		fprintf(stderr, "pop3d: cannot use the TLS settings (see the log)\n");
-		return 2;
-	}
-	if (opt.apop && !apop_configure(opt.apop)) {
-		fprintf(stderr, "pop3d: cannot use --apop=%s (see the log)\n",
-		    opt.apop);
-		return 2;
-	}
+	if (!auth_configure(opt.auth) || !tls_configure(&opt.tls) ||
+	    (opt.apop && !apop_configure(opt.apop)))
+		startup_failed(2);	/* each says why in the log */
+	log_started();
 	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
 	struct ip_addr peer_addr;
 	bool has_addr;
 	bool safe_line = find_peer(&peer_addr, &has_addr);
 	auth_pam_set_service(opt.pam_service);
+	auth_pam_set_session(opt.pam_session);
 	if (strcmp(peer, "local") != 0)
 		auth_pam_set_rhost(peer);
 	/* RFC 1939 section 7: the APOP timestamp is in the greeting only when
@@ -1024,7 +1127,7 @@ int main(int argc, char **argv)
 	};
 	if (!privsep_start(&ps) || (privsep_separated() &&
 	    !handover_prepare()))
-		return 1;
+		startup_failed(1);
 
 	struct credentials creds;
 	struct account acct;

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -45,24 +46,171 @@ static void log_ssl(int prio, const char *what)
 	log_msg(prio, "TLS: %s%s%s", what, text[0] ? ": " : "", text);
 }
 
-/* The key is read from a descriptor that was checked first: a regular file
- * that only its owner may read (root, when started as root), so that no
- * other account on the host shares the server's identity. */
-static bool load_key(const char *path)
+/* A file or directory that only root may change (root, or the running
+ * user when not started as root). */
+static bool owner_only_writes(const struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
+	return (st->st_uid == 0 || st->st_uid == geteuid()) &&
+	    !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* The first directory on a key's way that others may change, if any. */
+struct way {
+	bool linked;		/* a symbolic link was followed */
+	char unsafe[PATH_MAX];	/* "": none */
+	struct stat unsafe_st;
+};
+
+/* Appends "/name" to the directory path cur (of size PATH_MAX); false if
+ * it does not fit. */
+static bool path_join(char *cur, const char *name)
+{
+	size_t o = strlen(cur);
+	return snprintf(cur + o, PATH_MAX - o, "/%s", name) < (int)(PATH_MAX - o);
+}
+
+/* Opens path for reading as open(2) would, but resolving its symbolic
+ * links one by one (at most 40, as Linux) so that every directory passed
+ * on the way, the links' own and their targets', is looked at (by name:
+ * a directory that only root may change does not change under us).  -1
+ * with errno set if it cannot be opened. */
+static int open_along(const char *path, struct way *w)
+{
+	char rest[PATH_MAX], cur[PATH_MAX], comp[NAME_MAX + 1];
+	int links = 0;
 	struct stat st;
+	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest) ||
+	    (path[0] != '/' && !getcwd(cur, sizeof(cur)))) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (path[0] == '/')
+		cur[0] = '\0';
+	const char *p = rest;
+	for (;;) {
+		const char *dir = cur[0] ? cur : "/";
+		if (stat(dir, &st) < 0)
+			return -1;
+		if (!w->unsafe[0] && !owner_only_writes(&st)) {
+			snprintf(w->unsafe, sizeof(w->unsafe), "%s", dir);
+			w->unsafe_st = st;
+		}
+		p += strspn(p, "/");
+		size_t len = strcspn(p, "/");
+		if (len == 0 || len > NAME_MAX) {
+			errno = len ? ENAMETOOLONG : EISDIR;
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {	/* cur holds no link */
+			char *slash = strrchr(cur, '/');
+			if (slash)
+				*slash = '\0';
+			continue;
+		}
+		size_t o = strlen(cur);
+		if (!path_join(cur, comp)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (lstat(cur, &st) < 0)
+			return -1;
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX], joined[PATH_MAX];
+			ssize_t n = readlink(cur, target, sizeof(target) - 1);
+			cur[o] = '\0';
+			if (n <= 0 || ++links > 40) {
+				errno = n < 0 ? errno : ELOOP;
+				return -1;
+			}
+			target[n] = '\0';
+			if (snprintf(joined, sizeof(joined), "%s%s", target, p) >=
+			    (int)sizeof(joined)) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			memcpy(rest, joined, sizeof(rest));
+			p = rest;
+			w->linked = true;
+			if (target[0] == '/')
+				cur[0] = '\0';
+			continue;
+		}
+		if (p[strspn(p, "/")] == '\0')
+			return open(cur, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+			    O_NONBLOCK | O_CLOEXEC);
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
+}
+
+/* What a PEM file holds, by its BEGIN lines; the file is rewound. */
+enum { PEM_CERT = 1, PEM_KEY = 2 };
+
+static int pem_kinds(FILE *f)
+{
+	char line[256];
+	int kinds = 0;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "-----BEGIN ", 11) == 0)
+			kinds |= strstr(line, "CERTIFICATE-----") ? PEM_CERT :
+			    strstr(line, "PRIVATE KEY-----") ? PEM_KEY : 0;
+	rewind(f);
+	return kinds;
+}
+
+/* The key's file: regular, owned by root (the running user when not
+ * root), writable by its owner only and readable by no other than the
+ * owner and its group: Debian's 0640 root:ssl-cert is fine, the group is
+ * logged.  Reached through symbolic links (certbot's live/ -> archive/)
+ * only when every directory on the way is one only root may change: a
+ * link in a directory others may write could be pointed at another key. */
+static bool key_file_ok(const char *path, int fd, const struct way *w)
+{
+	struct stat st;
+	bool root = geteuid() == 0;
+	if (w->linked && w->unsafe[0]) {
+		log_msg(LOG_ERR, "TLS key %s: refused: it is reached through a "
+		    "symbolic link, and the directory %s (uid %lu, mode %04o) "
+		    "on the way may be changed by others than %s: keep the key "
+		    "and its links in directories only root may write", path,
+		    w->unsafe, (unsigned long)w->unsafe_st.st_uid,
+		    (unsigned)(w->unsafe_st.st_mode & 07777), root ? "root" :
+		    "the running user");
+		return false;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (root ? st.st_uid != 0 : st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))) {
+		log_msg(LOG_ERR, "TLS key %s: refused: it must be a regular file "
+		    "owned by %s that others may not read and its group may "
+		    "not write (chmod 600, or 640 for a group such as ssl-cert)",
+		    path, root ? "root" : "the running user");
+		return false;
+	}
+	if (st.st_mode & S_IRGRP) {
+		struct group *gr = getgrgid(st.st_gid);
+		log_msg(LOG_INFO, "TLS key %s: readable by group %s (gid %lu)",
+		    path, gr ? gr->gr_name : "?", (unsigned long)st.st_gid);
+	}
+	return true;
+}
+
+static bool load_key(const char *path, const char *cert)
+{
+	struct way w = { 0 };
+	int fd = open_along(path, &w);
 	if (fd < 0) {
 		log_msg(LOG_ERR, "TLS key %s: %s", path, strerror(errno));
 		return false;
 	}
-	bool root = geteuid() == 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & (S_IRWXG | S_IRWXO)) ||
-	    (root ? st.st_uid != 0 : st.st_uid != geteuid())) {
-		log_msg(LOG_ERR, "TLS key %s: refused: it must be a regular file "
-		    "owned by %s with no group or other permissions (chmod 600)",
-		    path, root ? "root" : "the running user");
+	if (!key_file_ok(path, fd, &w)) {
 		close(fd);
 		return false;
 	}
@@ -71,17 +219,51 @@ static bool load_key(const char *path)
 		close(fd);
 		return false;
 	}
+	int kinds = pem_kinds(f);
 	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
-	bool ok = k && SSL_CTX_use_PrivateKey(ctx, k) == 1;
-	EVP_PKEY_free(k);
-	if (!ok)
-		log_ssl(LOG_ERR, "cannot load the key");
-	else if (SSL_CTX_check_private_key(ctx) != 1) {
-		log_ssl(LOG_ERR, "the key does not match the certificate");
-		ok = false;
+	bool ok = k && SSL_CTX_use_PrivateKey(ctx, k) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1;
+	if (!k) {
+		char what[PATH_MAX + 64];
+		snprintf(what, sizeof(what), !(kinds & PEM_KEY) && (kinds &
+		    PEM_CERT) ? "%s holds a certificate, not a private key" :
+		    "no usable private key in %s", path);
+		log_ssl(LOG_ERR, what);
+	} else if (!ok) {
+		log_msg(LOG_ERR, "TLS: the key %s does not match the certificate "
+		    "%s", path, cert);
+		ERR_clear_error();
 	}
+	EVP_PKEY_free(k);
 	return ok;
+}
+
+/* The certificate chain, with what is wrong with the file said in words
+ * before OpenSSL's reason. */
+static bool load_cert(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		log_msg(LOG_ERR, "TLS certificate %s: %s", path, strerror(errno));
+		return false;
+	}
+	int kinds = pem_kinds(f);
+	fclose(f);
+	if (!(kinds & PEM_CERT)) {
+		log_msg(LOG_ERR, kinds & PEM_KEY ? "TLS: %s holds a private key, "
+		    "not a certificate" : "TLS: no certificate in %s (a PEM "
+		    "file, -----BEGIN CERTIFICATE-----, leaf first)", path);
+		return false;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, path) != 1) {
+		char what[PATH_MAX + 64];
+		snprintf(what, sizeof(what), "cannot load the certificate chain "
+		    "in %s", path);
+		log_ssl(LOG_ERR, what);
+		return false;
+	}
+	return true;
 }
 
 bool tls_configure(const struct tls_config *cfg)
@@ -114,11 +296,7 @@ bool tls_configure(const struct tls_config *cfg)
 		log_ssl(LOG_ERR, "--tls-ciphers names no usable cipher");
 		return false;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
-		log_ssl(LOG_ERR, "cannot load the certificate chain");
-		return false;
-	}
-	return load_key(cfg->key);
+	return load_cert(cfg->cert) && load_key(cfg->key, cfg->cert);
 }
 
 /* SSL call results as io_transport results. */

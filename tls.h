@@ -3,8 +3,9 @@
  * on port 995, RFC 2595 STLS).  One connection, one server-side session.
  *
  *   tls_configure(cfg)     before privileges change: the context, the
- *                          certificate chain and the key (whose file must
- *                          be readable only by its owner, root when root);
+ *                          certificate chain and the key (root's file,
+ *                          readable by its group at most; through links
+ *                          only in directories only root may write);
  *                          false if unusable (the reason is logged)
  *   tls_start(rfd, wfd, timeout)  the server handshake on the client's fds,
  *                          within timeout seconds (at most

@@ -19,7 +19,7 @@ setup() {
 	own_as "$ALICE_UID" "$MBOX"
 	printf 'alice:tanstaaf\ncarol:carolsecret\n' >"$T/apop"
 	chmod 600 "$T/apop"
-	APOP_CMD=(cw_root "$POP3D" -d -m "$T/mail/%u" -t 5 --apop="$T/apop")
+	APOP_CMD=(cw_root "$POP3D" -d --pam-session -m "$T/mail/%u" -t 5 --apop="$T/apop")
 }
 
 @test "APOP through PAM: served as the user, inside a PAM session" {

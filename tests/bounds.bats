@@ -3,6 +3,7 @@
 # numbers, TOP counts, mailbox limits, idle timeouts, user names that would
 # leave the mail directory, and mailboxes that are not plain files.
 
+bats_require_minimum_version 1.5.0
 load helpers
 load login
 
@@ -241,7 +242,7 @@ refused_mailbox() {
 @test "a mailbox that is a symlink is refused and logged" {
 	mv "$MBOX" "$T/real"
 	ln -s "$T/real" "$MBOX"
-	refused_mailbox 'not a regular file'
+	refused_mailbox 'a symbolic link: pop3d opens only the file itself (point --mailbox at it)$'
 }
 
 @test "a mailbox that is a FIFO is refused and logged (and not waited on)" {
@@ -253,7 +254,7 @@ refused_mailbox() {
 
 @test "a mailbox with a second hard link is refused and logged" {
 	ln "$MBOX" "$T/mail/copy"
-	refused_mailbox 'not a regular file owned by the user with one link'
+	refused_mailbox "2 hard links: another name could change it behind pop3d's back"
 }
 
 @test "a mailbox that is a device is refused and logged" {
@@ -267,5 +268,66 @@ refused_mailbox() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to give the mailbox to another uid"
 	chmod 666 "$MBOX"
 	chown "$((TEST_UID + 1))" "$MBOX"
-	refused_mailbox 'not a regular file owned by the user'
+	refused_mailbox "owned by uid $((TEST_UID + 1)), not by the user (uid $TEST_UID): chown $TEST_UID $MBOX\$"
+}
+
+@test "a root-owned mailbox: the log says so and what to change" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give the mailbox to root"
+	chown 0 "$MBOX"
+	refused_mailbox "owned by uid 0 (root), not by the user (uid $TEST_UID): chown $TEST_UID $MBOX\$"
+}
+
+@test "a mailbox of mode 000: the log says so and what to change" {
+	chmod 000 "$MBOX"
+	refused_mailbox "mode 0000: not readable and writable by its owner (chmod 600 $MBOX)\$"
+}
+
+@test "a directory on the way the user cannot search: the log names it and what to change" {
+	mkdir -p "$T/locked/spool"
+	chmod 1777 "$T/locked/spool"
+	mv "$MBOX" "$T/locked/spool/alice"
+	chmod 0700 "$T/locked"
+	[ "$(id -u)" -eq 0 ] || chmod 000 "$T/locked"
+	MBOX=$T/locked/spool/alice POP3D_ARGS="-m $T/locked/spool/%u" refused_mailbox \
+		"directory $T/locked (mode 0[70]00, uid [0-9]*, gid [0-9]*) cannot be searched by the user (uid [0-9]*): give the user x permission on it (chmod o+x, or a group of the user)$"
+	chmod 0755 "$T/locked"
+}
+
+@test "a missing mailbox is an empty one; a missing spool directory is -ERR [SYS/PERM] and logged" {
+	rm "$MBOX"
+	run session 'USER alice' 'PASS secret' STAT QUIT
+	assert_success
+	assert_line --index 2 '+OK alice has 0 messages (0 octets)'
+	POP3D_ARGS="-m $T/nospool/%u" run session 'USER alice' 'PASS secret' STAT
+	assert_failure 1
+	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
+	grep -q "mailbox $T/nospool/alice: directory $T/nospool does not exist$" "$T/log"
+	# A file where a directory should be.
+	: >"$T/file"
+	POP3D_ARGS="-m $T/file/%u" run session 'USER alice' 'PASS secret' STAT
+	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
+	grep -q "mailbox $T/file/alice: $T/file is not a directory$" "$T/log"
+}
+
+@test "--mailbox and --state-dir patterns are checked at startup: exit 2, the problem named" {
+	while IFS='|' read -r opt says; do
+		run -2 --separate-stderr "$POP3D" -a "file:$T/passwd" "$opt" </dev/null
+		assert_output ''
+		[ "$stderr" = "pop3d: $says" ]
+	done <<-'EOF'
+	--mailbox=/var/mail/%user|bad --mailbox: /var/mail/%user (%user is %u followed by "ser": write %u)
+	--mailbox=~/mbox|bad --mailbox: ~/mbox (~ is not expanded: write %h for the home directory)
+	--mailbox=mail/%u|bad --mailbox: mail/%u (a relative path: start it with / or %h)
+	--mailbox=/var/mail/%s|bad --mailbox: /var/mail/%s (unknown escape %s: %u, %h or %%)
+	--mailbox=/var/mail/%d|bad --mailbox: /var/mail/%d (unknown escape %d: %u, %h or %%)
+	--mailbox=/var/mail/%|bad --mailbox: /var/mail/% (a % at the end: write %% for a %)
+	--state-dir=.pop3d|bad --state-dir: .pop3d (a relative path: start it with /, %h or %d)
+	--state-dir=%home/.pop3d|bad --state-dir: %home/.pop3d (%home is %h followed by "ome": write %h)
+	--state-dir=%d/%x|bad --state-dir: %d/%x (unknown escape %x: %u, %h, %d or %%)
+	--state-dir=~/.pop3d|bad --state-dir: ~/.pop3d (~ is not expanded: write %h for the home directory)
+	EOF
+	# What is right passes: %h, %d, %% and a fixed path.
+	for opt in --mailbox=%h/mbox --mailbox=/var/mail/%u%%x --state-dir=%d/.pop3d-%u --state-dir=/var/lib/pop3d/%u; do
+		printf 'QUIT\r\n' | "$POP3D" -a "file:$T/passwd" "$opt" | grep -q '^+OK pop3d ready'
+	done
 }

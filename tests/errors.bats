@@ -309,9 +309,64 @@ idle() {
 		-m "$T/mail/%u" >"$T/out" 2>"$T/err" || true
 	grep -q '^-ERR' "$T/out"
 	[ ! -s "$T/err" ]
-	run "$POP3D" -a "file:$T/missing" </dev/null 2>"$T/err"
-	assert_failure 2
-	[ ! -s "$T/err" ]
+	# A configuration that cannot work is the exception: it is said where
+	# pop3d was started (stderr, when that is not the client's socket).
+	run -2 --separate-stderr "$POP3D" -a "file:$T/missing" </dev/null
+	assert_output ''
+	[[ "$stderr" == "pop3d: password file $T/missing: "* ]]
+}
+
+# The client's line when pop3d cannot start.
+STARTUP_ERR=$'-ERR [SYS/TEMP] the server is not configured correctly, try later\r'
+
+# startup_cases: "ARGS|what the log says", one a line.
+startup_cases() {
+	cat <<-EOF
+	--bogus|unknown option --bogus (pop3d --help lists the options)
+	--tls=starttls|bad --tls: starttls (off, stls or implicit)
+	-t 0|bad --timeout: 0 (seconds, 1 to 604800)
+	--plaintext=sometimes|bad --plaintext: sometimes (secure, always or never)
+	extra|unexpected word "extra": pop3d takes options only
+	-m|option -m needs a value
+	--tls-cert=/etc/ssl/certs/x.pem|--tls-cert needs --tls=stls or --tls=implicit
+	--tls-key=/k.pem|--tls-key needs --tls=stls or --tls=implicit
+	--tls=stls --tls-cert=/c.pem|--tls=stls needs --tls-cert and --tls-key (missing: --tls-key)
+	--tls=implicit|--tls=implicit needs --tls-cert and --tls-key (missing: both)
+	--tls-min=1.3|--tls-min needs --tls=stls or --tls=implicit
+	-a file:$T/missing|$T/missing
+	EOF
+}
+
+@test "startup errors under inetd (fd 2 the client's socket): one -ERR line to the client, the reason to syslog" {
+	needs_root_ns "a mount namespace with a /dev/log of the test's own"
+	while IFS='|' read -r args says; do
+		: >"$T/syslog"
+		run with_syslog "$T/syslog" "$BATS_TEST_DIRNAME/over-socket" inetd - -- \
+			"$POP3D" -a "file:$T/passwd" $args </dev/null
+		echo "$args: $output"
+		[ "$status" -eq 2 ]
+		# Exactly one short line: no usage text, no log line.
+		assert_output "$STARTUP_ERR"
+		grep -F "pop3d[" "$T/syslog" | grep -qF -- "$says"
+	done < <(startup_cases)
+}
+
+@test "startup errors with stderr a file or a pipe: the reason there (and in syslog), nothing on stdout" {
+	while IFS='|' read -r args says; do
+		run -2 --separate-stderr "$POP3D" -a "file:$T/passwd" $args </dev/null
+		assert_output ''
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" == "pop3d: "*"$says"* ]]
+	done < <(startup_cases)
+	"$POP3D" --tls=off --bogus 2>&1 </dev/null | grep -qx 'pop3d: unknown option --bogus (pop3d --help lists the options)'
+	if [ "$(id -u)" -eq 0 ]; then
+		run -2 with_syslog "$T/syslog" "$POP3D" --tls=starttls </dev/null
+		grep -q 'pop3d\[[0-9]*\]: bad --tls: starttls (off, stls or implicit)$' "$T/syslog"
+	fi
+	# --help still prints the usage, to stdout.
+	run -0 --separate-stderr "$POP3D" --help
+	assert_line --index 0 --regexp '^Usage: pop3d'
+	[ -z "$stderr" ]
 }
 
 @test "-d logs to stderr: logins, failures and the end of the session" {

@@ -96,3 +96,43 @@ pop_raw() {
 no_leak_check() {
 	echo "${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 }
+
+# with_syslog FILE CMD [ARG...]: runs CMD in a mount namespace of its own
+# where /dev/log is tests/syslog-capture's socket, so that what CMD sends
+# to syslog is appended to FILE (the rest of /dev is the real one, bound
+# file by file).  Root only (the namespace); exits with CMD's status.
+with_syslog() {
+	local file=$1 dev=$BATS_TEST_TMPDIR/syslog-dev
+	shift
+	mkdir -p "$dev"
+	: >>"$file"
+	unshare -m --propagation private bash -c '
+		dev=$1 file=$2 capture=$3
+		shift 3
+		for n in null zero full random urandom tty; do
+			[ -e "/dev/$n" ] || continue
+			: >"$dev/$n"
+			mount --bind "/dev/$n" "$dev/$n" || exit 99
+		done
+		mount --rbind "$dev" /dev || exit 99
+		"$capture" /dev/log "$file" >"$dev/ready" &
+		pid=$!
+		for i in $(seq 200); do
+			[ -s "$dev/ready" ] && break
+			kill -0 "$pid" 2>/dev/null || exit 99
+			sleep 0.05
+		done
+		rc=0
+		"$@" || rc=$?
+		python3 -c "import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b\"<0>syslog-capture: end\", \"/dev/log\")"
+		wait "$pid"
+		exit $rc
+	' with_syslog "$dev" "$file" "$BATS_TEST_DIRNAME/syslog-capture" "$@"
+}
+
+# needs_root_ns REASON: skips the test unless root can make a mount namespace.
+needs_root_ns() {
+	if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+		skip "needs root and unshare -m: $1"
+	fi
+}

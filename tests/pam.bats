@@ -17,8 +17,8 @@ setup() {
 	own_as "$ALICE_UID" "$MBOX"
 }
 
-@test "good login: served as the user, inside a PAM session" {
-	run pop_pam 'USER alice' 'PASS secret' STAT 'RETR 1' QUIT
+@test "good login: served as the user, inside a PAM session (--pam-session)" {
+	POP3D_ARGS=--pam-session run pop_pam 'USER alice' 'PASS secret' STAT 'RETR 1' QUIT
 	assert_success
 	assert_line --index 0 '+OK pop3d ready'
 	assert_line --index 1 '+OK send the password'
@@ -47,9 +47,32 @@ setup() {
 	assert_failure
 }
 
+@test "without --pam-session: credentials and account checks, but no PAM session" {
+	run pop_pam 'USER alice' 'PASS secret' STAT QUIT
+	assert_success
+	assert_line --regexp '^\+OK alice has 1 messages'
+	[ "$(cat "$T/status")" = 0 ]
+	run grep -o -E '^(acct|setcred-establish|open|close|setcred-delete) |pop3d: (login|session end) ' "$LOG"
+	assert_output "$(printf '%s\n' 'setcred-establish ' 'pop3d: login ' \
+		'pop3d: session end ' 'setcred-delete ')"
+	# The account stack still runs: an expired account is refused.
+	run pop_pam 'USER carol' 'PASS carolpw' QUIT
+	assert_line --regexp '^-ERR \[AUTH\] '
+	grep -q 'login failed user=carol .*reason=account expired or locked' "$LOG"
+}
+
+@test "--pam-session and --pam-service need the PAM backend" {
+	run "$POP3D" -a "file:$T/passwd" --pam-session </dev/null
+	assert_failure 2
+	assert_output 'pop3d: --pam-session needs --auth=pam'
+	run "$POP3D" -a "file:$T/passwd" -s pop3 </dev/null
+	assert_failure 2
+	assert_output 'pop3d: --pam-service needs --auth=pam'
+}
+
 @test "PAM_RHOST is the peer (TCPREMOTEIP under tcpserver)" {
 	printf 'USER alice\r\nPASS secret\r\nQUIT\r\n' |
-		TCPREMOTEIP=192.0.2.7 cw_root "$POP3D" -d -m "$T/mail/%u" 2>>"$LOG" >/dev/null
+		TCPREMOTEIP=192.0.2.7 cw_root "$POP3D" -d --pam-session -m "$T/mail/%u" 2>>"$LOG" >/dev/null
 	run grep -c '^open user=alice rhost=192.0.2.7 ruser=- tty=pop3 ' "$LOG"
 	assert_output 1
 	run grep -c 'pop3d: session=[0-9a-f]* login user=alice peer=192.0.2.7 ' "$LOG"
@@ -101,7 +124,7 @@ setup() {
 }
 
 @test "an expired account is refused like a bad password, the log says why" {
-	run pop_pam 'USER carol' 'PASS carolpw' QUIT
+	POP3D_ARGS=--pam-session run pop_pam 'USER carol' 'PASS carolpw' QUIT
 	assert_line --index 2 '-ERR [AUTH] authentication failed'
 	run grep -c 'pop3d: session=[0-9a-f]* login failed user=carol peer=local method=USER reason=account expired or locked$' "$LOG"
 	assert_output 1
@@ -128,7 +151,7 @@ setup() {
 }
 
 @test "root is never served, whatever --min-uid says" {
-	POP3D_ARGS=--min-uid=0 run pop_pam 'USER root' 'PASS rootpw' QUIT
+	POP3D_ARGS='--min-uid=0 --pam-session' run pop_pam 'USER root' 'PASS rootpw' QUIT
 	assert_line --index 2 '-ERR [AUTH] authentication failed'
 	run grep -c 'pop3d: session=[0-9a-f]* login failed user=root peer=local method=USER reason=uid 0 is never served$' "$LOG"
 	assert_output 1
@@ -155,10 +178,10 @@ setup() {
 @test "a mailbox owned by another user is refused" {
 	needs_root "giving the mailbox to another uid"
 	own_as "$BOB_UID" "$MBOX"
-	run pop_pam 'USER alice' 'PASS secret' STAT
+	POP3D_ARGS=--pam-session run pop_pam 'USER alice' 'PASS secret' STAT
 	assert_line --index 2 '-ERR [SYS/PERM] cannot open the mailbox'
 	[ "$(cat "$T/status")" = 1 ]
-	run grep -c "login user=alice peer=local: mailbox $MBOX: not a regular file owned by the user" "$LOG"
+	run grep -c "login user=alice peer=local: mailbox $MBOX: owned by uid $BOB_UID, not by the user (uid $ALICE_UID): chown $ALICE_UID $MBOX\$" "$LOG"
 	assert_output 1
 	# The PAM session was opened for the login, and is closed all the same.
 	run grep -c '^close user=alice ' "$LOG"
@@ -179,7 +202,7 @@ setup() {
 	mv "$T/pam/pop3" "$T/pam/mypop"
 	# pam_matrix's account check wants the service named in its passdb.
 	sed -i 's/^alice:secret:pop3$/alice:secret:mypop/' "$T/passdb"
-	POP3D_ARGS='-s mypop' run pop_pam 'USER alice' 'PASS secret' QUIT
+	POP3D_ARGS='-s mypop --pam-session' run pop_pam 'USER alice' 'PASS secret' QUIT
 	assert_line --index 2 --regexp '^\+OK alice has 1 messages'
 	run grep -c '^open user=alice .* service=mypop ' "$LOG"
 	assert_output 1
@@ -216,7 +239,7 @@ setup() {
 		as=(setpriv --reuid="$ALICE_UID" --regid="$ALICE_UID" --clear-groups)
 	fi
 	printf 'USER bob\r\nPASS hunter2\r\nUSER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' >"$T/in"
-	cw "${as[@]}" "$POP3D" -d -m "$T/mail/%u" --min-uid="$ALICE_UID" \
+	cw "${as[@]}" "$POP3D" -d --pam-session -m "$T/mail/%u" --min-uid="$ALICE_UID" \
 		<"$T/in" >"$T/out" 2>>"$LOG"
 	run tr -d '\r' <"$T/out"
 	assert_line --index 2 "-ERR [AUTH] this server serves only the account it runs as"

@@ -29,7 +29,7 @@ setup() {
 start_session() {
 	mkfifo "$T/fifo"
 	cw_env
-	env "${CW_ENV[@]}" "$POP3D" -d -m "$T/mail/%u" -t 10 "$@" <"$T/fifo" >"$T/out" 2>>"$LOG" &
+	env "${CW_ENV[@]}" "$POP3D" -d --pam-session -m "$T/mail/%u" -t 10 "$@" <"$T/fifo" >"$T/out" 2>>"$LOG" &
 	MONITOR=$!
 	exec 5>"$T/fifo"
 }
@@ -204,7 +204,7 @@ setup_system() {
 @test "pam.d/pop3 with the system's pam_unix: login, served from /var/mail, logged to syslog" {
 	setup_system
 	printf 'USER alice\r\nPASS letmein\r\nSTAT\r\nDELE 2\r\nQUIT\r\n' >"$T/in"
-	run in_namespace -d
+	run in_namespace -d --pam-session
 	assert_success
 	run tr -d '\r' <"$T/out"
 	assert_line --index 2 --regexp '^\+OK alice has 2 messages'

@@ -27,7 +27,7 @@ teardown() {
 }
 
 @test "PAM over implicit TLS: relay, monitor and user's process; the session closes after the last reply" {
-	SERVE_AS=cw_root serve -a pam --tls=implicit $TLS_FILES
+	SERVE_AS=cw_root serve -a pam --pam-session --tls=implicit $TLS_FILES
 	run s_client <<<$'USER alice\nPASS secret\nRETR 1\nQUIT'
 	assert_line --index 0 '+OK pop3d ready'
 	assert_line --regexp '^\+OK alice has 1 messages'

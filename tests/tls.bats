@@ -14,6 +14,7 @@ setup() {
 
 teardown() {
 	stop_server
+	safe_cleanup
 }
 
 # The reply to RETR 2 / the message as a client stores it (LF lines).
@@ -196,14 +197,16 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 	done
 }
 
-@test "--tls-key: refused when group or others may read it" {
-	chmod 640 "$T/pki/key.pem"
-	run "$POP3D" -a "file:$T/passwd" --tls=implicit $TLS_FILES -d </dev/null
-	assert_failure 2
-	assert_output --partial 'no group or other permissions'
+@test "--tls-key: refused when others may read it or its group may write it" {
+	for mode in 644 660; do
+		chmod $mode "$T/pki/key.pem"
+		run "$POP3D" -a "file:$T/passwd" --tls=implicit $TLS_FILES -d </dev/null
+		assert_failure 2
+		assert_output --partial 'others may not read and its group may not write'
+	done
 }
 
-@test "TLS settings: checked when TLS is on, ignored when off" {
+@test "TLS settings: checked when TLS is on, refused when off" {
 	run "$POP3D" -a "file:$T/passwd" --tls=stls -d </dev/null
 	assert_failure 2
 	assert_output --partial 'needs --tls-cert and --tls-key'
@@ -214,10 +217,10 @@ mpop_conf() {	# mpop_conf STARTTLS: an mpop configuration for $PORT
 	assert_output --partial 'no usable cipher'
 	run "$POP3D" -a "file:$T/passwd" --tls=bogus </dev/null
 	assert_failure 2
-	# Off: the certificate options are accepted and unused.
-	POP3D_ARGS="--tls-cert=/nonexistent --tls-key=/nonexistent" run pop STAT QUIT
-	assert_success
-	assert_line --index 2 --regexp '^\+OK alice has 2 messages'
+	# Off: a certificate option would be unused, which is a mistake.
+	POP3D_ARGS="--tls-cert=/nonexistent --tls-key=/nonexistent" run pop_raw </dev/null
+	assert_failure 2
+	assert_output 'pop3d: --tls-cert needs --tls=stls or --tls=implicit'
 }
 
 # The shipped examples, run as shipped apart from the paths: the binary,
@@ -317,6 +320,126 @@ deployed_args() {	# the pop3d arguments of an example's command line
 	assert_line --regexp '^\+OK bye'
 	wait_for_text "$T/server.log" 'tls=no'
 	grep -q -E '^pop3d: session=[0-9a-f]{12} login user=alice .* tls=no failures=0$' "$T/server.log"
+}
+
+# ---- keys the Debian and certbot way (as root) -------------------------------
+
+# safe_base: a directory whose every ancestor only root may write ($T is
+# under /tmp, which everyone may): $SAFE, removed by safe_cleanup.
+safe_base() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: keys owned by root in root's directories"
+	SAFE=$(mktemp -d /var/lib/pop3d-test.XXXXXX)
+	chmod 755 "$SAFE"
+}
+
+safe_cleanup() {
+	if [ -n "${SAFE:-}" ] && [ -d "$SAFE" ]; then
+		rm -rf "$SAFE"
+	fi
+}
+
+# letsencrypt: certbot's layout under $SAFE/letsencrypt, the live/ names
+# relative links into archive/, as certbot makes them.
+letsencrypt() {
+	local le=$SAFE/letsencrypt
+	mkdir -p "$le/live/pop.test" "$le/archive/pop.test"
+	chmod 700 "$le/archive" "$le/live"
+	cp "$T/pki/key.pem" "$le/archive/pop.test/privkey1.pem"
+	cp "$T/pki/cert.pem" "$le/archive/pop.test/fullchain1.pem"
+	chmod 600 "$le/archive/pop.test/privkey1.pem"
+	ln -s ../../archive/pop.test/privkey1.pem "$le/live/pop.test/privkey.pem"
+	ln -s ../../archive/pop.test/fullchain1.pem "$le/live/pop.test/fullchain.pem"
+	LE_FILES="--tls-cert=$le/live/pop.test/fullchain.pem --tls-key=$le/live/pop.test/privkey.pem"
+}
+
+# tls_check ARG...: pop3d's TLS configuration alone (no client: status 1
+# when it started, 2 when it refused); the -d log in $output.
+tls_check() {
+	run "$POP3D" -a "file:$T/passwd" -d --tls=implicit "$@" </dev/null
+}
+
+@test "a certbot key: live/NAME/privkey.pem -> ../../archive/NAME/privkey1.pem, all root's" {
+	safe_base
+	letsencrypt
+	serve --tls=implicit $LE_FILES
+	run bash -c "curl -sS --cacert '$CA' -u alice:secret pop3s://127.0.0.1:$PORT/2 | tr -d '\r'"
+	assert_success
+	assert_output "$MSG2"
+	stop_server
+	safe_cleanup
+}
+
+@test "a key through a link is refused when a directory on the way others may write: group-writable, /tmp" {
+	safe_base
+	letsencrypt
+	chmod g+w "$SAFE/letsencrypt/live/pop.test"
+	tls_check $LE_FILES
+	assert_failure 2
+	assert_output --partial "TLS key $SAFE/letsencrypt/live/pop.test/privkey.pem: refused: it is reached through a symbolic link, and the directory $SAFE/letsencrypt/live/pop.test (uid 0, mode 0775) on the way may be changed by others than root"
+	chmod g-w "$SAFE/letsencrypt/live/pop.test"
+	# The archive behind the link, too.
+	chmod o+w "$SAFE/letsencrypt/archive"
+	tls_check $LE_FILES
+	assert_failure 2
+	assert_output --partial "the directory $SAFE/letsencrypt/archive (uid 0, mode 0702)"
+	chmod o-w "$SAFE/letsencrypt/archive"
+	# A link to a key under /tmp (sticky and world-writable).
+	ln -s "$T/pki/key.pem" "$SAFE/tmpkey.pem"
+	tls_check --tls-cert="$T/pki/cert.pem" --tls-key="$SAFE/tmpkey.pem"
+	assert_failure 2
+	assert_output --regexp "the directory /tmp \(uid 0, mode 1777\) on the way may be changed by others than root"
+	# The same key named directly, not through a link, is taken as before.
+	tls_check $TLS_FILES
+	assert_failure 1
+	refute_output --partial 'TLS key'
+	safe_cleanup
+}
+
+@test "Debian's 0640 root:ssl-cert key is used and its group logged; group-writable, other-readable or not root's is refused" {
+	safe_base
+	mkdir -m 755 "$SAFE/private"
+	cp "$T/pki/key.pem" "$SAFE/private/pop3d.key"
+	chgrp "$TEST_GID" "$SAFE/private/pop3d.key"
+	chmod 640 "$SAFE/private/pop3d.key"
+	local files="--tls-cert=$T/pki/cert.pem --tls-key=$SAFE/private/pop3d.key"
+	tls_check $files
+	assert_failure 1
+	assert_output --partial "TLS key $SAFE/private/pop3d.key: readable by group "
+	assert_output --partial "(gid $TEST_GID)"
+	for mode in 660 644 604 600; do
+		chmod "$mode" "$SAFE/private/pop3d.key"
+		[ $mode = 600 ] && chown "$TEST_UID" "$SAFE/private/pop3d.key"
+		tls_check $files
+		assert_failure 2
+		assert_output --partial "TLS key $SAFE/private/pop3d.key: refused: it must be a regular file owned by root that others may not read and its group may not write"
+	done
+	safe_cleanup
+}
+
+# tls_refused MESSAGE ARG...: pop3d refuses the TLS settings ARG... and
+# its log says MESSAGE.
+tls_refused() {
+	local message=$1
+	shift
+	tls_check "$@"
+	assert_failure 2
+	assert_output --partial "$message"
+}
+
+@test "a missing or wrong certificate or key: the file named and what is wrong with it" {
+	: >"$T/empty.pem"
+	tls_refused "TLS: no certificate in $T/empty.pem" \
+		--tls-cert="$T/empty.pem" --tls-key="$T/pki/key.pem"
+	tls_refused "TLS: $T/pki/key.pem holds a private key, not a certificate" \
+		--tls-cert="$T/pki/key.pem" --tls-key="$T/pki/key.pem"
+	tls_refused "TLS certificate $T/nonexistent.pem: No such file or directory" \
+		--tls-cert="$T/nonexistent.pem" --tls-key="$T/pki/key.pem"
+	cp "$T/pki/cert.pem" "$T/pki/certcopy.pem"
+	chmod 600 "$T/pki/certcopy.pem"
+	tls_refused "TLS: $T/pki/certcopy.pem holds a certificate, not a private key" \
+		--tls-cert="$T/pki/cert.pem" --tls-key="$T/pki/certcopy.pem"
+	tls_refused "TLS: the key $T/pki/key.pem does not match the certificate $T/pki/ca.pem" \
+		--tls-cert="$T/pki/ca.pem" --tls-key="$T/pki/key.pem"
 }
 
 # memscan PID PATTERN-HEX...: the patterns (hex bytes) found anywhere in
