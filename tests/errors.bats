@@ -361,7 +361,7 @@ startup_cases() {
 	"$POP3D" --tls=off --bogus 2>&1 </dev/null | grep -qx 'pop3d: unknown option --bogus (pop3d --help lists the options)'
 	if [ "$(id -u)" -eq 0 ]; then
 		run -2 with_syslog "$T/syslog" "$POP3D" --tls=starttls </dev/null
-		grep -q 'pop3d\[[0-9]*\]: bad --tls: starttls (off, stls or implicit)$' "$T/syslog"
+		grep -q 'pop3d\[[0-9]*\]: session=[0-9a-f]* bad --tls: starttls (off, stls or implicit)$' "$T/syslog"
 	fi
 	# --help still prints the usage, to stdout.
 	run -0 --separate-stderr "$POP3D" --help

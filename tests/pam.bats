@@ -52,7 +52,8 @@ setup() {
 	assert_success
 	assert_line --regexp '^\+OK alice has 1 messages'
 	[ "$(cat "$T/status")" = 0 ]
-	run grep -o -E '^(acct|setcred-establish|open|close|setcred-delete) |pop3d: (login|session end) ' "$LOG"
+	run bash -c "grep -o -E '^(acct|setcred-establish|open|close|setcred-delete) |pop3d: session=[0-9a-f]{12} (login|session end) ' '$LOG' |
+		sed 's/session=[0-9a-f]* //'"
 	assert_output "$(printf '%s\n' 'setcred-establish ' 'pop3d: login ' \
 		'pop3d: session end ' 'setcred-delete ')"
 	# The account stack still runs: an expired account is refused.
