@@ -278,8 +278,9 @@ refused() {
 	{ printf 'PROXY TCP4 192.0.2.7 127.0.0.1 4000 110\r\n'
 	  printf 'USER alice\r\nPASS secret\r\nQUIT\r\n'; } |
 		TCPREMOTEIP=127.0.0.1 cw_root "$POP3D" -d -m "$T/mail/%u" \
-		--proxy-trusted=127.0.0.1 --plaintext=always 2>>"$LOG" >/dev/null
-	run grep -c '^open user=alice rhost=192.0.2.7 ruser=alice tty=pop3 ' "$LOG"
+		--proxy-trusted=127.0.0.1 --plaintext=always --pam-session \
+		2>>"$LOG" >/dev/null
+	run grep -c '^open user=alice rhost=192.0.2.7 ruser=- tty=pop3 ' "$LOG"
 	assert_output 1
 	run grep -c '^pop3d: session=[0-9a-f]* login user=alice peer=192.0.2.7 ' "$LOG"
 	assert_output 1
