@@ -113,7 +113,13 @@ setup() {
 	# Each failure is padded to LOGIN_FAILURE_DELAY_MS (1 s) after PASS;
 	# the rest is starting the process, the same for both.
 	[ "$a" -ge 1000 ] && [ "$b" -ge 1000 ]
-	[ $((a > b ? a - b : b - a)) -lt 400 ]
+	# Under valgrind the password check itself (pam_matrix hashing, 20-50
+	# times slower) can outlast the 1 s pad, so the two times say how slow
+	# valgrind is, not whether pop3d pads: the equality is checked natively
+	# (plain and ASan runs).
+	if [ -z "${VALGRIND_LOGS:-}" ]; then
+		[ $((a > b ? a - b : b - a)) -lt 400 ]
+	fi
 	# The log names the account that exists and not the name that does
 	# not (it may be a password typed into USER); no password, no session.
 	run grep -c 'pop3d: session=[0-9a-f]* login failed user=alice peer=local method=USER reason=bad credentials$' "$LOG"
