@@ -10,6 +10,11 @@
  *                                however busy the client; writes wait no
  *                                longer than t (a second at least).  NULL:
  *                                none (io_init sets none)
+ *   io_deadline(t, from, ms)     t = from + ms (CLOCK_MONOTONIC; from NULL:
+ *                                now): the one deadline arithmetic of pop3d
+ *   io_ms_left(t)                milliseconds from now to t (<= 0: passed)
+ *   io_wait(fd, events, limit)   poll fd for events until limit (NULL: no
+ *                                limit); false once limit has passed
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
@@ -69,6 +74,9 @@ struct io_transport {
 void io_init(int in, int out, int timeout);
 void io_set_timeout(int timeout);
 void io_set_deadline(const struct timespec *t);
+void io_deadline(struct timespec *t, const struct timespec *from, long long ms);
+long long io_ms_left(const struct timespec *t);
+bool io_wait(int fd, short events, const struct timespec *limit);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);
