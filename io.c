@@ -366,20 +366,17 @@ void io_add_sent(unsigned long long n)
 	sent += n;
 }
 
-char *io_space(size_t n)
+char *io_space(size_t *room)
 {
-	if (n > sizeof(outbuf))
-		abort();
-	if (sizeof(outbuf) - out_len < n)
+	if (sizeof(outbuf) - out_len < IO_SPACE_MIN)
 		io_flush();
+	*room = sizeof(outbuf) - out_len;
 	return outbuf + out_len;
 }
 
 void io_commit(size_t n)
 {
 	out_len += n;
-	if (out_len >= OUTPUT_FLUSH)
-		io_flush();
 }
 
 void io_put(const char *s, size_t n)

@@ -29,7 +29,10 @@
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
  *   io_put/io_printf             queue reply bytes
- *   io_space(n) / io_commit(n)   write straight into the output buffer
+ *   io_space(&room) / io_commit(n)  write straight into the output
+ *                                buffer: room >= IO_SPACE_MIN bytes free
+ *                                (flushed first when fewer are), n of
+ *                                them used
  *   io_flush()                   write everything queued; false on failure
  *   io_set_transport(t)          read/write through t (TLS) instead of the fds
  *   io_discard_input()           forget unread input (STLS, RFC 2595 section 4)
@@ -71,6 +74,10 @@ struct io_transport {
 	bool (*pending)(void);
 };
 
+/* The least io_space() leaves free: room for a doubled dot, a byte of a
+ * line and its CRLF, so that a writer always makes progress. */
+#define IO_SPACE_MIN		4
+
 /* Input read ahead of the current line; a whole buffer of it at most. */
 #define IO_INPUT_BUFFER		4096
 
@@ -87,7 +94,7 @@ bool io_pending(void);
 void io_put(const char *s, size_t n);
 void io_puts(const char *s);
 void io_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *io_space(size_t n);
+char *io_space(size_t *room);
 void io_commit(size_t n);
 bool io_flush(void);
 void io_set_transport(const struct io_transport *t);
