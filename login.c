@@ -152,7 +152,7 @@ out:
 }
 
 /* RFC 1939 section 6: QUIT in AUTHORIZATION ends without UPDATE. */
-static enum session_outcome cmd_quit(struct session *c)
+static enum session_outcome cmd_quit_early(struct session *c)
 {
 	if (!session_want_args(c, 0, 0))
 		return SESSION_FAILED;
@@ -183,7 +183,7 @@ static const struct session_command authorization[] = {
 	{ "USER", cmd_user, false }, { "PASS", cmd_pass, true },
 	{ "STLS", cmd_stls, false }, { "APOP", cmd_apop, false },
 	{ "AUTH", cmd_auth, false }, { "CAPA", session_capa, false },
-	{ "QUIT", cmd_quit, false },
+	{ "QUIT", cmd_quit_early, false },
 	{ "STAT", NULL, false }, { "LIST", NULL, false }, { "RETR", NULL, false },
 	{ "DELE", NULL, false }, { "NOOP", NULL, false }, { "RSET", NULL, false },
 	{ "TOP", NULL, false }, { "UIDL", NULL, false },

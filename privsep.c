@@ -45,7 +45,7 @@ static bool proxy_checked;	/* the first record's client is taken */
 static char client[ADDR_TEXT];	/* from the PROXY header; "" if none */
 static pid_t child = -1;
 static int rec_fd = -1, verdict_fd = -1, relay_fd = -1;
-static struct login_record rec;	/* static: 4 KiB, and wiped after use */
+static struct login_record rec;	/* static: 8 KiB, and wiped after use */
 static char tls_info[TLS_DESCRIPTION_MAX] = "no";
 
 /* mkdir -p, each new directory 0755: the chroot must be reachable by the
@@ -203,7 +203,7 @@ static void end_login_process(const struct timespec *limit)
  * else is treated as a broken connection.  Every field of struct
  * credentials must be checked here, and none may be a pointer: the login
  * process is not trusted with root's memory. */
-static bool record_ok(const struct login_record *r)
+static bool record_valid(const struct login_record *r)
 {
 	const char *t = r->tls_info;
 	if (r->end < END_LOGIN || r->end > END_PROXY_MISPLACED ||
@@ -266,7 +266,7 @@ enum session_end privsep_next(struct credentials *creds)
 		end_login_process(NULL);
 		return late ? END_TIMEOUT : END_IOERR;
 	}
-	if (!take_client(&rec) || !record_ok(&rec)) {
+	if (!take_client(&rec) || !record_valid(&rec)) {
 		log_msg(LOG_ERR, "login process: malformed login record: "
 		    "killed");
 		client[0] = '\0';
