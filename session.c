@@ -2,8 +2,9 @@
  * session.c: the command loop, CAPA, and the TRANSACTION and UPDATE
  * states.  See session.h.
  *
- * Runs in: the user's session.  The loop and CAPA (session_run,
- * session_capa) also run the AUTHORIZATION table in the login process.
+ * Runs in: the user's session.
+ * (The loop and CAPA, session_run and session_capa, also run the
+ * AUTHORIZATION table in the login process: login.c.)
  */
 #include "session.h"
 #include "state.h"
