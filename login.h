@@ -18,27 +18,6 @@
  *       into rec, for the process that serves the user
  *   login_authorize(p, creds)  one run of the AUTHORIZATION state's command
  *       table (the session fuzzer calls it)
- *
- * The records cross a pipe between processes that do not trust each other,
- * so they are fixed-size and hold no pointer:
- *   login process -> parent (struct login_record), one per attempt:
- *       end      END_LOGIN, or how the session ended before a login
- *       tls      TLS is active, so the login process will stay as relay
- *       tls_info its protocol and cipher for the log (tls_describe), a
- *                bounded printable string
- *       sent     octets the login process has written to the client
- *       creds    user and password, NUL-terminated (END_LOGIN only)
- *       pending  count of the input bytes read after the PASS line, and
- *       input    those bytes (pipelined commands), at most IO_INPUT_BUFFER
- *       queued, output  replies not sent yet (the greeting and those before
- *                PASS), at most as much: the user's process sends them
- *                with its own, so pipelined replies still leave together
- *       client   the client's address from the PROXY header, numeric and
- *                NUL-terminated, or empty (no header, or it names none)
- *   parent -> login process (struct verdict), one per END_LOGIN:
- *       ok       the login succeeded: hand over the client
- *       last     (failure) this was the last attempt: end after the reply
- *       reply    (failure) the line to send to the client
  */
 #ifndef POP3D_LOGIN_H
 #define POP3D_LOGIN_H
@@ -67,22 +46,29 @@ struct login_config {
 	struct timespec deadline;	/* (privsep_start) of AUTHORIZATION */
 };
 
+/* The records cross a pipe between processes that do not trust each other,
+ * so they are fixed-size and hold no pointer.  Login process -> parent, one
+ * per attempt: */
 struct login_record {
-	int end;		/* enum session_end */
-	bool tls;
-	char tls_info[TLS_DESCRIPTION_MAX];
-	unsigned long long sent;
-	struct credentials creds;
-	size_t pending;
-	char input[IO_INPUT_BUFFER];
-	size_t queued;
-	char output[IO_INPUT_BUFFER];
-	char client[ADDR_TEXT];
+	int end;		/* END_LOGIN, or how it ended before a login */
+	bool tls;		/* TLS is active: the login process will relay */
+	char tls_info[TLS_DESCRIPTION_MAX];	/* tls_describe, for the log */
+	unsigned long long sent;	/* octets written to the client */
+	struct credentials creds;	/* NUL-terminated (END_LOGIN only) */
+	size_t pending;		/* input read after the PASS line (pipelined */
+	char input[IO_INPUT_BUFFER];	/* commands) */
+	size_t queued;		/* replies not sent yet (the greeting, those */
+	char output[IO_INPUT_BUFFER];	/* before PASS): the user's process
+				 * sends them with its own, so pipelined
+				 * replies still leave together */
+	char client[ADDR_TEXT];	/* from the PROXY header, numeric; "" if none */
 };
 
+/* Parent -> login process, one per END_LOGIN. */
 struct verdict {
-	bool ok, last;
-	char reply[128];
+	bool ok;		/* the login succeeded: hand over the client */
+	bool last;		/* (failure) the last attempt: end after reply */
+	char reply[128];	/* (failure) the line to send to the client */
 };
 
 _Noreturn void login_run(const struct login_config *cfg,
