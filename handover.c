@@ -7,6 +7,7 @@
 /* memfd_create (Linux). */
 #define _GNU_SOURCE
 #include "handover.h"
+#include "fdio.h"
 #include "log.h"
 
 #include <errno.h>
@@ -66,20 +67,6 @@ static int move_high(int fd)
 	return n;
 }
 
-static bool write_record(int fd, const struct handover *h)
-{
-	const char *p = (const char *)h;
-	for (size_t done = 0; done < sizeof(*h); ) {
-		ssize_t r = write(fd, p + done, sizeof(*h) - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		done += (size_t)r;
-	}
-	return lseek(fd, 0, SEEK_SET) == 0;
-}
-
 /* An anonymous file (no name anyone else could open) holding the record. */
 static int record_file(const struct handover *h)
 {
@@ -91,7 +78,7 @@ static int record_file(const struct handover *h)
 	if (f)
 		fclose(f);
 #endif
-	if (fd >= 0 && !write_record(fd, h)) {
+	if (fd >= 0 && !fdio_pwrite_all(fd, h, sizeof(*h), 0)) {
 		close(fd);
 		fd = -1;
 	}

@@ -6,6 +6,7 @@
 /* getresgid (Linux). */
 #define _GNU_SOURCE
 #include "user.h"
+#include "fdio.h"
 #include "handover.h"
 #include "io.h"
 #include "lock.h"
@@ -14,7 +15,6 @@
 #include "privsep.h"
 #include "session.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,23 +102,6 @@ int user_serve(const struct user_session *u)
 	return end == END_QUIT ? 0 : 1;
 }
 
-/* The record on fd 3 (handover.h). */
-static bool read_record(struct handover *h)
-{
-	char *p = (char *)h;
-	size_t done = 0;
-	while (done < sizeof(*h)) {
-		ssize_t r = read(HANDOVER_RECORD_FD, p + done, sizeof(*h) - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		done += (size_t)r;
-	}
-	close(HANDOVER_RECORD_FD);
-	return done == sizeof(*h);
-}
-
 #define TERMINATED(a)	(memchr((a), '\0', sizeof(a)) != NULL)
 
 /* The record read and checked for bounds (it comes from the user's own
@@ -132,7 +115,9 @@ static bool receive(struct handover *h)
 		log_msg(LOG_ERR, HANDOVER_ARG " refused: it never runs as root");
 		return false;
 	}
-	if (!read_record(h) ||
+	bool whole = fdio_pread_all(HANDOVER_RECORD_FD, h, sizeof(*h), 0);
+	close(HANDOVER_RECORD_FD);
+	if (!whole ||
 	    memcmp(h->magic, HANDOVER_MAGIC, sizeof(HANDOVER_MAGIC)) != 0 ||
 	    !TERMINATED(h->name) || !TERMINATED(h->mailbox) ||
 	    !TERMINATED(h->plan.path) || !TERMINATED(h->plan.fallback) ||
