@@ -631,13 +631,8 @@ static void use_client(const char *client)
  * the same time however long the backend took to say no. */
 static void pause_until(const struct timespec *t0, long ms)
 {
-	struct timespec ts = *t0;
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts;
+	io_deadline(&ts, t0, ms);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
 	    EINTR)
 		;
@@ -830,6 +825,6 @@ int main(int argc, char **argv)
 		lock_set_group(opt.privs.lock_gid);
 	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
 	struct user_session u = { &acct, path, opt.uidl, peer, creds.method,
-	    privsep_tls(), failures };
+	    privsep_tls(), failures, privsep_policy() };
 	return user_serve(&u);
 }

@@ -66,16 +66,7 @@ int user_serve(const struct user_session *u)
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
-		if (st == MB_INUSE)
-			io_puts("-ERR [IN-USE] the mailbox is in use by another "
-			    "POP3 session\r\n");
-		else if (st == MB_TOOBIG)
-			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
-			    "serve\r\n");
-		else
-			io_printf("-ERR [%s] cannot open the mailbox\r\n",
-			    st == MB_SYSERR || st == MB_LOCKED ||
-			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
+		session_reply_status(st, SESSION_OPEN);
 		io_flush();
 		mailbox_close(&mb);
 		return 1;
@@ -91,7 +82,7 @@ int user_serve(const struct user_session *u)
 	    total);
 
 	struct stats stats = { 0 };
-	enum session_end end = session_transact(&mb, &stats);
+	enum session_end end = session_transact(&mb, &stats, u->login);
 	io_flush();
 	long long ms = log_session_ms();
 	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
@@ -172,7 +163,7 @@ int user_main(void)
 	mailbox_limits((size_t)h.max_messages, h.max_bytes);
 	if (h.lock_group)
 		lock_set_group(h.lock_gid);
-	privsep_resume(h.relay, h.login_pid, &h.policy, h.timeout);
+	privsep_resume(h.relay, h.login_pid, h.timeout);
 	io_add_sent(h.sent);
 	io_put(h.output, h.queued);
 	bool ok = io_preload(h.input, h.pending);
@@ -187,7 +178,7 @@ int user_main(void)
 		return 1;
 	}
 	struct user_session u = { &a, h.mailbox, (enum uidl_mode)h.uidl,
-	    h.peer, h.method, h.tls, h.failures };
+	    h.peer, h.method, h.tls, h.failures, &h.policy };
 	return user_serve(&u);
 }
 

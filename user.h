@@ -23,6 +23,7 @@
 #define POP3D_USER_H
 
 #include "auth.h"
+#include "session.h"
 #include "state.h"
 #include "uidl.h"
 
@@ -36,6 +37,7 @@ struct user_session {
 	const char *method;	/* "USER", "PLAIN" or "APOP" */
 	const char *tls;	/* tls_describe()'s text, "no" without TLS */
 	int failures;		/* failed logins before this one */
+	const struct policy *login;	/* the login's, for CAPA */
 };
 
 int user_main(void);
