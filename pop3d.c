@@ -696,7 +696,7 @@ static void start(int argc, char **argv)
 	if (apop_enabled())
 		snprintf(greeting, sizeof(greeting), "+OK pop3d ready %s\r\n",
 		    apop_greeting());
-	struct privsep_config ps = {
+	struct login_config ps = {
 		.policy.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
 		.policy.apop = apop_enabled(),

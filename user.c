@@ -12,7 +12,6 @@
 #include "lock.h"
 #include "log.h"
 #include "mailbox.h"
-#include "privsep.h"
 #include "session.h"
 
 #include <fcntl.h>
@@ -163,7 +162,7 @@ int user_main(void)
 	mailbox_limits((size_t)h.max_messages, h.max_bytes);
 	if (h.lock_group)
 		lock_set_group(h.lock_gid);
-	privsep_resume(h.relay, h.login_pid, h.timeout);
+	io_init_relay(h.relay, h.login_pid, h.timeout);
 	io_add_sent(h.sent);
 	io_put(h.output, h.queued);
 	bool ok = io_preload(h.input, h.pending);
