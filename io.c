@@ -1,5 +1,6 @@
 /*
  * io.c: bounded line input and buffered reply output.  See io.h.
+ * Runs in: any process (library).
  */
 #include "io.h"
 #include "log.h"
