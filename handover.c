@@ -2,7 +2,8 @@
  * handover.c: the sending half of the handover (handover.h); user.c
  * receives.
  *
- * Runs in: the root parent (handover_exec: once it has become the user).
+ * Runs in: the root parent.
+ * (handover_exec: once it has become the user, before the exec.)
  */
 /* memfd_create (Linux). */
 #define _GNU_SOURCE

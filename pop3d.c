@@ -2,8 +2,9 @@
  * pop3d.c: the entry point, the options, and the root parent's part of a
  * session: the login loop and the start of the user's session.
  *
- * Runs in: the root parent (privs_start_session returns in the process
- * that is the user, which here only hands over: hand_over).
+ * Runs in: the root parent.
+ * (privs_start_session returns in the process that is the user, which
+ * here only hands over: hand_over.)
  *
  * One pop3d serves one connection on fd 0/1 (inetd, xinetd, tcpserver,
  * systemd Accept=yes) and exits.  Started as root, its processes and the

@@ -1,8 +1,9 @@
 /*
  * privs.c: root to the user.  See privs.h.
  *
- * Runs in: the root parent, up to the drop (the process that returns from
- * privs_start_session is the user's, or with PAM its child).
+ * Runs in: the root parent.
+ * (Up to the drop: the process that returns from privs_start_session is
+ * the user's, or with PAM its child.)
  */
 /* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
 #define _GNU_SOURCE
