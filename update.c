@@ -418,13 +418,19 @@ static enum prepared prepare(int fd, struct plan *j, char *buf,
 }
 
 /* 2. COPY: write the kept ranges from P on, fsync, phase TRUNCATE.  Bytes
- * below E come from the backup, unless it was just made (`fresh`): then
- * every kept byte is still at its place, read before it is overwritten. */
-static bool copy_phase(int fd, struct plan *j, char *buf, struct lock *lk,
-    bool fresh)
+ * below E come from the backup, checked first, unless it was just made
+ * (`fresh`): then every kept byte is still at its place, read before it
+ * is overwritten. */
+static bool copy_phase(int fd, struct plan *j, off_t size, char *buf,
+    struct lock *lk, bool fresh)
 {
 	struct stream out = { .begun = j->p, .done = j->p };
 	off_t dst = j->p, b = j->s + j->pad;
+	int there = fresh ? 1 : tail_present(fd, j, size, buf);
+	if (there == 0)
+		mismatch();
+	if (there <= 0)
+		return false;
 	for (size_t i = 0; i < j->ndel; i++) {
 		struct range r = journal_kept(j, i);
 		off_t k = fresh ? 0 : journal_backup_part(j, r);
@@ -476,8 +482,8 @@ static enum step replan(const struct plan *j, size_t own, struct range r,
 
 /* 3. TRUNCATE: cut the file at P+L.  Unless `verified`, the old tail and
  * the backup are read first: when they are gone the cut was made, and
- * anything beyond P+L is M (a read error is no answer: failed).  M beyond the backup: a new plan removes
- * [P+L, S+BL) and keeps it. */
+ * anything beyond P+L is M (a read error is no answer: failed).  M beyond
+ * the backup: a new plan removes [P+L, S+BL) and keeps it. */
 static enum step truncate_phase(int fd, struct plan *j, off_t size,
     bool verified, char *buf, struct plan *next)
 {
@@ -530,22 +536,14 @@ static bool run_plan(int fd, struct plan *j, char *buf, struct lock *lk,
 		enum step s;
 		if (fstat(fd, &st) < 0)
 			return false;
-		if (j->phase == PH_PREPARE)
-			s = roll_back(fd, j, st.st_size, buf, &next);
-		else {
-			if (j->phase == PH_COPY) {
-				int there = verified ? 1 :
-				    tail_present(fd, j, st.st_size, buf);
-				if (there == 0)
-					mismatch();
-				if (there <= 0 ||
-				    !copy_phase(fd, j, buf, lk, verified))
-					return false;
-				verified = true;
-			}
-			s = truncate_phase(fd, j, st.st_size, verified, buf,
-			    &next);
+		if (j->phase == PH_COPY) {
+			if (!copy_phase(fd, j, st.st_size, buf, lk, verified))
+				return false;
+			verified = true;
 		}
+		s = j->phase == PH_PREPARE ?
+		    roll_back(fd, j, st.st_size, buf, &next) :
+		    truncate_phase(fd, j, st.st_size, verified, buf, &next);
 		if (s == STEP_AGAIN)
 			continue;
 		if (s != STEP_NEXT)
