@@ -245,45 +245,57 @@ bool mailbox_at_boundary(const struct mailbox *mb, off_t start)
 	    b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
 }
 
-/* Copies in[0..n) to the connection: every line ends in one CRLF, whether
- * stored with LF or with CRLF (a CR elsewhere is data: mbox.h), and a '.'
- * starting a line is doubled (RFC 1939 section 3).  *bol says whether in[0]
- * starts a line, *cr whether the byte before in[0] was a CR; *lines, when
- * >= 0, counts down body lines and stops at zero; *sent counts the octets
- * sent, the doubled dots not included (the count "+OK n octets" promised). */
+/* Copies in[0..n) to the connection, as much as the output buffer takes
+ * (io_space); returns how much of in it took.  Every line ends in one CRLF,
+ * whether stored with LF or with CRLF (a CR elsewhere is data: mbox.h), and
+ * a '.' starting a line is doubled (RFC 1939 section 3).  *bol says whether
+ * in[0] starts a line, *cr whether the byte before in[0] was a CR; *lines,
+ * when >= 0, counts down body lines and stops at zero; *sent counts the
+ * octets sent, the doubled dots not included (the count "+OK n octets"
+ * promised).  The state is kept in locals: stores through out may alias
+ * anything a pointer points to. */
 static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines,
     uint64_t *sent)
 {
-	char *out = io_space(2 * n + 2);
+	size_t room;
+	char *out = io_space(&room);
 	size_t o = 0, i = 0, dots = 0;
-	while (i < n) {
-		if (*lines == 0)
-			break;
-		if (*bol && in[i] == '.') {
+	bool at_bol = *bol, after_cr = *cr;
+	long left = *lines;
+	/* Each turn needs room for a dot, a byte and a CRLF (IO_SPACE_MIN). */
+	while (i < n && left != 0 && room - o >= IO_SPACE_MIN) {
+		if (at_bol && in[i] == '.') {
 			out[o++] = '.';
 			dots++;
 		}
 		const char *lf = memchr(in + i, '\n', n - i);
 		size_t k = lf ? (size_t)(lf - (in + i)) : n - i;
+		if (k > room - o - 2) {		/* the rest of the line later */
+			k = room - o - 2;
+			lf = NULL;
+		}
 		memcpy(out + o, in + i, k);
 		o += k;
 		i += k;
 		if (k > 0)
-			*cr = in[i - 1] == '\r';
+			after_cr = in[i - 1] == '\r';
 		if (lf) {
-			if (!*cr)
+			if (!after_cr)
 				out[o++] = '\r';
 			out[o++] = '\n';
-			*cr = false;
+			after_cr = false;
 			i++;
-			*bol = true;
-			if (*lines > 0)
-				(*lines)--;
+			at_bol = true;
+			if (left > 0)
+				left--;
 		} else {
-			*bol = false;
+			at_bol = false;
 		}
 	}
 	io_commit(o);
+	*bol = at_bol;
+	*cr = after_cr;
+	*lines = left;
 	*sent += o - dots;
 	return i;
 }
@@ -291,11 +303,15 @@ static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines,
 /* The block mailbox_send read last, kept for the next message: a client
  * that retrieves every message gets them through one pread per
  * SEND_BUFFER, not one or more per message.  It is a snapshot like any
- * read; every message sent from it is checked against the index first. */
+ * read; every message sent from it is checked against the index first.
+ * as_scanned: an fstat after the last read found the file as scanned
+ * (out of the clock tick of its last change), so the block holds the bytes
+ * the index was made from. */
 static struct {
 	char buf[SEND_BUFFER];
 	off_t base;
 	size_t len;
+	bool as_scanned;
 } ahead;
 
 /* Is there a blank line (the separator before the next From_ line) at
@@ -346,8 +362,10 @@ static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
     bool racy)
 {
 	struct stat now;
-	if (!racy && fstat(mb->fd, &now) == 0 && same_state(&now, before))
+	if (!racy && fstat(mb->fd, &now) == 0 && same_state(&now, before)) {
+		ahead.as_scanned = same_state(&now, &mb->st);
 		return true;
+	}
 	ahead.len = 0;
 	return messages_intact(mb, i, i + 1);
 }
@@ -355,18 +373,27 @@ static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 {
 	const struct message *m = &mb->msg[i];
-	/* The file changed since the scan (new mail, or a rewrite): the
-	 * message is verified again, and nothing read before is used. */
-	struct stat before;
-	if (file_changed(mb, &before)) {
-		ahead.len = 0;
-		if (!messages_intact(mb, i, i + 1))
-			return MB_CHANGED;
-	}
-	bool racy = changed_just_now(&before);
 	/* Read from the LF before the From_ line: the check that the message
 	 * is still where the index says comes with the first block. */
 	off_t from = m->start > 0 ? m->start - 1 : 0;
+	off_t stop = m->end < mb->scanned - 2 ? m->end + 2 : mb->scanned;
+	/* A message wholly inside a block read as scanned is sent from that
+	 * snapshot without asking the file again (no fstat per message for a
+	 * client that retrieves them all).  Else, when the file changed since
+	 * the scan (new mail, or a rewrite), the message is verified again,
+	 * and nothing read before is used. */
+	struct stat before = mb->st;
+	bool racy = false;
+	if (!ahead.as_scanned || from < ahead.base ||
+	    stop > ahead.base + (off_t)ahead.len) {
+		if (file_changed(mb, &before)) {
+			ahead.len = 0;
+			if (!messages_intact(mb, i, i + 1))
+				return MB_CHANGED;
+		}
+		racy = changed_just_now(&before);
+		ahead.as_scanned = !racy && same_state(&before, &mb->st);
+	}
 	struct reader r;
 	reader_init(&r, mb->fd, ahead.buf, sizeof(ahead.buf), from, mb->scanned);
 	if (from >= ahead.base && from < ahead.base + (off_t)ahead.len) {
@@ -376,9 +403,12 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	}
 	size_t want = m->end + 2 - from < (off_t)sizeof(ahead.buf) ?
 	    (size_t)(m->end + 2 - from) : sizeof(ahead.buf);
+	off_t had = r.base + (off_t)r.len;
 	size_t got = reader_fill(&r, want);
 	bool intact = in_place(mb, m, from, r.buf + r.pos, got);
 	off_t checked = r.base + (off_t)r.len;	/* read up to here so far */
+	if (checked != had)
+		ahead.as_scanned = false;	/* until an fstat after this read */
 	ahead.base = r.base;
 	ahead.len = r.len;
 	if (!intact) {
@@ -426,15 +456,12 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 			const char *q = r.buf + r.pos;
 			const char *e = memchr(q, '\n', avail);
 			size_t k = e ? (size_t)(e - q) + 1 : avail;
-			if (k > SEND_BUFFER / 2)
-				k = SEND_BUFFER / 2;
 			r.pos += emit(q, k, &bol, &cr, &all, &sent);
 		} while (!bol && (avail = reader_fill(&r, 1)) > 0);
 	}
 	/* The body, in large blocks. */
 	while (lines != 0 && (avail = reader_fill(&r, 1)) > 0)
-		r.pos += emit(r.buf + r.pos, avail < SEND_BUFFER / 2 ? avail :
-		    SEND_BUFFER / 2, &bol, &cr, &lines, &sent);
+		r.pos += emit(r.buf + r.pos, avail, &bol, &cr, &lines, &sent);
 	ahead.base = r.base;
 	ahead.len = r.len;
 	/* A last line without LF gets its CRLF below. */
@@ -443,6 +470,8 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	    octets == m->octets : octets <= m->octets;
 	/* Bytes read after the check may come from another file's state. */
 	bool reread = r.base + (off_t)r.len != checked;
+	if (reread)
+		ahead.as_scanned = false;	/* left_alone() may vouch again */
 	if (r.err || !whole || (reread && !left_alone(mb, i, &before, racy))) {
 		/* Cut short, or not what "+OK" promised: only ending the
 		 * session is honest. */
@@ -583,6 +612,7 @@ void mailbox_close(struct mailbox *mb)
 	/* The block read ahead belongs to this file: the next one opened may
 	 * get the same descriptor and offsets. */
 	ahead.len = 0;
+	ahead.as_scanned = false;
 	if (mb->fd >= 0)
 		close(mb->fd);
 	free(mb->msg);
