@@ -21,9 +21,9 @@
 /* The phase byte and the backup's digest, written by one pwrite and not
  * covered by the journal's checksum; then the fixed values. */
 #define PHASE_AT	16
-#define VALUES_AT	(PHASE_AT + 1 + DLEN + 7)
+#define VALUES_AT	(PHASE_AT + 1 + JOURNAL_DIGEST + 7)
 #define NVALUES		8
-#define HEAD_BYTES	(VALUES_AT + 8 * NVALUES + DLEN)
+#define HEAD_BYTES	(VALUES_AT + 8 * NVALUES + JOURNAL_DIGEST)
 
 void journal_put64(uint8_t *p, uint64_t v)
 {
@@ -49,7 +49,7 @@ static void journal_name(char *out, size_t size, uint64_t ino,
 }
 
 /* Kept range i: between deletion i and the next one (or S); may be empty. */
-struct range journal_kept(const struct plan *j, size_t i)
+struct range journal_kept(const struct journal_plan *j, size_t i)
 {
 	off_t from = j->del[i].from + j->del[i].len;
 	off_t to = i + 1 < j->ndel ? j->del[i + 1].from : j->s;
@@ -57,7 +57,7 @@ struct range journal_kept(const struct plan *j, size_t i)
 }
 
 /* The part of kept range r that is backed up: what lies below E. */
-off_t journal_backup_part(const struct plan *j, struct range r)
+off_t journal_backup_part(const struct journal_plan *j, struct range r)
 {
 	if (r.from >= j->e)
 		return 0;
@@ -65,7 +65,7 @@ off_t journal_backup_part(const struct plan *j, struct range r)
 }
 
 /* Checks the deletions and derives P and L. */
-bool journal_plan_check(struct plan *j)
+bool journal_plan_check(struct journal_plan *j)
 {
 	if (j->ndel == 0 || j->ndel > MAX_MESSAGES_LIMIT + 1 || j->s <= 0)
 		return false;
@@ -84,18 +84,18 @@ bool journal_plan_check(struct plan *j)
 
 /* ---- the journal file: small (the plan); the backup is in the mailbox -- */
 
-static void encode(const struct plan *j, uint8_t *h)
+static void encode(const struct journal_plan *j, uint8_t *h)
 {
 	memset(h, 0, HEAD_BYTES);
 	memcpy(h, MAGIC, PHASE_AT);
 	h[PHASE_AT] = (uint8_t)j->phase;
-	memcpy(h + PHASE_AT + 1, j->bsum, DLEN);
+	memcpy(h + PHASE_AT + 1, j->bsum, JOURNAL_DIGEST);
 	uint64_t v[NVALUES] = { j->dev, j->ino, (uint64_t)j->s,
 	    (uint64_t)j->e, (uint64_t)j->pad, (uint64_t)j->blen, j->redo,
 	    j->ndel };
 	for (int i = 0; i < NVALUES; i++)
 		journal_put64(h + VALUES_AT + 8 * i, v[i]);
-	memcpy(h + VALUES_AT + 8 * NVALUES, j->tail, DLEN);
+	memcpy(h + VALUES_AT + 8 * NVALUES, j->tail, JOURNAL_DIGEST);
 }
 
 /* The checksum covers all but the phase record (phase byte + digest). */
@@ -113,7 +113,7 @@ static void checksum(const uint8_t *h, const uint8_t *dels, size_t n,
 /* Writes the plan as the journal: a new file, fsync'ed, renamed over any
  * old journal, directory fsync'ed.  On failure nothing of it is left
  * behind (as far as unlink can see to it), and an old journal stays. */
-bool journal_write(struct plan *j)
+bool journal_write(struct journal_plan *j)
 {
 	char tmp[96], name[96];
 	journal_name(tmp, sizeof(tmp), j->ino, "new");
@@ -121,7 +121,7 @@ bool journal_write(struct plan *j)
 	int dfd = state_fd();
 	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
 		return false;
-	size_t n = 16 * j->ndel, size = HEAD_BYTES + n + DLEN;
+	size_t n = 16 * j->ndel, size = HEAD_BYTES + n + JOURNAL_DIGEST;
 	uint8_t *f = malloc(size);
 	if (!f)
 		return false;
@@ -152,11 +152,11 @@ bool journal_write(struct plan *j)
 }
 
 /* The next phase, durable: one pwrite of the phase record, fsync. */
-bool journal_phase(struct plan *j, char phase)
+bool journal_phase(struct journal_plan *j, char phase)
 {
-	uint8_t rec[1 + DLEN];
+	uint8_t rec[1 + JOURNAL_DIGEST];
 	rec[0] = (uint8_t)phase;
-	memcpy(rec + 1, j->bsum, DLEN);
+	memcpy(rec + 1, j->bsum, JOURNAL_DIGEST);
 	if (!fdio_pwrite_all(j->fd, rec, sizeof(rec), PHASE_AT) ||
 	    fsync(j->fd) < 0)
 		return false;
@@ -166,7 +166,7 @@ bool journal_phase(struct plan *j, char phase)
 
 /* Reads and checks the journal of the mailbox (dev, ino).  1: j is ready;
  * 0: there is none; -1: there is one that cannot be used (logged). */
-int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
+int journal_read(struct journal_plan *j, uint64_t dev, uint64_t ino)
 {
 	char name[96];
 	journal_name(name, sizeof(name), ino, "new");
@@ -177,7 +177,8 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	j->fd = fd;
-	uint8_t h[HEAD_BYTES], d[DLEN], want[DLEN], *dels = NULL;
+	uint8_t h[HEAD_BYTES], d[JOURNAL_DIGEST], want[JOURNAL_DIGEST];
+	uint8_t *dels = NULL;
 	struct stat st;
 	/* Another host may have written it last (netfs.h). */
 	if (!netfs_flush(fd) || fstat(fd, &st) < 0 ||
@@ -187,7 +188,7 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 		goto bad;
 	const uint8_t *v = h + VALUES_AT;
 	j->phase = (char)h[PHASE_AT];
-	memcpy(j->bsum, h + PHASE_AT + 1, DLEN);
+	memcpy(j->bsum, h + PHASE_AT + 1, JOURNAL_DIGEST);
 	j->dev = get64(v);
 	j->ino = get64(v + 8);
 	j->s = (off_t)get64(v + 16);
@@ -196,25 +197,25 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	j->blen = (off_t)get64(v + 40);
 	j->redo = get64(v + 48);
 	j->ndel = (size_t)get64(v + 56);
-	memcpy(j->tail, v + 64, DLEN);
+	memcpy(j->tail, v + 64, JOURNAL_DIGEST);
 	if (j->dev != dev)
 		log_msg(LOG_WARNING, "UPDATE journal %s/%s: the device number "
 		    "changed (remounted, or another host?); checking the mailbox's content",
 		    state_dir(), name);
 	if (j->ino != ino || j->ndel == 0 || j->ndel > MAX_MESSAGES_LIMIT + 1 ||
-	    (j->phase != PH_PREPARE && j->phase != PH_COPY &&
-	    j->phase != PH_TRUNCATE) || j->pad < 0 || j->pad > 2 ||
+	    (j->phase != JOURNAL_PREPARE && j->phase != JOURNAL_COPY &&
+	    j->phase != JOURNAL_TRUNCATE) || j->pad < 0 || j->pad > 2 ||
 	    j->blen < j->pad || j->s < 0 || j->blen > INT64_MAX / 2 - j->s ||
-	    st.st_size != HEAD_BYTES + 16 * (off_t)j->ndel + DLEN)
+	    st.st_size != HEAD_BYTES + 16 * (off_t)j->ndel + JOURNAL_DIGEST)
 		goto bad;
 	size_t n = 16 * j->ndel;
 	dels = malloc(n);
 	j->del = malloc(j->ndel * sizeof(*j->del));
 	if (!dels || !j->del || !fdio_pread_all(fd, dels, n, HEAD_BYTES) ||
-	    !fdio_pread_all(fd, d, DLEN, HEAD_BYTES + (off_t)n))
+	    !fdio_pread_all(fd, d, JOURNAL_DIGEST, HEAD_BYTES + (off_t)n))
 		goto bad;
 	checksum(h, dels, n, want);
-	if (memcmp(d, want, DLEN) != 0)
+	if (memcmp(d, want, JOURNAL_DIGEST) != 0)
 		goto bad;
 	for (size_t i = 0; i < j->ndel; i++)
 		j->del[i] = (struct range){ (off_t)get64(dels + 16 * i),
@@ -236,7 +237,7 @@ bad:
 	return -1;
 }
 
-void journal_free(struct plan *j)
+void journal_free(struct journal_plan *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
@@ -245,7 +246,7 @@ void journal_free(struct plan *j)
 	j->del = NULL;
 }
 
-bool journal_remove(struct plan *j)
+bool journal_remove(struct journal_plan *j)
 {
 	char name[96];
 	journal_name(name, sizeof(name), j->ino, "journal");

@@ -26,17 +26,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define DLEN		SHA256_BYTES
-#define PH_PREPARE	'P'	/* the backup is being appended */
-#define PH_COPY		'C'	/* the kept ranges are being copied */
-#define PH_TRUNCATE	'T'	/* the copy is durable: truncate */
+#define JOURNAL_DIGEST	SHA256_BYTES
+#define JOURNAL_PREPARE	'P'	/* the backup is being appended */
+#define JOURNAL_COPY	'C'	/* the kept ranges are being copied */
+#define JOURNAL_TRUNCATE 'T'	/* the copy is durable: truncate */
 
 /* A byte range of the mailbox. */
 struct range {
 	off_t from, len;
 };
 
-struct plan {
+struct journal_plan {
 	int fd;			/* the journal */
 	uint64_t dev, ino;
 	off_t s;		/* S: the file's size when planned */
@@ -46,20 +46,20 @@ struct plan {
 	uint64_t redo;		/* made by a recovery: never rolled back */
 	size_t ndel;
 	struct range *del;	/* ascending, disjoint, in [0, S) */
-	uint8_t tail[DLEN];	/* fingerprint of [P+L, S) */
-	uint8_t bsum[DLEN];	/* the backup's sampled digest (from COPY on) */
+	uint8_t tail[JOURNAL_DIGEST];	/* fingerprint of [P+L, S) */
+	uint8_t bsum[JOURNAL_DIGEST];	/* the backup's digest (COPY on) */
 	char phase;
 	off_t p, l;		/* derived */
 };
 
-bool journal_plan_check(struct plan *j);
-struct range journal_kept(const struct plan *j, size_t i);
-off_t journal_backup_part(const struct plan *j, struct range r);
-bool journal_write(struct plan *j);
-bool journal_phase(struct plan *j, char phase);
-int journal_read(struct plan *j, uint64_t dev, uint64_t ino);
-bool journal_remove(struct plan *j);
-void journal_free(struct plan *j);
+bool journal_plan_check(struct journal_plan *j);
+struct range journal_kept(const struct journal_plan *j, size_t i);
+off_t journal_backup_part(const struct journal_plan *j, struct range r);
+bool journal_write(struct journal_plan *j);
+bool journal_phase(struct journal_plan *j, char phase);
+int journal_read(struct journal_plan *j, uint64_t dev, uint64_t ino);
+bool journal_remove(struct journal_plan *j);
+void journal_free(struct journal_plan *j);
 void journal_put64(uint8_t *p, uint64_t v);
 
 #endif

@@ -151,7 +151,8 @@ static bool copy(int fd, off_t at, off_t to, off_t n, char *buf,
 
 /* The digest of plan j's backup [S, S+BL), read back from the file (a
  * recovery, which then copies from the backup too). */
-static bool backup_sum(int fd, const struct plan *j, char *buf, uint8_t *out)
+static bool backup_sum(int fd, const struct journal_plan *j, char *buf,
+    uint8_t *out)
 {
 	struct sampler sum;
 	sampler_begin(&sum, j->blen);
@@ -220,7 +221,7 @@ static off_t next_from(int fd, off_t lo, off_t hi, off_t size, char *buf)
 
 /* Fills in E, the padding, BL and the tail's fingerprint of a plan whose
  * deletions and S are set. */
-static bool plan_make(int fd, struct plan *j, char *buf)
+static bool plan_make(int fd, struct journal_plan *j, char *buf)
 {
 	if (!journal_plan_check(j))
 		return false;
@@ -252,9 +253,10 @@ static bool plan_make(int fd, struct plan *j, char *buf)
 
 /* Are the old tail [P+L, S) and the backup still there?  1 yes; 0 no
  * (truncated already, or other bytes there); -1 a read error. */
-static int tail_present(int fd, const struct plan *j, off_t size, char *buf)
+static int tail_present(int fd, const struct journal_plan *j, off_t size,
+    char *buf)
 {
-	uint8_t d[DLEN];
+	uint8_t d[JOURNAL_DIGEST];
 	if (size < j->s + j->blen)
 		return 0;
 	if (!tail_fingerprint(fd, j->p + j->l, j->s, buf, d))
@@ -268,7 +270,7 @@ static int tail_present(int fd, const struct plan *j, off_t size, char *buf)
 
 /* PREPARE: how long a prefix of file[S, size) is the backup's?  [0, S) is
  * intact, so the backup is recomputed from it.  -1 on a read error. */
-static off_t backup_prefix(int fd, const struct plan *j, off_t size,
+static off_t backup_prefix(int fd, const struct journal_plan *j, off_t size,
     char *buf)
 {
 	char *mine = buf + UPDATE_BUFFER;
@@ -302,8 +304,8 @@ static off_t backup_prefix(int fd, const struct plan *j, off_t size,
  * first bytes may equal the backup's next ones ("From " at least): the last
  * "From " at or before S+cp.  (Wrong only if the mail began with a byte-
  * identical copy of the next backed-up message.)  -1: error. */
-static off_t mail_start(int fd, const struct plan *j, off_t cp, off_t size,
-    char *buf)
+static off_t mail_start(int fd, const struct journal_plan *j, off_t cp,
+    off_t size, char *buf)
 {
 	off_t hi = j->s + cp + 5 < size ? j->s + cp + 5 : size;
 	while (hi - j->s >= 5) {
@@ -358,7 +360,7 @@ static void mismatch(void)
 
 /* 0. Nothing kept after P (the size was confirmed just now): one
  * ftruncate(P), atomic, needs no journal and costs no copy. */
-static enum upd_status truncate_only(int fd, const struct plan *j)
+static enum upd_status truncate_only(int fd, const struct journal_plan *j)
 {
 	enum upd_status s = UPD_NOTHING;
 	if (ftruncate(fd, j->p) == 0)
@@ -374,13 +376,13 @@ enum prepared { PREP_COPY, PREP_NOTHING, PREP_PENDING };
  * (its digest taken on the way), fsync, phase COPY.  PREP_NOTHING:
  * failed, and the mailbox is as before, the journal removed (a plan made
  * by a recovery is never given up: PREP_PENDING). */
-static enum prepared prepare(int fd, struct plan *j, char *buf,
+static enum prepared prepare(int fd, struct journal_plan *j, char *buf,
     struct lock *lk)
 {
 	struct sampler sum;
 	struct stream out = { .begun = j->s, .done = j->s, .drop = true };
 	off_t to = j->s + j->pad;
-	j->phase = j->blen > 0 ? PH_PREPARE : PH_COPY;
+	j->phase = j->blen > 0 ? JOURNAL_PREPARE : JOURNAL_COPY;
 	if (j->blen == 0 && !backup_sum(fd, j, buf, j->bsum))
 		return PREP_NOTHING;
 	if (!journal_write(j)) {
@@ -404,7 +406,7 @@ static enum prepared prepare(int fd, struct plan *j, char *buf,
 		to += n;
 	}
 	sampler_end(&sum, j->bsum);
-	if (ok && fsync(fd) == 0 && journal_phase(j, PH_COPY))
+	if (ok && fsync(fd) == 0 && journal_phase(j, JOURNAL_COPY))
 		return PREP_COPY;
 	/* No room for the backup (ENOSPC, EDQUOT) or a bad disk: remove what
 	 * was appended; the journal says PREPARE until this is durable. */
@@ -421,7 +423,7 @@ static enum prepared prepare(int fd, struct plan *j, char *buf,
  * below E come from the backup, checked first, unless it was just made
  * (`fresh`): then every kept byte is still at its place, read before it
  * is overwritten. */
-static bool copy_phase(int fd, struct plan *j, off_t size, char *buf,
+static bool copy_phase(int fd, struct journal_plan *j, off_t size, char *buf,
     struct lock *lk, bool fresh)
 {
 	struct stream out = { .begun = j->p, .done = j->p };
@@ -441,7 +443,7 @@ static bool copy_phase(int fd, struct plan *j, off_t size, char *buf,
 		b += k;
 		dst += r.len;
 	}
-	return fsync(fd) == 0 && journal_phase(j, PH_TRUNCATE);
+	return fsync(fd) == 0 && journal_phase(j, JOURNAL_TRUNCATE);
 }
 
 /* How a step of a plan ended: done, failed, the file grew under the step
@@ -451,7 +453,7 @@ enum step { STEP_DONE, STEP_FAILED, STEP_AGAIN, STEP_NEXT };
 
 /* Cuts the file of `size` bytes at `at`, fsync, the journal removed; the
  * size confirmed first (confirm_size): bytes beyond it are new mail. */
-static enum step cut(int fd, struct plan *j, off_t size, off_t at)
+static enum step cut(int fd, struct journal_plan *j, off_t size, off_t at)
 {
 	int c = confirm_size(fd, size);
 	if (c > 0)
@@ -463,11 +465,11 @@ static enum step cut(int fd, struct plan *j, off_t size, off_t at)
 /* The next plan, made by a recovery (never rolled back): it deletes the
  * first `own` deletions of j and r (joined to the last when they touch;
  * r may be empty), in a file of `size` bytes. */
-static enum step replan(const struct plan *j, size_t own, struct range r,
-    off_t size, struct plan *next)
+static enum step replan(const struct journal_plan *j, size_t own,
+    struct range r, off_t size, struct journal_plan *next)
 {
-	*next = (struct plan){ .fd = j->fd, .dev = j->dev, .ino = j->ino,
-	    .s = size, .redo = 1, .ndel = own,
+	*next = (struct journal_plan){ .fd = j->fd, .dev = j->dev,
+	    .ino = j->ino, .s = size, .redo = 1, .ndel = own,
 	    .del = malloc((own + 1) * sizeof(*next->del)) };
 	if (!next->del)
 		return STEP_FAILED;
@@ -484,8 +486,8 @@ static enum step replan(const struct plan *j, size_t own, struct range r,
  * the backup are read first: when they are gone the cut was made, and
  * anything beyond P+L is M (a read error is no answer: failed).  M beyond
  * the backup: a new plan removes [P+L, S+BL) and keeps it. */
-static enum step truncate_phase(int fd, struct plan *j, off_t size,
-    bool verified, char *buf, struct plan *next)
+static enum step truncate_phase(int fd, struct journal_plan *j, off_t size,
+    bool verified, char *buf, struct journal_plan *next)
 {
 	off_t pl = j->p + j->l;
 	int there = verified ? 1 : tail_present(fd, j, size, buf);
@@ -504,8 +506,8 @@ static enum step truncate_phase(int fd, struct plan *j, off_t size,
  * the backup, then maybe M.  Without M, cut the file at S (rolled back).
  * With M a new plan removes [S, S+x) and keeps M; so does a plan made by
  * a recovery, which keeps its own deletions and goes on. */
-static enum step roll_back(int fd, struct plan *j, off_t size, char *buf,
-    struct plan *next)
+static enum step roll_back(int fd, struct journal_plan *j, off_t size,
+    char *buf, struct journal_plan *next)
 {
 	if (size < j->s) {
 		mismatch();
@@ -527,21 +529,21 @@ static enum step roll_back(int fd, struct plan *j, off_t size, char *buf,
 /* Runs plan j from its phase to the end, and the plans a recovery makes
  * after it.  `verified`: j's backup and tail are known to be as planned
  * (just written, under the lock), no need to read them back. */
-static bool run_plan(int fd, struct plan *j, char *buf, struct lock *lk,
+static bool run_plan(int fd, struct journal_plan *j, char *buf, struct lock *lk,
     bool verified)
 {
 	for (;;) {
 		struct stat st;
-		struct plan next;
+		struct journal_plan next;
 		enum step s;
 		if (fstat(fd, &st) < 0)
 			return false;
-		if (j->phase == PH_COPY) {
+		if (j->phase == JOURNAL_COPY) {
 			if (!copy_phase(fd, j, st.st_size, buf, lk, verified))
 				return false;
 			verified = true;
 		}
-		s = j->phase == PH_PREPARE ?
+		s = j->phase == JOURNAL_PREPARE ?
 		    roll_back(fd, j, st.st_size, buf, &next) :
 		    truncate_phase(fd, j, st.st_size, verified, buf, &next);
 		if (s == STEP_AGAIN)
@@ -579,7 +581,7 @@ enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk)
 	char *buf = malloc(2 * UPDATE_BUFFER);
 	if (!buf)
 		return UPD_PENDING;
-	struct plan j = { .fd = -1 };
+	struct journal_plan j = { .fd = -1 };
 	sigset_t old;
 	block_signals(&old);
 	int r = journal_read(&j, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
@@ -605,7 +607,7 @@ enum upd_status update_recover(int fd, const struct stat *st, struct lock *lk)
 /* QUIT's plan: the deletions in a file of `size` bytes, as the scan saw
  * it; what appeared beyond since is kept like mail appended since the
  * scan.  False (logged): nothing can be deleted. */
-static bool plan_quit(int fd, struct plan *j, off_t size)
+static bool plan_quit(int fd, struct journal_plan *j, off_t size)
 {
 	struct stat now;
 	if (!journal_plan_check(j)) {
@@ -626,8 +628,8 @@ static bool plan_quit(int fd, struct plan *j, off_t size)
 }
 
 /* Steps 1 to 3 for QUIT's plan. */
-static enum upd_status rewrite(int fd, const struct stat *st, struct plan *j,
-    char *buf, struct lock *lk)
+static enum upd_status rewrite(int fd, const struct stat *st,
+    struct journal_plan *j, char *buf, struct lock *lk)
 {
 	if (state_fd() < 0) {
 		log_msg(LOG_ERR, "UPDATE refused: no state directory for its "
@@ -671,7 +673,7 @@ enum upd_status update_commit(int fd, const struct stat *st, struct lock *lk,
 	block_signals(&old);
 	enum upd_status s = UPD_NOTHING;
 	char *buf = malloc(2 * UPDATE_BUFFER);
-	struct plan j = {
+	struct journal_plan j = {
 		.fd = -1, .dev = (uint64_t)st->st_dev,
 		.ino = (uint64_t)st->st_ino, .s = size, .ndel = n,
 		.del = malloc((n ? n : 1) * sizeof(*del)),
