@@ -21,7 +21,7 @@ exampledir ?= $(datadir)/pop3d
 docdir     ?= $(datadir)/doc/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c \
+SRCS = pop3d.c session.c mailbox.c index.c scan.c cache.c digest.c update.c journal.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
 	privsep.c sasl.c base64.c apop.c netfs.c addr.c proxy.c handover.c
 OBJS = $(SRCS:.c=.o)

@@ -998,13 +998,13 @@ static int serve(const struct account *a, const char *path,
 		return 1;
 	}
 	unsigned long long total = 0;
-	for (size_t i = 0; i < mb.count; i++)
-		total += mb.msg[i].octets;
+	for (size_t i = 0; i < mb.ix.count; i++)
+		total += mb.ix.msg[i].octets;
 	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
 	    "messages=%zu tls=%s failures=%d", who, peer, method,
-	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.count, tls,
+	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.ix.count, tls,
 	    failures);
-	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
+	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.ix.count,
 	    total);
 
 	struct stats stats = { 0 };
