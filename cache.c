@@ -20,6 +20,7 @@
  */
 #include "cache.h"
 #include "digest.h"
+#include "fdio.h"
 #include "log.h"
 #include "netfs.h"
 #include "params.h"
@@ -63,46 +64,13 @@ static bool cache_path(char *out, const char *dir, const char *suffix)
 	return n > 0 && n < PATH_MAX;
 }
 
-/* pread of exactly n bytes; EINTR retried; false on error or a short file. */
-static bool pread_all(int fd, void *buf, size_t n, off_t off)
-{
-	char *p = buf;
-	while (n > 0) {
-		ssize_t got = pread(fd, p, n, off);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return false;
-		p += got;
-		n -= (size_t)got;
-		off += got;
-	}
-	return true;
-}
-
-/* write of all n bytes; EINTR and short writes continued. */
-static bool write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* The SHA-256 of the mailbox's last CACHE_TAIL bytes before `end`. */
 static bool tail_sum(int fd, off_t end, uint8_t out[SHA256_BYTES])
 {
 	char buf[CACHE_TAIL];
 	size_t n = end < CACHE_TAIL ? (size_t)end : CACHE_TAIL;
 	digest_ctx d;
-	if (!pread_all(fd, buf, n, end - (off_t)n))
+	if (!fdio_pread_all(fd, buf, n, end - (off_t)n))
 		return false;
 	digest_begin(&d);
 	digest_add(&d, buf, n);
@@ -154,8 +122,8 @@ static bool records_ok(int fd, const struct cache_header *h,
 	size_t count = (size_t)h->count;
 	uint8_t got[SHA256_BYTES], sum[SHA256_BYTES];
 	*why = "truncated or not a cache";
-	if (!pread_all(fd, msg, count * RECORD, sizeof(*h)) ||
-	    !pread_all(fd, sum, sizeof(sum), (off_t)(sizeof(*h) + count * RECORD)))
+	if (!fdio_pread_all(fd, msg, count * RECORD, sizeof(*h)) ||
+	    !fdio_pread_all(fd, sum, sizeof(sum), (off_t)(sizeof(*h) + count * RECORD)))
 		return false;
 	digest_ctx d;
 	digest_begin(&d);
@@ -215,7 +183,7 @@ enum cache_result cache_load(struct index *ix, int mfd, const struct stat *st,
 	    cst.st_uid != geteuid())
 		goto miss;
 	why = "truncated or not a cache";
-	if (!pread_all(fd, &h, sizeof(h), 0) ||
+	if (!fdio_pread_all(fd, &h, sizeof(h), 0) ||
 	    memcmp(h.magic, CACHE_MAGIC, sizeof(h.magic)) != 0 ||
 	    h.version != CACHE_VERSION || h.order != CACHE_ORDER ||
 	    h.header_size != sizeof(h) || h.record_size != RECORD ||
@@ -271,7 +239,7 @@ static bool write_cache(int fd, struct index_walk *w, int mfd,
 	struct cache_header h;
 	fill_header(&h, w, st);
 	if (!tail_sum(mfd, w->scanned, h.tail) ||
-	    !write_all(fd, &h, sizeof(h)))
+	    !fdio_write_all(fd, &h, sizeof(h)))
 		return false;
 	digest_ctx d;
 	digest_begin(&d);
@@ -282,12 +250,12 @@ static bool write_cache(int fd, struct index_walk *w, int mfd,
 	bool ok = true;
 	for (size_t n; ok && (n = index_walk_next(w, rec, CHUNK)) > 0; ) {
 		digest_add(&d, rec, n * RECORD);
-		ok = write_all(fd, rec, n * RECORD);
+		ok = fdio_write_all(fd, rec, n * RECORD);
 	}
 	free(rec);
 	uint8_t sum[SHA256_BYTES];
 	digest_end(&d, sum);
-	return ok && write_all(fd, sum, sizeof(sum));
+	return ok && fdio_write_all(fd, sum, sizeof(sum));
 }
 
 void cache_store(struct index_walk *w, int mfd, const struct stat *st,

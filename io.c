@@ -89,44 +89,58 @@ void io_set_deadline(const struct timespec *t)
 		deadline.tv_sec = 0;
 }
 
-static long long ms_between(const struct timespec *a, const struct timespec *b)
+void io_deadline(struct timespec *t, const struct timespec *from, long long ms)
 {
-	return (b->tv_sec - a->tv_sec) * 1000LL +
-	    (b->tv_nsec - a->tv_nsec) / 1000000;
+	if (from)
+		*t = *from;
+	else
+		clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += ms % 1000 * 1000000;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+long long io_ms_left(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (t->tv_sec - now.tv_sec) * 1000LL +
+	    (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* poll(2) until fd is ready; EINTR restarts the wait with the time that is
+ * left.  An error is reported as ready: the read or write that follows
+ * says what it is. */
+bool io_wait(int fd, short events, const struct timespec *limit)
+{
+	for (;;) {
+		long long left = limit ? io_ms_left(limit) : -1;
+		if (limit && left <= 0)
+			return false;
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return true;
+	}
 }
 
 /* Milliseconds to the deadline (<= 0: passed); LLONG_MAX without one. */
 static long long deadline_left(void)
 {
-	if (deadline.tv_sec == 0)
-		return LLONG_MAX;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ms_between(&now, &deadline);
+	return deadline.tv_sec == 0 ? LLONG_MAX : io_ms_left(&deadline);
 }
 
 /* Waits for fd to become ready; false after timeout_s seconds of silence
- * or at the deadline.  EINTR restarts the wait with the time that is left. */
+ * or at the deadline. */
 static bool wait_ready(int fd, short events)
 {
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long left = (long long)timeout_s * 1000 -
-		    ms_between(&start, &now);
-		long long by_deadline = deadline_left();
-		if (by_deadline < left)
-			left = by_deadline;
-		if (left <= 0)
-			return false;
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (n > 0)
-			return true;
-		if (n < 0 && errno != EINTR)
-			return true; /* let the read/write report the error */
-	}
+	struct timespec t;
+	io_deadline(&t, NULL, (long long)timeout_s * 1000);
+	return io_wait(fd, events, deadline_left() < io_ms_left(&t) ?
+	    &deadline : &t);
 }
 
 /* Refills the input buffer: 1 with new bytes, 0 at EOF, -1 error, -2 timeout.
@@ -310,20 +324,17 @@ void io_add_sent(unsigned long long n)
 	sent += n;
 }
 
-char *io_space(size_t n)
+char *io_space(size_t *room)
 {
-	if (n > sizeof(outbuf))
-		abort();
-	if (sizeof(outbuf) - out_len < n)
+	if (sizeof(outbuf) - out_len < IO_SPACE_MIN)
 		io_flush();
+	*room = sizeof(outbuf) - out_len;
 	return outbuf + out_len;
 }
 
 void io_commit(size_t n)
 {
 	out_len += n;
-	if (out_len >= OUTPUT_FLUSH)
-		io_flush();
 }
 
 void io_put(const char *s, size_t n)

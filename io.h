@@ -10,11 +10,19 @@
  *                                however busy the client; writes wait no
  *                                longer than t (a second at least).  NULL:
  *                                none (io_init sets none)
+ *   io_deadline(t, from, ms)     t = from + ms (CLOCK_MONOTONIC; from NULL:
+ *                                now): the one deadline arithmetic of pop3d
+ *   io_ms_left(t)                milliseconds from now to t (<= 0: passed)
+ *   io_wait(fd, events, limit)   poll fd for events until limit (NULL: no
+ *                                limit); false once limit has passed
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
  *   io_put/io_printf             queue reply bytes
- *   io_space(n) / io_commit(n)   write straight into the output buffer
+ *   io_space(&room) / io_commit(n)  write straight into the output
+ *                                buffer: room >= IO_SPACE_MIN bytes free
+ *                                (flushed first when fewer are), n of
+ *                                them used
  *   io_flush()                   write everything queued; false on failure
  *   io_set_transport(t)          read/write through t (TLS) instead of the fds
  *   io_discard_input()           forget unread input (STLS, RFC 2595 section 4)
@@ -56,18 +64,25 @@ struct io_transport {
 	bool (*pending)(void);
 };
 
+/* The least io_space() leaves free: room for a doubled dot, a byte of a
+ * line and its CRLF, so that a writer always makes progress. */
+#define IO_SPACE_MIN		4
+
 /* Input read ahead of the current line; a whole buffer of it at most. */
 #define IO_INPUT_BUFFER		4096
 
 void io_init(int in, int out, int timeout);
 void io_set_timeout(int timeout);
 void io_set_deadline(const struct timespec *t);
+void io_deadline(struct timespec *t, const struct timespec *from, long long ms);
+long long io_ms_left(const struct timespec *t);
+bool io_wait(int fd, short events, const struct timespec *limit);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);
 void io_puts(const char *s);
 void io_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *io_space(size_t n);
+char *io_space(size_t *room);
 void io_commit(size_t n);
 bool io_flush(void);
 void io_set_transport(const struct io_transport *t);

@@ -1,7 +1,9 @@
 /*
  * journal.c: an UPDATE's plan and its journal file; see journal.h.
+ * Runs in: the user's session.
  */
 #include "journal.h"
+#include "fdio.h"
 #include "log.h"
 #include "netfs.h"
 #include "params.h"
@@ -12,11 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAGIC		"pop3d-journal-3\n"	/* 16 bytes */
-/* Version 2 differed only in the backup's digest: SHA-256 of all of it. */
-#define MAGIC_FULLSUM	"pop3d-journal-2\n"
 /* The phase byte and the backup's digest, written by one pwrite and not
  * covered by the journal's checksum; then the fixed values. */
 #define PHASE_AT	16
@@ -24,48 +25,7 @@
 #define NVALUES		8
 #define HEAD_BYTES	(VALUES_AT + 8 * NVALUES + DLEN)
 
-/* ---- system call wrappers: EINTR retried, short transfers continued;
- *      anything else (EIO, ENOSPC, EDQUOT, EOF) is a failure. ---------- */
-
-bool pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return false;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return true;
-}
-
-bool pread_all(int fd, void *buf, size_t n, off_t off)
-{
-	char *p = buf;
-	while (n > 0) {
-		ssize_t r = pread(fd, p, n, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;	/* shorter than it must be */
-			return false;
-		}
-		p += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return true;
-}
-
-void put64(uint8_t *p, uint64_t v)
+void journal_put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
@@ -89,7 +49,7 @@ static void journal_name(char *out, size_t size, uint64_t ino,
 }
 
 /* Kept range i: between deletion i and the next one (or S); may be empty. */
-struct range kept(const struct plan *j, size_t i)
+struct range journal_kept(const struct plan *j, size_t i)
 {
 	off_t from = j->del[i].from + j->del[i].len;
 	off_t to = i + 1 < j->ndel ? j->del[i + 1].from : j->s;
@@ -97,7 +57,7 @@ struct range kept(const struct plan *j, size_t i)
 }
 
 /* The part of kept range r that is backed up: what lies below E. */
-off_t backup_part(const struct plan *j, struct range r)
+off_t journal_backup_part(const struct plan *j, struct range r)
 {
 	if (r.from >= j->e)
 		return 0;
@@ -105,7 +65,7 @@ off_t backup_part(const struct plan *j, struct range r)
 }
 
 /* Checks the deletions and derives P and L. */
-bool plan_check(struct plan *j)
+bool journal_plan_check(struct plan *j)
 {
 	if (j->ndel == 0 || j->ndel > MAX_MESSAGES_LIMIT + 1 || j->s <= 0)
 		return false;
@@ -127,14 +87,14 @@ bool plan_check(struct plan *j)
 static void encode(const struct plan *j, uint8_t *h)
 {
 	memset(h, 0, HEAD_BYTES);
-	memcpy(h, j->full_sum ? MAGIC_FULLSUM : MAGIC, PHASE_AT);
+	memcpy(h, MAGIC, PHASE_AT);
 	h[PHASE_AT] = (uint8_t)j->phase;
 	memcpy(h + PHASE_AT + 1, j->bsum, DLEN);
 	uint64_t v[NVALUES] = { j->dev, j->ino, (uint64_t)j->s,
 	    (uint64_t)j->e, (uint64_t)j->pad, (uint64_t)j->blen, j->redo,
 	    j->ndel };
 	for (int i = 0; i < NVALUES; i++)
-		put64(h + VALUES_AT + 8 * i, v[i]);
+		journal_put64(h + VALUES_AT + 8 * i, v[i]);
 	memcpy(h + VALUES_AT + 8 * NVALUES, j->tail, DLEN);
 }
 
@@ -167,13 +127,14 @@ bool journal_write(struct plan *j)
 		return false;
 	encode(j, f);
 	for (size_t i = 0; i < j->ndel; i++) {
-		put64(f + HEAD_BYTES + 16 * i, (uint64_t)j->del[i].from);
-		put64(f + HEAD_BYTES + 16 * i + 8, (uint64_t)j->del[i].len);
+		uint8_t *d = f + HEAD_BYTES + 16 * i;
+		journal_put64(d, (uint64_t)j->del[i].from);
+		journal_put64(d + 8, (uint64_t)j->del[i].len);
 	}
 	checksum(f, f + HEAD_BYTES, n, f + HEAD_BYTES + n);
 	int fd = state_create(tmp);
-	bool ok = fd >= 0 && pwrite_all(fd, f, size, 0) && fsync(fd) == 0 &&
-	    renameat(dfd, tmp, dfd, name) == 0;
+	bool ok = fd >= 0 && fdio_pwrite_all(fd, f, size, 0) &&
+	    fsync(fd) == 0 && renameat(dfd, tmp, dfd, name) == 0;
 	free(f);
 	if (!ok) {
 		int e = errno;
@@ -196,7 +157,8 @@ bool journal_phase(struct plan *j, char phase)
 	uint8_t rec[1 + DLEN];
 	rec[0] = (uint8_t)phase;
 	memcpy(rec + 1, j->bsum, DLEN);
-	if (!pwrite_all(j->fd, rec, sizeof(rec), PHASE_AT) || fsync(j->fd) < 0)
+	if (!fdio_pwrite_all(j->fd, rec, sizeof(rec), PHASE_AT) ||
+	    fsync(j->fd) < 0)
 		return false;
 	j->phase = phase;
 	return true;
@@ -219,10 +181,9 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	struct stat st;
 	/* Another host may have written it last (netfs.h). */
 	if (!netfs_flush(fd) || fstat(fd, &st) < 0 ||
-	    !pread_all(fd, h, HEAD_BYTES, 0))
+	    !fdio_pread_all(fd, h, HEAD_BYTES, 0))
 		goto bad;
-	j->full_sum = memcmp(h, MAGIC_FULLSUM, PHASE_AT) == 0;
-	if (!j->full_sum && memcmp(h, MAGIC, PHASE_AT) != 0)
+	if (memcmp(h, MAGIC, PHASE_AT) != 0)
 		goto bad;
 	const uint8_t *v = h + VALUES_AT;
 	j->phase = (char)h[PHASE_AT];
@@ -249,8 +210,8 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 	size_t n = 16 * j->ndel;
 	dels = malloc(n);
 	j->del = malloc(j->ndel * sizeof(*j->del));
-	if (!dels || !j->del || !pread_all(fd, dels, n, HEAD_BYTES) ||
-	    !pread_all(fd, d, DLEN, HEAD_BYTES + (off_t)n))
+	if (!dels || !j->del || !fdio_pread_all(fd, dels, n, HEAD_BYTES) ||
+	    !fdio_pread_all(fd, d, DLEN, HEAD_BYTES + (off_t)n))
 		goto bad;
 	checksum(h, dels, n, want);
 	if (memcmp(d, want, DLEN) != 0)
@@ -259,10 +220,10 @@ int journal_read(struct plan *j, uint64_t dev, uint64_t ino)
 		j->del[i] = (struct range){ (off_t)get64(dels + 16 * i),
 		    (off_t)get64(dels + 16 * i + 8) };
 	off_t b = j->pad;
-	if (!plan_check(j) || j->e < j->p + j->l || j->e > j->s)
+	if (!journal_plan_check(j) || j->e < j->p + j->l || j->e > j->s)
 		goto bad;
 	for (size_t i = 0; i < j->ndel; i++)
-		b += backup_part(j, kept(j, i));
+		b += journal_backup_part(j, journal_kept(j, i));
 	if (b != j->blen || (b == j->pad && j->pad != 0))
 		goto bad;
 	free(dels);
@@ -290,7 +251,7 @@ bool journal_remove(struct plan *j)
 	journal_name(name, sizeof(name), j->ino, "journal");
 	if (unlinkat(state_fd(), name, 0) < 0)
 		return false;
-	if (!state_sync())	/* harmless: see the README */
+	if (!state_sync())	/* harmless: see DESIGN */
 		log_msg(LOG_WARNING, "fsync of %s: %s", state_dir(),
 		    strerror(errno));
 	return true;

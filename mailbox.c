@@ -244,45 +244,57 @@ out:
 	return st;
 }
 
-/* Copies in[0..n) to the connection: every line ends in one CRLF, whether
- * stored with LF or with CRLF (a CR elsewhere is data: mbox.h), and a '.'
- * starting a line is doubled (RFC 1939 section 3).  *bol says whether in[0]
- * starts a line, *cr whether the byte before in[0] was a CR; *lines, when
- * >= 0, counts down body lines and stops at zero; *sent counts the octets
- * sent, the doubled dots not included (the count "+OK n octets" promised). */
+/* Copies in[0..n) to the connection, as much as the output buffer takes
+ * (io_space); returns how much of in it took.  Every line ends in one CRLF,
+ * whether stored with LF or with CRLF (a CR elsewhere is data: mbox.h), and
+ * a '.' starting a line is doubled (RFC 1939 section 3).  *bol says whether
+ * in[0] starts a line, *cr whether the byte before in[0] was a CR; *lines,
+ * when >= 0, counts down body lines and stops at zero; *sent counts the
+ * octets sent, the doubled dots not included (the count "+OK n octets"
+ * promised).  The state is kept in locals: stores through out may alias
+ * anything a pointer points to. */
 static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines,
     uint64_t *sent)
 {
-	char *out = io_space(2 * n + 2);
+	size_t room;
+	char *out = io_space(&room);
 	size_t o = 0, i = 0, dots = 0;
-	while (i < n) {
-		if (*lines == 0)
-			break;
-		if (*bol && in[i] == '.') {
+	bool at_bol = *bol, after_cr = *cr;
+	long left = *lines;
+	/* Each turn needs room for a dot, a byte and a CRLF (IO_SPACE_MIN). */
+	while (i < n && left != 0 && room - o >= IO_SPACE_MIN) {
+		if (at_bol && in[i] == '.') {
 			out[o++] = '.';
 			dots++;
 		}
 		const char *lf = memchr(in + i, '\n', n - i);
 		size_t k = lf ? (size_t)(lf - (in + i)) : n - i;
+		if (k > room - o - 2) {		/* the rest of the line later */
+			k = room - o - 2;
+			lf = NULL;
+		}
 		memcpy(out + o, in + i, k);
 		o += k;
 		i += k;
 		if (k > 0)
-			*cr = in[i - 1] == '\r';
+			after_cr = in[i - 1] == '\r';
 		if (lf) {
-			if (!*cr)
+			if (!after_cr)
 				out[o++] = '\r';
 			out[o++] = '\n';
-			*cr = false;
+			after_cr = false;
 			i++;
-			*bol = true;
-			if (*lines > 0)
-				(*lines)--;
+			at_bol = true;
+			if (left > 0)
+				left--;
 		} else {
-			*bol = false;
+			at_bol = false;
 		}
 	}
 	io_commit(o);
+	*bol = at_bol;
+	*cr = after_cr;
+	*lines = left;
 	*sent += o - dots;
 	return i;
 }
@@ -336,8 +348,11 @@ static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
     bool racy)
 {
 	struct stat now;
-	if (!racy && fstat(mb->fd, &now) == 0 && same_state(&now, before))
+	if (!racy && fstat(mb->fd, &now) == 0 && same_state(&now, before)) {
+		mb->ahead.as_scanned = same_state(&now, &mb->st);
 		return true;
+	}
+	mb->ahead.len = 0;
 	return messages_intact(mb, i, i + 1);
 }
 
@@ -346,36 +361,47 @@ static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
 static enum mb_status send_message(struct mailbox *mb, size_t i, long lines)
 {
 	const struct message *m = &mb->ix.msg[i];
+	struct send_ahead *a = &mb->ahead;
 	off_t scanned = mb->ix.scanned;
-	/* The file changed since the scan (new mail, or a rewrite): the
-	 * message is verified again, and nothing read before is used. */
-	struct stat before;
-	if (file_changed(mb, &before)) {
-		mb->ahead.len = 0;
-		if (!messages_intact(mb, i, i + 1))
-			return MB_CHANGED;
-	}
-	bool racy = changed_just_now(&before);
-	if (!mb->ahead.buf && !(mb->ahead.buf = malloc(SEND_BUFFER)))
-		return MB_SYSERR;
 	/* Read from the LF before the From_ line: the check that the message
 	 * is still where the index says comes with the first block. */
 	off_t from = m->start > 0 ? m->start - 1 : 0;
+	off_t stop = m->end < scanned - 2 ? m->end + 2 : scanned;
+	/* A message wholly inside a block read as scanned is sent from that
+	 * snapshot without asking the file again (no fstat per message for a
+	 * client that retrieves them all).  Else, when the file changed since
+	 * the scan (new mail, or a rewrite), the message is verified again,
+	 * and nothing read before is used. */
+	struct stat before = mb->st;
+	bool racy = false;
+	if (!a->as_scanned || from < a->base || stop > a->base + (off_t)a->len) {
+		if (file_changed(mb, &before)) {
+			a->len = 0;
+			if (!messages_intact(mb, i, i + 1))
+				return MB_CHANGED;
+		}
+		racy = changed_just_now(&before);
+		a->as_scanned = !racy && same_state(&before, &mb->st);
+	}
+	if (!a->buf && !(a->buf = malloc(SEND_BUFFER)))
+		return MB_SYSERR;
 	struct scan_reader r;
-	scan_init(&r, mb->fd, mb->ahead.buf, SEND_BUFFER, from, scanned);
-	if (from >= mb->ahead.base && from < mb->ahead.base +
-	    (off_t)mb->ahead.len) {
-		r.base = mb->ahead.base;
-		r.len = mb->ahead.len;
-		r.pos = (size_t)(from - mb->ahead.base);
+	scan_init(&r, mb->fd, a->buf, SEND_BUFFER, from, scanned);
+	if (from >= a->base && from < a->base + (off_t)a->len) {
+		r.base = a->base;
+		r.len = a->len;
+		r.pos = (size_t)(from - a->base);
 	}
 	size_t want = m->end + 2 - from < (off_t)SEND_BUFFER ?
 	    (size_t)(m->end + 2 - from) : SEND_BUFFER;
+	off_t had = r.base + (off_t)r.len;
 	size_t got = scan_fill(&r, want);
 	bool intact = in_place(mb, m, from, r.buf + r.pos, got);
 	off_t checked = r.base + (off_t)r.len;	/* read up to here so far */
-	mb->ahead.base = r.base;
-	mb->ahead.len = r.len;
+	if (checked != had)
+		a->as_scanned = false;	/* until an fstat after this read */
+	a->base = r.base;
+	a->len = r.len;
 	if (!intact)
 		return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
 	/* From here on no byte at or past the message's end is handed out,
@@ -413,23 +439,22 @@ static enum mb_status send_message(struct mailbox *mb, size_t i, long lines)
 			const char *q = r.buf + r.pos;
 			const char *e = memchr(q, '\n', avail);
 			size_t k = e ? (size_t)(e - q) + 1 : avail;
-			if (k > SEND_BUFFER / 2)
-				k = SEND_BUFFER / 2;
 			r.pos += emit(q, k, &bol, &cr, &all, &sent);
 		} while (!bol && (avail = scan_fill(&r, 1)) > 0);
 	}
 	/* The body, in large blocks. */
 	while (lines != 0 && (avail = scan_fill(&r, 1)) > 0)
-		r.pos += emit(r.buf + r.pos, avail < SEND_BUFFER / 2 ? avail :
-		    SEND_BUFFER / 2, &bol, &cr, &lines, &sent);
-	mb->ahead.base = r.base;
-	mb->ahead.len = r.len;
+		r.pos += emit(r.buf + r.pos, avail, &bol, &cr, &lines, &sent);
+	a->base = r.base;
+	a->len = r.len;
 	/* A last line without LF gets its CRLF below. */
 	uint64_t octets = sent + (bol ? 0 : 2);
 	bool whole = lines < 0 ? scan_offset(&r) == m->end &&
 	    octets == m->octets : octets <= m->octets;
 	/* Bytes read after the check may come from another file's state. */
 	bool reread = r.base + (off_t)r.len != checked;
+	if (reread)
+		a->as_scanned = false;	/* left_alone() may vouch again */
 	if (r.err || !whole || (reread && !left_alone(mb, i, &before, racy))) {
 		/* Cut short, or not what "+OK" promised: only ending the
 		 * session is honest. */

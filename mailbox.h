@@ -49,10 +49,15 @@ struct mailbox {
 	 * per SEND_BUFFER, not one or more per message.  It is a snapshot
 	 * like any read; every message sent from it is checked against the
 	 * index first. */
-	struct {
+	struct send_ahead {
 		char *buf;	/* SEND_BUFFER bytes, malloc()ed when first used */
 		off_t base;
 		size_t len;
+		bool as_scanned;	/* an fstat after the last read found
+					   the file as scanned (out of the
+					   clock tick of its last change): buf
+					   holds the bytes the index was made
+					   from */
 	} ahead;
 };
 

@@ -955,13 +955,8 @@ static void use_client(const char *client)
  * the same time however long the backend took to say no. */
 static void pause_until(const struct timespec *t0, long ms)
 {
-	struct timespec ts = *t0;
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts;
+	io_deadline(&ts, t0, ms);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
 	    EINTR)
 		;
@@ -972,7 +967,7 @@ static void pause_until(const struct timespec *t0, long ms)
  * a fresh image of pop3d (user_session); else in the only process. */
 static int serve(const struct account *a, const char *path,
     const struct state_plan *plan, const char *method, const char *tls,
-    int failures)
+    int failures, const struct policy *login)
 {
 	char who[4 * MAX_USER + 1];
 	log_escape(a->name, who, sizeof(who));
@@ -983,16 +978,7 @@ static int serve(const struct account *a, const char *path,
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
 		    peer, path, mailbox_strerror(st));
-		if (st == MB_INUSE)
-			io_puts("-ERR [IN-USE] the mailbox is in use by another "
-			    "POP3 session\r\n");
-		else if (st == MB_TOOBIG)
-			io_puts("-ERR [SYS/PERM] the mailbox is too large to "
-			    "serve\r\n");
-		else
-			io_printf("-ERR [%s] cannot open the mailbox\r\n",
-			    st == MB_SYSERR || st == MB_LOCKED ||
-			    st == MB_PENDING ? "SYS/TEMP" : "SYS/PERM");
+		session_reply_status(st, SESSION_OPEN);
 		io_flush();
 		mailbox_close(&mb);
 		return 1;
@@ -1008,7 +994,7 @@ static int serve(const struct account *a, const char *path,
 	    total);
 
 	struct stats stats = { 0 };
-	enum session_end end = session_transact(&mb, &stats);
+	enum session_end end = session_transact(&mb, &stats, login);
 	io_flush();
 	long long ms = log_session_ms();
 	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
@@ -1068,7 +1054,7 @@ static int user_session(void)
 	if (h.lock_group)
 		privs_set_lock_group(h.lock_gid);
 	snprintf(peer, sizeof(peer), "%s", h.peer);
-	privsep_resume(h.relay, h.login_pid, &h.policy, h.timeout);
+	privsep_resume(h.relay, h.login_pid, h.timeout);
 	io_add_sent(h.sent);
 	io_put(h.output, h.queued);
 	bool ok = io_preload(h.input, h.pending);
@@ -1080,7 +1066,8 @@ static int user_session(void)
 	struct state_plan plan;
 	snprintf(plan.path, sizeof(plan.path), "%s", h.state);
 	snprintf(plan.fallback, sizeof(plan.fallback), "%s", h.state_fallback);
-	return serve(&a, h.mailbox, &plan, h.method, h.tls, h.failures);
+	return serve(&a, h.mailbox, &plan, h.method, h.tls, h.failures,
+	    &h.policy);
 }
 
 int main(int argc, char **argv)
@@ -1211,5 +1198,5 @@ int main(int argc, char **argv)
 		return refuse_session(who, false);
 	}
 	return serve(&acct, path, &plan, creds.method, privsep_tls(),
-	    failures);
+	    failures, privsep_policy());
 }

@@ -87,29 +87,6 @@ static struct login_record rec;	/* static: 4 KiB, and wiped after use */
 static char tls_info[TLS_DESCRIPTION_MAX] = "no";
 static struct timespec deadline;	/* of the AUTHORIZATION state */
 
-static long long ms_until(const struct timespec *t)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (t->tv_sec - now.tv_sec) * 1000LL +
-	    (t->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-/* Waits until fd is readable (or at its end); false once limit (if any)
- * has passed. */
-static bool wait_readable(int fd, const struct timespec *limit)
-{
-	for (;;) {
-		long long left = limit ? ms_until(limit) : -1;
-		if (limit && left <= 0)
-			return false;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (n > 0 || (n < 0 && errno != EINTR))
-			return true;	/* the read reports an error */
-	}
-}
-
 /* Reads or writes exactly n bytes; EINTR is retried.  false on EOF or an
  * error: the other process is gone and the session with it; and for a
  * read, once limit (if not NULL) has passed. */
@@ -117,7 +94,7 @@ static bool read_full(int fd, void *buf, size_t n,
     const struct timespec *limit)
 {
 	for (size_t done = 0; done < n; ) {
-		if (!wait_readable(fd, limit))
+		if (!io_wait(fd, POLLIN, limit))
 			return false;
 		ssize_t r = read(fd, (char *)buf + done, n - done);
 		if (r < 0 && errno == EINTR)
@@ -145,7 +122,7 @@ static bool write_full(int fd, const void *buf, size_t n)
 /* What is left of the deadline, in whole seconds (rounded up). */
 static int seconds_left(void)
 {
-	long long ms = ms_until(&deadline);
+	long long ms = io_ms_left(&deadline);
 	return ms <= 0 ? 0 : (int)((ms + 999) / 1000);
 }
 
@@ -400,8 +377,7 @@ bool privsep_start(const struct privsep_config *c)
 	cfg = *c;
 	if (cfg.login_timeout <= 0 || cfg.login_timeout > cfg.timeout)
 		cfg.login_timeout = cfg.timeout;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += cfg.login_timeout;
+	io_deadline(&deadline, NULL, cfg.login_timeout * 1000LL);
 	policy = c->policy;
 	policy.stls = c->tls == TLS_STLS;
 	if (c->tls == TLS_IMPLICIT)
@@ -429,10 +405,8 @@ static void reap(void)
 static struct timespec wait_limit(void)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (ms_until(&deadline) > 0)
-		t = deadline;
-	t.tv_sec += LOGIN_TIMEOUT_GRACE;
+	io_deadline(&t, io_ms_left(&deadline) > 0 ? &deadline : NULL,
+	    LOGIN_TIMEOUT_GRACE * 1000LL);
 	return t;
 }
 
@@ -443,7 +417,7 @@ static void end_login_process(const struct timespec *limit)
 {
 	char junk[64];
 	ssize_t n = 1;
-	while (limit && wait_readable(rec_fd, limit) && (n = read(rec_fd, junk,
+	while (limit && io_wait(rec_fd, POLLIN, limit) && (n = read(rec_fd, junk,
 	    sizeof(junk))) != 0)
 		if (n < 0 && errno != EINTR)
 			break;
@@ -512,7 +486,7 @@ enum session_end privsep_next(struct credentials *creds)
 	}
 	struct timespec limit = wait_limit();
 	if (!read_full(rec_fd, &rec, sizeof(rec), &limit)) {
-		bool late = ms_until(&limit) <= 0;
+		bool late = io_ms_left(&limit) <= 0;
 		if (late)
 			log_msg(LOG_NOTICE, "login process: no login by the "
 			    "deadline (--login-timeout): killed");
@@ -589,7 +563,6 @@ bool privsep_accept(void)
 		policy.stls = false;
 		policy.plaintext_ok = true;
 	}
-	session_login_policy(&policy);
 	if (rec.tls) {
 		/* The user's process never sees a TLS record: the socket is
 		 * the relay's alone. */
@@ -630,10 +603,13 @@ int privsep_link(pid_t *login, struct policy *p)
 	return relaying ? relay_fd : -1;
 }
 
-void privsep_resume(int relay, pid_t login, const struct policy *p,
-    int timeout)
+const struct policy *privsep_policy(void)
 {
-	session_login_policy(p);
+	return &policy;
+}
+
+void privsep_resume(int relay, pid_t login, int timeout)
+{
 	if (relay < 0) {
 		io_init(0, 1, timeout);
 		return;

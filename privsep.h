@@ -23,13 +23,15 @@
  *   privsep_tls()             the TLS of the last login record, as
  *                             tls_describe() says it ("no" without TLS)
  *   privsep_separated()       the login process exists (started as root)
+ *   privsep_policy()          after privsep_accept: the policy the login
+ *                             ended with, for CAPA in TRANSACTION
  *   privsep_link(&pid, &p)    after privsep_accept, for a user's process
  *                             that executes a fresh pop3d (handover.h): the
  *                             TLS relay's socketpair (-1 without TLS), the
- *                             relay's pid and the policy for CAPA
- *   privsep_resume(relay, pid, p, timeout)  in that fresh pop3d: io on the
- *                             relay (or fds 0/1), the policy, and the relay
- *                             told of the end at exit, as privsep_accept does
+ *                             relay's pid and privsep_policy()
+ *   privsep_resume(relay, pid, timeout)  in that fresh pop3d: io on the
+ *                             relay (or fds 0/1), and the relay told of the
+ *                             end at exit, as privsep_accept does
  *   privsep_client()          after privsep_next: the client's address from
  *                             the PROXY header (checked, numeric), or NULL
  *                             (no header, or one that names no client)
@@ -68,8 +70,8 @@ bool privsep_accept(void);
 const char *privsep_tls(void);
 bool privsep_separated(void);
 int privsep_link(pid_t *login, struct policy *p);
-void privsep_resume(int relay, pid_t login, const struct policy *p,
-    int timeout);
+const struct policy *privsep_policy(void);
+void privsep_resume(int relay, pid_t login, int timeout);
 const char *privsep_client(void);
 
 #endif

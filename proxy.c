@@ -10,13 +10,13 @@
  * that cannot go past the earliest place its CRLF may be.
  */
 #include "proxy.h"
+#include "io.h"
 #include "params.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Section 2.2: the 12 bytes a version 2 header starts with. */
@@ -192,25 +192,14 @@ enum proxy_status proxy_parse(const unsigned char *buf, size_t len,
 	return v1 ? parse_v1(buf, len, need, h) : parse_v2(buf, len, need, h);
 }
 
-/* Milliseconds from now until start + seconds (0 once past). */
-static int left_ms(const struct timespec *start, int seconds)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ms = (long long)seconds * 1000 -
-	    ((now.tv_sec - start->tv_sec) * 1000LL +
-	    (now.tv_nsec - start->tv_nsec) / 1000000);
-	return ms <= 0 ? 0 : (int)ms;
-}
-
 /* One deadline for the whole header: a sender that trickles it byte by
  * byte gets no more time than one that sends nothing.  EINTR and EAGAIN
  * retry within the deadline. */
 enum proxy_status proxy_read(int fd, int seconds, struct proxy_header *h)
 {
 	static unsigned char buf[16 + PROXY_V2_MAX_BLOCK];
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct timespec limit;
+	io_deadline(&limit, NULL, seconds * 1000LL);
 	size_t len = 0, need;
 	for (;;) {
 		enum proxy_status s = proxy_parse(buf, len, &need, h);
@@ -218,15 +207,8 @@ enum proxy_status proxy_read(int fd, int seconds, struct proxy_header *h)
 			return s;
 		if (need > sizeof(buf) - len)	/* proxy_parse's bounds */
 			return PROXY_TOO_LONG;
-		int ms = left_ms(&start, seconds);
-		if (ms == 0)
+		if (!io_wait(fd, POLLIN, &limit))
 			return PROXY_LATE;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int n = poll(&p, 1, ms);
-		if (n == 0 || (n < 0 && errno == EINTR))
-			continue;
-		if (n < 0)
-			return PROXY_IOERR;
 		ssize_t r = read(fd, buf + len, need);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

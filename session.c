@@ -53,6 +53,38 @@ static enum outcome reply_ok(const char *text)
 	return DONE;
 }
 
+/* What the client hears of a mailbox status (RFC 2449 and RFC 3206 codes),
+ * by where it came: the first row is for any status without its own. */
+static const char *const status_replies[][3] = {
+	[MB_OK] = {
+		[SESSION_OPEN] = "[SYS/PERM] cannot open the mailbox",
+		[SESSION_UPDATE] = "[SYS/TEMP] nothing deleted: cannot update "
+		    "the mailbox now" },
+	[MB_INUSE] = { [SESSION_OPEN] = "[IN-USE] the mailbox is in use by "
+	    "another POP3 session" },
+	[MB_TOOBIG] = { [SESSION_OPEN] = "[SYS/PERM] the mailbox is too large "
+	    "to serve" },
+	[MB_SYSERR] = { [SESSION_OPEN] = "[SYS/TEMP] cannot open the mailbox" },
+	[MB_LOCKED] = { [SESSION_OPEN] = "[SYS/TEMP] cannot open the mailbox",
+	    [SESSION_UPDATE] = "[SYS/TEMP] nothing deleted: mailbox locked, "
+	    "try later" },
+	[MB_PENDING] = { [SESSION_OPEN] = "[SYS/TEMP] cannot open the mailbox",
+	    [SESSION_UPDATE] = "[SYS/TEMP] deleting was interrupted; it "
+	    "completes at the next login" },
+	[MB_CHANGED] = { [SESSION_SEND] = "[SYS/TEMP] mailbox changed by "
+	    "another program", [SESSION_UPDATE] = "[SYS/TEMP] nothing deleted: "
+	    "mailbox changed by another program" },
+	[MB_UNSURE] = { [SESSION_UPDATE] = "[SYS/TEMP] messages deleted, but "
+	    "the disk reported an error: some may come back" },
+};
+
+void session_reply_status(enum mb_status st, enum session_phase at)
+{
+	const char *r = (size_t)st < sizeof(status_replies) /
+	    sizeof(status_replies[0]) ? status_replies[st][at] : NULL;
+	io_printf("-ERR %s\r\n", r ? r : status_replies[MB_OK][at]);
+}
+
 /* A message number: 1..count, decimal digits only, not deleted.  On failure
  * it has replied. */
 static bool message_number(struct ctx *c, const char *s, size_t *index)
@@ -220,7 +252,7 @@ static enum outcome cmd_capa(struct ctx *c)
 	    "AUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n"
 	    "EXPIRE NEVER\r\n");
-	if (c->state == AUTHORIZATION && c->policy->stls)
+	if (c->policy->stls)
 		io_puts("STLS\r\n");
 	if (c->policy->plaintext_ok)
 		io_puts("USER\r\n");
@@ -250,14 +282,7 @@ static enum outcome cmd_quit(struct ctx *c)
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s (state directory %s)",
 		    c->mb->path, mailbox_strerror(st), state_dir() ?
 		    state_dir() : state_problem()[0] ? state_problem() : "none");
-		io_printf("-ERR [SYS/TEMP] %s\r\n", st == MB_UNSURE ?
-		    "messages deleted, but the disk reported an error: some "
-		    "may come back" : st == MB_PENDING ?
-		    "deleting was interrupted; it completes at the next login" :
-		    st == MB_CHANGED ? "nothing deleted: mailbox changed by "
-		    "another program" : st == MB_LOCKED ? "nothing deleted: "
-		    "mailbox locked, try later" : "nothing deleted: cannot "
-		    "update the mailbox now");
+		session_reply_status(st, SESSION_UPDATE);
 		c->end = END_UPDATE_FAILED;
 		return LEAVE;
 	}
@@ -364,7 +389,8 @@ static enum outcome send_message(struct ctx *c, size_t i, long lines)
 	enum mb_status st = mailbox_send(c->mb, i, lines);
 	if (st == MB_CHANGED) {
 		log_msg(LOG_WARNING, "%s changed under the session", c->mb->path);
-		return reply_err("[SYS/TEMP] mailbox changed by another program");
+		session_reply_status(st, SESSION_SEND);
+		return FAILED;
 	}
 	if (st != MB_OK) {
 		/* Part of the message may have been queued: the only honest
@@ -562,28 +588,22 @@ static enum session_end run(struct ctx *c)
 	}
 }
 
-/* The policy of the login, kept for CAPA in TRANSACTION: RFC 2449 section 5
- * wants the AUTHORIZATION capabilities announced in both states. */
-static const struct policy *login_policy;
-
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds)
 {
-	login_policy = p;
 	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
 	return run(&c);
 }
 
-void session_login_policy(const struct policy *p)
+/* RFC 2449 section 5: CAPA in TRANSACTION lists the AUTHORIZATION
+ * capabilities too, all but STLS. */
+enum session_end session_transact(struct mailbox *mb, struct stats *st,
+    const struct policy *login)
 {
-	login_policy = p;
-}
-
-enum session_end session_transact(struct mailbox *mb, struct stats *st)
-{
-	static const struct policy none;
-	struct ctx c = { .state = TRANSACTION, .policy = login_policy ?
-	    login_policy : &none, .mb = mb, .stats = st };
+	struct policy p = *login;
+	p.stls = false;
+	struct ctx c = { .state = TRANSACTION, .policy = &p, .mb = mb,
+	    .stats = st };
 	return run(&c);
 }
 

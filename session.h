@@ -9,11 +9,13 @@
  *       was started as root.  A first command line that is a PROXY
  *       protocol header ends it (END_PROXY_MISPLACED): the header of a
  *       trusted balancer was read before the greeting (privsep.c).
- *   session_login_policy(p)  the login's policy, for CAPA in TRANSACTION,
- *       when AUTHORIZATION ran in another process (privsep.c)
- *   session_transact(mb, stats)  the TRANSACTION state as the user, and the
- *       UPDATE state on QUIT.
+ *   session_transact(mb, stats, login)  the TRANSACTION state as the user,
+ *       and the UPDATE state on QUIT; login: the policy the login ended
+ *       with (CAPA lists its capabilities).
  * Both return how the session (or the state) ended.
+ *   session_reply_status(st, at)  the -ERR line for a mailbox status, by
+ *       where it came (opening the mailbox, sending a message, UPDATE):
+ *       the one table of them.
  */
 #ifndef POP3D_SESSION_H
 #define POP3D_SESSION_H
@@ -67,8 +69,11 @@ enum session_end {
 
 enum session_end session_authorize(const struct policy *p,
     struct credentials *creds);
-void session_login_policy(const struct policy *p);
-enum session_end session_transact(struct mailbox *mb, struct stats *st);
+enum session_end session_transact(struct mailbox *mb, struct stats *st,
+    const struct policy *login);
+
+enum session_phase { SESSION_OPEN, SESSION_SEND, SESSION_UPDATE };
+void session_reply_status(enum mb_status st, enum session_phase at);
 const char *session_end_name(enum session_end e);
 
 #endif

@@ -388,16 +388,6 @@ static void set_nonblocking(int fd)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Milliseconds left until deadline (CLOCK_MONOTONIC), at least 0. */
-static int ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
-}
-
 bool tls_start(int rfd, int wfd, int timeout)
 {
 	ssl = SSL_new(ctx);
@@ -408,9 +398,8 @@ bool tls_start(int rfd, int wfd, int timeout)
 	set_nonblocking(rfd);
 	set_nonblocking(wfd);
 	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout < TLS_HANDSHAKE_TIMEOUT ? timeout :
-	    TLS_HANDSHAKE_TIMEOUT;
+	io_deadline(&deadline, NULL, 1000LL * (timeout < TLS_HANDSHAKE_TIMEOUT ?
+	    timeout : TLS_HANDSHAKE_TIMEOUT));
 	for (;;) {
 		ERR_clear_error();
 		short want = 0;
@@ -420,10 +409,7 @@ bool tls_start(int rfd, int wfd, int timeout)
 			log_msg(LOG_INFO, "TLS handshake failed");
 			return false;
 		}
-		struct pollfd p = { .fd = want == POLLIN ? rfd : wfd,
-		    .events = want };
-		int left = ms_left(&deadline);
-		if (left == 0 || (poll(&p, 1, left) < 0 && errno != EINTR)) {
+		if (!io_wait(want == POLLIN ? rfd : wfd, want, &deadline)) {
 			log_msg(LOG_INFO, "TLS handshake timed out");
 			return false;
 		}

@@ -1,8 +1,8 @@
 /*
  * update.h: the crash-safe UPDATE of an mbox, in place, with its backup
  * appended to the mailbox itself and a small journal (the plan and its
- * phase) in the state directory.  The design and the failure model are in
- * the README ("Locking and UPDATE").  The caller holds the delivery lock.
+ * phase) in the state directory.  The design and the failure model:
+ * DESIGN ("The UPDATE").  The caller holds the delivery lock.
  *
  *   update_commit(fd, st, lk, size, del, n)  remove the n byte ranges del
  *       (ascending, disjoint, non-empty, inside [0, size)) from the file of
@@ -23,14 +23,11 @@
 #ifndef POP3D_UPDATE_H
 #define POP3D_UPDATE_H
 
+#include "journal.h"
 #include "lock.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
-
-struct range {
-	off_t from, len;
-};
 
 enum upd_status { UPD_OK, UPD_NOTHING, UPD_UNSURE, UPD_PENDING };
 

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct mailbox mb;
 		struct stats st = { 0 };
 		if (mailbox_open(&mb, path, UIDL_OWN) == MB_OK)
-			session_transact(&mb, &st);
+			session_transact(&mb, &st, &policy);
 		mailbox_close(&mb);
 		state_session_unlock();
 	}

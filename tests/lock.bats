@@ -142,6 +142,30 @@ i = d.index(b"Subject: m3\n"); f.seek(i + 9); f.write(b"M")' "$MBOX"
 	cmp "$T/before" "$MBOX"
 }
 
+@test "a change to a message already read ahead: RETR sends it as scanned, whole; UPDATE refuses" {
+	pop 'RETR 3' QUIT | sed -n '4,/^\.$/p' >"$T/want3"
+	grep -qx 'Subject: m3' "$T/want3"
+	start_session
+	# RETR 1 reads the block that holds every message (the mailbox is
+	# small); RETR 2 finds the file as scanned after that read.
+	say 'RETR 1' 'RETR 2'
+	wait_for 'Subject: m2'
+	python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); d = f.read()
+i = d.index(b"Subject: m3\n"); f.seek(i + 9); f.write(b"M")' "$MBOX"
+	cp "$MBOX" "$T/before"
+	say 'RETR 3' 'DELE 1'
+	wait_for 'message 1 deleted'
+	end_session
+	run replies
+	# RETR 3 sends what the index describes, from the block read before
+	# the change, whole: never a mix of the two files.
+	awk 'n == 2; $0 == "." { n++ }' <<<"$output" >"$T/sent3"
+	diff "$T/want3" "$T/sent3"
+	assert_line --index -1 '-ERR [SYS/TEMP] nothing deleted: mailbox changed by another program'
+	cmp "$T/before" "$MBOX"
+}
+
 @test "a message moved under the session is not sent in its place" {
 	start_session
 	# Message 1 removed by someone else: message 2 now starts earlier.

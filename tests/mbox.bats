@@ -78,6 +78,59 @@ random_mbox() {
 	assert_output --partial "pop3check: 300 messages"
 }
 
+# buffers_mbox: messages that cross pop3d's read blocks (128 KiB) and its
+# output buffer (256 KiB) everywhere: random lines of up to 20,000 bytes
+# with dots, lone CRs, LF or CRLF ends; 150,000 lines of "." and 300,000
+# empty ones (each sent twice as long: the most the output can grow);
+# 12,000 header lines with hidden ones among them; a 700,000-byte line; and
+# a last line without a newline.
+buffers_mbox() {
+	python3 - "$MBOX" <<-'PY'
+	import random, sys
+	r = random.Random(16)
+	def text(n):
+	    return bytes(r.choices(b"abc .\r", k=n))
+	def lines(size):
+	    out, got = [], 0
+	    while got < size:
+	        n = r.choice((0, 1, 2, 60, 75, 200, 2000, 20000))
+	        line = (b"." if r.random() < 0.3 else b"") + text(n)
+	        line += b"\r\n" if r.random() < 0.3 else b"\n"
+	        out.append(line)
+	        got += len(line)
+	    return b"".join(out)
+	def message(i, head, body):
+	    return (b"From x%d Mon Jan  1 00:00:00 2024\nSubject: %d\n" % (i, i) +
+	            head + b"\n" + body)
+	msgs = [message(i, b"", lines(int(1000 * 200 ** r.random())))
+	        for i in range(60)]
+	msgs.append(message(60, b"", b".\n" * 150000))
+	msgs.append(message(61, b"", b"\n" * 300000 + b"x\n"))
+	head = b"".join(b"Status: RO\n" if k % 7 == 3 else b"X-Filler: %d\n" % k
+	                for k in range(12000))
+	msgs.append(message(62, head, lines(1000)))
+	msgs.append(message(63, b"", b"." + b"x" * 700000 + b"\r\n"))
+	r.shuffle(msgs)
+	msgs.append(message(64, b"", lines(5000) + b"no newline at the end"))
+	with open(sys.argv[1], "wb") as f:
+	    f.write(b"\n".join(msgs))
+	PY
+	own "$MBOX"
+}
+
+@test "messages across the read and output buffers: every reply byte for byte, and RETR of every message in a row" {
+	buffers_mbox
+	run check_all
+	echo "$output"
+	assert_success
+	assert_output --partial "pop3check: 65 messages"
+	run "$BATS_TEST_DIRNAME/pop3check" --in-a-row "$MBOX" -- "$POP3D" \
+		-a "file:$T/passwd" -m "$T/mail/%u" -t 10
+	echo "$output"
+	assert_success
+	assert_output --partial "pop3check: 65 messages"
+}
+
 # converted HOW: alice's mailbox with its bare LFs made CRLF, all of them
 # (crlf) or every other one (mixed); the file must change.
 converted() {

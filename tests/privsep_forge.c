@@ -38,11 +38,6 @@ enum session_end session_authorize(const struct policy *p,
 	return END_LOGIN;
 }
 
-void session_login_policy(const struct policy *p)
-{
-	(void)p;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 3)

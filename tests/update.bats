@@ -43,6 +43,14 @@ traced() {
 			-m "$T/mail/%u" -t 5 | tr -d '\r'
 }
 
+# stat_traced STRACE-ARG...: a login and STAT under strace run with those
+# arguments; prints STAT's reply.
+stat_traced() {
+	printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n' |
+		ASAN_OPTIONS=$(no_leak_check) strace -f -qq "$@" "$POP3D" \
+			-a "file:$T/passwd" -m "$T/mail/%u" -t 5 | tr -d '\r' | sed -n 3p
+}
+
 # pop_log LINE...: pop, with the log in $T/log.
 pop_log() {
 	{ printf 'USER alice\r\nPASS secret\r\n'; printf '%s\r\n' "$@"; } |
@@ -235,8 +243,9 @@ matrix() {
 	cmp "$MBOX" "$T/before"
 }
 
-# v2journal JOURNAL MAILBOX: rewrites a journal as version 2 wrote it (the
-# same layout; the digest is the SHA-256 of every byte of the backup).
+# v2journal JOURNAL MAILBOX: rewrites a journal as the unreleased version 2
+# wrote it (the same layout; the digest is the SHA-256 of every byte of the
+# backup).
 v2journal() {
 	python3 - "$1" "$2" <<-'PY'
 		import hashlib, struct, sys
@@ -251,35 +260,60 @@ v2journal() {
 	PY
 }
 
-@test "a version-2 journal (digest of the whole backup) is completed; a backup that does not match its digest is refused" {
-	expected 1 5 6
-	: >"$T/none"
-	local n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT) j
-	# Killed during the copy: the journal says COPY.
-	reset_mbox "$T/orig"
-	ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
-	traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' 'DELE 5' 'DELE 6' QUIT
-	j=$(echo "$STATE"/update-*.journal)
-	[ "$(phase)" = C ]
-	v2journal "$j" "$MBOX"
-	check killed "$T/none"
-	cmp "$T/complete" "$MBOX"
-	# The same, but a byte of the backup changed behind the journal's
-	# back (version 3, sampled digest: its first byte is sampled; and
-	# version 2): the server must not copy from it.
-	for v in 3 2; do
+@test "a backup that does not match its digest is refused, and so is a journal of another version" {
+	local n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT) j s how
+	# Killed during the copy: the journal says COPY.  Then a byte of the
+	# backup changes behind the journal's back (its first byte is
+	# sampled), or the journal is one of version 2 (never released): the
+	# server must not copy from the backup.
+	for how in byte version; do
 		reset_mbox "$T/orig"
 		traced pwrite64:signal=KILL:when=$((n - 2)) 'DELE 1' 'DELE 5' 'DELE 6' QUIT
 		j=$(echo "$STATE"/update-*.journal)
 		[ "$(phase)" = C ]
-		[ $v = 3 ] || v2journal "$j" "$MBOX"
-		local s=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1],"rb").read(), 72)[0] + 2)' "$j")
-		printf 'Y' | dd of="$MBOX" bs=1 seek=$((s + 4096 * (v == 2))) conv=notrunc status=none
+		case $how in
+		byte)
+			s=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1],"rb").read(), 72)[0] + 2)' "$j")
+			printf 'Y' | dd of="$MBOX" bs=1 seek="$s" conv=notrunc status=none ;;
+		version) v2journal "$j" "$MBOX" ;;
+		esac
 		cp "$MBOX" "$T/before"
 		run pop STAT QUIT
 		assert_line --index 2 '-ERR [SYS/TEMP] cannot open the mailbox'
 		cmp "$MBOX" "$T/before"
 		rm -f "$STATE"/update-*
+	done
+}
+
+@test "a read error anywhere in a recovery: nothing is guessed, and the next login completes the UPDATE" {
+	expected 1 5 6
+	: >"$T/none"
+	local n=$(count pwrite64 'DELE 1' 'DELE 5' 'DELE 6' QUIT) first k reads paths reply
+	# Killed during the copy (the journal says COPY) or before the
+	# ftruncate (TRUNCATE: the old tail and the backup still there).  The
+	# recovery then finds a read error (EIO) at each of its reads of the
+	# mailbox and the journal in turn: an unreadable old tail is not a
+	# truncated one.
+	for first in "pwrite64:signal=KILL:when=$((n - 2))" ftruncate:signal=KILL:when=1; do
+		reset_mbox "$T/orig"
+		ident=$(stat -c '%u:%g:%a:%i' "$MBOX")
+		traced "$first" 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+		paths=(-P "$MBOX" -P "$(echo "$STATE"/update-*.journal)")
+		stat_traced -o "$T/count" "${paths[@]}" -e trace=pread64
+		cmp "$T/complete" "$MBOX"
+		reads=$(grep -c '^[0-9]* *pread64(' "$T/count")
+		[ "$reads" -gt 5 ]
+		for ((k = 1; k <= reads; k++)); do
+			reset_mbox "$T/orig"
+			traced "$first" 'DELE 1' 'DELE 5' 'DELE 6' QUIT
+			reply=$(stat_traced -o /dev/null "${paths[@]}" \
+				-e trace=pread64 -e inject=pread64:error=EIO:when=$k)
+			echo "# $first, then a read error at read $k of $reads:" \
+				"$reply, journal $(phase)"
+			intact "$T/none"
+			check killed "$T/none"
+			cmp "$T/complete" "$MBOX"
+		done
 	done
 }
 
