@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +78,31 @@ void io_init(int in, int out, int timeout)
 	sigaction(SIGALRM, &sa, NULL);
 }
 
+static int relay_fd = -1;
+static pid_t relay_pid = -1;
+
+/* At exit: the relay sees the end of the session, sends what is left and
+ * close_notify; the connection ends when it does. */
+static void end_relay(void)
+{
+	shutdown(relay_fd, SHUT_RDWR);
+	close(relay_fd);
+	while (relay_pid > 0 && waitpid(relay_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+void io_init_relay(int relay, pid_t pid, int timeout)
+{
+	if (relay < 0) {
+		io_init(0, 1, timeout);
+		return;
+	}
+	io_init(relay, relay, timeout);
+	relay_fd = relay;
+	relay_pid = pid;
+	atexit(end_relay);
+}
+
 void io_set_timeout(int timeout)
 {
 	timeout_s = timeout;
@@ -125,6 +152,21 @@ bool io_wait(int fd, short events, const struct timespec *limit)
 		if (n > 0 || (n < 0 && errno != EINTR))
 			return true;
 	}
+}
+
+bool io_fd_read(int fd, void *buf, size_t n, const struct timespec *limit)
+{
+	for (size_t done = 0; done < n; ) {
+		if (!io_wait(fd, POLLIN, limit))
+			return false;
+		ssize_t r = read(fd, (char *)buf + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		done += (size_t)r;
+	}
+	return true;
 }
 
 /* Milliseconds to the deadline (<= 0: passed); LLONG_MAX without one. */

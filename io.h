@@ -4,6 +4,10 @@
  * about to wait for the client, so pipelined replies leave in few writes.
  *
  *   io_init(in, out, timeout)    fds and the idle timeout in seconds
+ *   io_init_relay(relay, pid, timeout)  io on the TLS relay's socketpair
+ *                                (relay >= 0; else on fds 0/1): at exit the
+ *                                relay is told of the end (it sends what is
+ *                                left and close_notify) and pid reaped
  *   io_set_timeout(timeout)      a new idle timeout (after login)
  *   io_set_deadline(t)           from t (CLOCK_MONOTONIC) on, io_getline
  *                                reads nothing more and says IO_TIMEOUT,
@@ -15,6 +19,12 @@
  *   io_ms_left(t)                milliseconds from now to t (<= 0: passed)
  *   io_wait(fd, events, limit)   poll fd for events until limit (NULL: no
  *                                limit); false once limit has passed
+ *   io_fd_read(fd, buf, n, limit)  exactly n bytes from a pipe between
+ *                                pop3d's processes (fdio_write_all writes
+ *                                them); EINTR is retried.  false on EOF or
+ *                                an error (the other process is gone, and
+ *                                the session with it) and once limit (NULL:
+ *                                none) has passed
  *   io_getline(buf, size, len)   next command line without its CRLF/LF:
  *                                IO_LINE, IO_TOOLONG (rest discarded),
  *                                IO_EOF, IO_TIMEOUT, IO_ERROR
@@ -72,11 +82,13 @@ struct io_transport {
 #define IO_INPUT_BUFFER		4096
 
 void io_init(int in, int out, int timeout);
+void io_init_relay(int relay, pid_t pid, int timeout);
 void io_set_timeout(int timeout);
 void io_set_deadline(const struct timespec *t);
 void io_deadline(struct timespec *t, const struct timespec *from, long long ms);
 long long io_ms_left(const struct timespec *t);
 bool io_wait(int fd, short events, const struct timespec *limit);
+bool io_fd_read(int fd, void *buf, size_t n, const struct timespec *limit);
 enum io_status io_getline(char *buf, size_t size, size_t *length);
 bool io_pending(void);
 void io_put(const char *s, size_t n);

@@ -1054,7 +1054,7 @@ static int user_session(void)
 	if (h.lock_group)
 		privs_set_lock_group(h.lock_gid);
 	snprintf(peer, sizeof(peer), "%s", h.peer);
-	privsep_resume(h.relay, h.login_pid, h.timeout);
+	io_init_relay(h.relay, h.login_pid, h.timeout);
 	io_add_sent(h.sent);
 	io_put(h.output, h.queued);
 	bool ok = io_preload(h.input, h.pending);
@@ -1097,7 +1097,7 @@ int main(int argc, char **argv)
 	if (apop_enabled())
 		snprintf(greeting, sizeof(greeting), "+OK pop3d ready %s\r\n",
 		    apop_greeting());
-	struct privsep_config ps = {
+	struct login_config ps = {
 		.policy.plaintext_ok = opt.plaintext == PLAIN_ALWAYS ||
 		    (opt.plaintext == PLAIN_SECURE && safe_line),
 		.policy.apop = apop_enabled(),

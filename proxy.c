@@ -1,7 +1,7 @@
 /*
- * proxy.c: the PROXY protocol header.  See proxy.h.  Runs in the login
- * process (unprivileged, chrooted), or in the single process when pop3d
- * was not started as root; proxy_parse is also fuzzed on its own.
+ * proxy.c: the PROXY protocol header.  See proxy.h.
+ *
+ * Runs in: the login process.
  *
  * The header is read before anything else and never past its end: the
  * bytes after it are the client's (with --tls=implicit its ClientHello,

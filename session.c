@@ -1,56 +1,31 @@
 /*
- * session.c: command parsing and the POP3 states.  See session.h.
+ * session.c: the command loop, CAPA, and the TRANSACTION and UPDATE
+ * states.  See session.h.
  *
- * Every command line gets exactly one reply.  A line is refused with -ERR
- * (and the session goes on) when it is longer than MAX_COMMAND octets, holds
- * a NUL or another control character, names an unknown command, comes in the
- * wrong state, or has missing, extra or malformed arguments.
+ * Runs in: the user's session.
+ * (The loop and CAPA, session_run and session_capa, also run the
+ * AUTHORIZATION table in the login process: login.c.)
  */
 #include "session.h"
 #include "state.h"
-#include "apop.h"
 #include "io.h"
 #include "log.h"
-#include "proxy.h"
-#include "sasl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-enum state { AUTHORIZATION = 1, TRANSACTION = 2 };
-
-/* What a handler tells the loop. */
-enum outcome {
-	DONE,		/* replied; the command succeeded */
-	FAILED,		/* replied -ERR; counts towards MAX_ERRORS_* */
-	LEAVE,		/* the state is over; see ctx->end */
-};
-
-struct ctx {
-	enum state state;
-	const struct policy *policy;
-	struct credentials *creds;
-	bool have_user;
-	struct mailbox *mb;
-	struct stats *stats;
-	enum session_end end;
-	char *args[3];		/* the arguments, split at single spaces */
-	int nargs;
-	char *rest;		/* everything after the keyword and its space */
-};
-
-static enum outcome reply_err(const char *text)
+enum session_outcome session_err(const char *text)
 {
 	io_printf("-ERR %s\r\n", text);
-	return FAILED;
+	return SESSION_FAILED;
 }
 
-static enum outcome reply_ok(const char *text)
+enum session_outcome session_ok(const char *text)
 {
 	io_printf("+OK%s%s\r\n", *text ? " " : "", text);
-	return DONE;
+	return SESSION_DONE;
 }
 
 /* What the client hears of a mailbox status (RFC 2449 and RFC 3206 codes),
@@ -87,164 +62,39 @@ void session_reply_status(enum mb_status st, enum session_phase at)
 
 /* A message number: 1..count, decimal digits only, not deleted.  On failure
  * it has replied. */
-static bool message_number(struct ctx *c, const char *s, size_t *index)
+static bool message_number(struct session *c, const char *s, size_t *index)
 {
 	size_t len = strlen(s);
 	if (len == 0 || len > 10 || strspn(s, "0123456789") != len) {
-		reply_err("invalid message number");
+		session_err("invalid message number");
 		return false;
 	}
 	unsigned long long n = strtoull(s, NULL, 10);
 	if (n == 0 || n > c->mb->ix.count) {
-		reply_err("no such message");
+		session_err("no such message");
 		return false;
 	}
 	if (c->mb->ix.msg[n - 1].deleted) {
-		reply_err("message is deleted");
+		session_err("message is deleted");
 		return false;
 	}
 	*index = (size_t)(n - 1);
 	return true;
 }
 
-static bool want_args(struct ctx *c, int min, int max)
+bool session_want_args(struct session *c, int min, int max)
 {
 	if (c->nargs < min || c->nargs > max) {
-		reply_err(c->nargs < min ? "missing argument" : "too many arguments");
+		session_err(c->nargs < min ? "missing argument" : "too many arguments");
 		return false;
 	}
 	return true;
 }
 
-/* ---- AUTHORIZATION ---------------------------------------------------- */
-
-static enum outcome cmd_user(struct ctx *c)
+enum session_outcome session_capa(struct session *c)
 {
-	if (!want_args(c, 1, 1))
-		return FAILED;
-	if (!c->policy->plaintext_ok)
-		return reply_err("[AUTH] Plaintext authentication is not allowed "
-		    "on this connection");
-	if (strlen(c->args[0]) > MAX_USER)
-		return reply_err("user name too long");
-	snprintf(c->creds->user, sizeof(c->creds->user), "%s", c->args[0]);
-	c->have_user = true;
-	return reply_ok("send the password");
-}
-
-static enum outcome cmd_pass(struct ctx *c)
-{
-	if (!c->have_user)
-		return reply_err("send USER first");
-	if (!c->policy->plaintext_ok)
-		return reply_err("[AUTH] Plaintext authentication is not allowed "
-		    "on this connection");
-	if (!c->rest || c->rest[0] == '\0')
-		return reply_err("missing argument");
-	snprintf(c->creds->pass, sizeof(c->creds->pass), "%s", c->rest);
-	strcpy(c->creds->method, "USER");
-	c->have_user = false;
-	c->end = END_LOGIN;
-	return LEAVE;
-}
-
-/* RFC 2595 section 4: only in AUTHORIZATION, only once, and the USER given
- * before it is forgotten (the new session starts from scratch). */
-static enum outcome cmd_stls(struct ctx *c)
-{
-	if (!want_args(c, 0, 0))
-		return FAILED;
-	if (!c->policy->stls)
-		return reply_err("STLS not available on this connection");
-	reply_ok("Begin TLS negotiation");
-	c->have_user = false;
-	c->end = END_STARTTLS;
-	return LEAVE;
-}
-
-/* RFC 1939 section 7: APOP name digest.  Not a plaintext password, so the
- * plaintext policy does not apply; off unless --apop. */
-static enum outcome cmd_apop(struct ctx *c)
-{
-	if (!c->policy->apop)
-		return reply_err("APOP is not enabled");
-	if (!want_args(c, 2, 2))
-		return FAILED;
-	if (strlen(c->args[0]) > MAX_USER)
-		return reply_err("user name too long");
-	if (!apop_digest_ok(c->args[1]))
-		return reply_err("invalid digest");
-	snprintf(c->creds->user, sizeof(c->creds->user), "%s", c->args[0]);
-	snprintf(c->creds->pass, sizeof(c->creds->pass), "%s", c->args[1]);
-	strcpy(c->creds->method, "APOP");
-	c->end = END_LOGIN;
-	return LEAVE;
-}
-
-/* RFC 5034: AUTH [mechanism [initial-response]].  Only PLAIN, which sends
- * the password, so it follows the plaintext policy as USER does. */
-static enum outcome cmd_auth(struct ctx *c)
-{
-	if (!want_args(c, 0, 2))
-		return FAILED;
-	if (c->nargs == 0) {
-		/* Not in RFC 5034, but common practice (and RFC 1734's
-		 * clients ask this way): the mechanisms, one a line. */
-		io_puts(c->policy->plaintext_ok ? "+OK\r\nPLAIN\r\n.\r\n" :
-		    "+OK\r\n.\r\n");
-		return DONE;
-	}
-	if (strcasecmp(c->args[0], "PLAIN") != 0)
-		return reply_err("unsupported authentication mechanism");
-	if (!c->policy->plaintext_ok)
-		return reply_err("[AUTH] Plaintext authentication is not allowed "
-		    "on this connection");
-	char line[MAX_SASL_LINE + 2] = "";
-	const char *resp = line;
-	enum sasl_result r = SASL_BAD_FORMAT;
-	enum outcome o = FAILED;
-	if (c->nargs == 2) {
-		/* Section 4: "=" is an empty initial response. */
-		resp = strcmp(c->args[1], "=") == 0 ? "" : c->args[1];
-	} else {
-		size_t len;
-		io_puts("+ \r\n");
-		enum io_status s = io_getline(line, sizeof(line), &len);
-		if (s != IO_LINE && s != IO_TOOLONG) {
-			c->end = s == IO_EOF ? END_EOF : s == IO_TIMEOUT ?
-			    END_TIMEOUT : END_IOERR;
-			o = LEAVE;
-			goto out;
-		}
-		if (s == IO_TOOLONG || len > MAX_SASL_LINE) {
-			reply_err("authentication response too long");
-			goto out;
-		}
-	}
-	if (strcmp(resp, "*") == 0) {
-		reply_err("authentication cancelled");
-		goto out;
-	}
-	r = sasl_plain(resp, c->creds->user, sizeof(c->creds->user),
-	    c->creds->pass, sizeof(c->creds->pass));
-	if (r != SASL_OK) {
-		log_msg(LOG_INFO, "AUTH PLAIN refused: %s", sasl_strerror(r));
-		reply_err(r == SASL_AUTHZID ? "[AUTH] authorization identity "
-		    "refused" : "invalid authentication response");
-		goto out;
-	}
-	strcpy(c->creds->method, "PLAIN");
-	c->end = END_LOGIN;
-	o = LEAVE;
-out:
-	explicit_bzero(line, sizeof(line));
-	return o;
-}
-
-static enum outcome cmd_capa(struct ctx *c)
-{
-	if (!want_args(c, 0, 0))
-		return FAILED;
+	if (!session_want_args(c, 0, 0))
+		return SESSION_FAILED;
 	io_puts("+OK capability list follows\r\n"
 	    "TOP\r\n"
 	    "UIDL\r\n"
@@ -260,23 +110,18 @@ static enum outcome cmd_capa(struct ctx *c)
 	if (c->policy->plaintext_ok)
 		io_puts("SASL PLAIN\r\n");
 	io_puts("IMPLEMENTATION pop3d " POP3D_VERSION "\r\n.\r\n");
-	return DONE;
+	return SESSION_DONE;
 }
 
-static enum outcome cmd_quit(struct ctx *c)
+/* RFC 1939 section 6: QUIT in TRANSACTION, the UPDATE state. */
+static enum session_outcome cmd_quit(struct session *c)
 {
-	if (!want_args(c, 0, 0))
-		return FAILED;
-	if (c->state == AUTHORIZATION) {
-		reply_ok("bye");
-		c->end = END_QUIT;
-		return LEAVE;
-	}
-	/* RFC 1939 section 6: the UPDATE state. */
+	if (!session_want_args(c, 0, 0))
+		return SESSION_FAILED;
 	unsigned long deleted = 0;
 	for (size_t i = 0; i < c->mb->ix.count; i++)
 		deleted += c->mb->ix.msg[i].deleted;
-	size_t left = c->mb->ix.count - deleted;	/* the index is used up */
+	size_t left = c->mb->ix.count - deleted;
 	enum mb_status st = mailbox_update(c->mb);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s (state directory %s)",
@@ -284,14 +129,14 @@ static enum outcome cmd_quit(struct ctx *c)
 		    state_dir() : state_problem()[0] ? state_problem() : "none");
 		session_reply_status(st, SESSION_UPDATE);
 		c->end = END_UPDATE_FAILED;
-		return LEAVE;
+		return SESSION_LEAVE;
 	}
 	c->stats->deleted = deleted;
 	/* The mailbox is done with: free it before the client hears so. */
 	state_session_unlock();
 	io_printf("+OK bye, %zu messages left\r\n", left);
 	c->end = END_QUIT;
-	return LEAVE;
+	return SESSION_LEAVE;
 }
 
 /* ---- TRANSACTION ------------------------------------------------------ */
@@ -307,15 +152,15 @@ static void totals(const struct mailbox *mb, size_t *n, unsigned long long *sz)
 		}
 }
 
-static enum outcome cmd_stat(struct ctx *c)
+static enum session_outcome cmd_stat(struct session *c)
 {
-	if (!want_args(c, 0, 0))
-		return FAILED;
+	if (!session_want_args(c, 0, 0))
+		return SESSION_FAILED;
 	size_t n;
 	unsigned long long sz;
 	totals(c->mb, &n, &sz);
 	io_printf("+OK %zu %llu\r\n", n, sz);
-	return DONE;
+	return SESSION_DONE;
 }
 
 /* Writes v in decimal at p; returns the end. */
@@ -332,15 +177,15 @@ static char *decimal(char *p, unsigned long long v)
 }
 
 /* LIST and UIDL: one message, or every message not deleted. */
-static enum outcome scan_listing(struct ctx *c, bool uidl)
+static enum session_outcome scan_listing(struct session *c, bool uidl)
 {
-	if (!want_args(c, 0, 1))
-		return FAILED;
+	if (!session_want_args(c, 0, 1))
+		return SESSION_FAILED;
 	char id[UIDL_MAX + 1];
 	if (c->nargs == 1) {
 		size_t i;
 		if (!message_number(c, c->args[0], &i))
-			return FAILED;
+			return SESSION_FAILED;
 		if (uidl) {
 			mailbox_uidl(c->mb, i, id);
 			io_printf("+OK %zu %s\r\n", i + 1, id);
@@ -348,7 +193,7 @@ static enum outcome scan_listing(struct ctx *c, bool uidl)
 			io_printf("+OK %zu %llu\r\n", i + 1,
 			    (unsigned long long)c->mb->ix.msg[i].octets);
 		}
-		return DONE;
+		return SESSION_DONE;
 	}
 	io_puts(uidl ? "+OK unique-id listing follows\r\n" :
 	    "+OK scan listing follows\r\n");
@@ -371,26 +216,26 @@ static enum outcome scan_listing(struct ctx *c, bool uidl)
 		io_put(line, (size_t)(p - line));
 	}
 	io_puts(".\r\n");
-	return DONE;
+	return SESSION_DONE;
 }
 
-static enum outcome cmd_list(struct ctx *c)
+static enum session_outcome cmd_list(struct session *c)
 {
 	return scan_listing(c, false);
 }
 
-static enum outcome cmd_uidl(struct ctx *c)
+static enum session_outcome cmd_uidl(struct session *c)
 {
 	return scan_listing(c, true);
 }
 
-static enum outcome send_message(struct ctx *c, size_t i, long lines)
+static enum session_outcome send_message(struct session *c, size_t i, long lines)
 {
 	enum mb_status st = mailbox_send(c->mb, i, lines);
 	if (st == MB_CHANGED) {
 		log_msg(LOG_WARNING, "%s changed under the session", c->mb->path);
 		session_reply_status(st, SESSION_SEND);
-		return FAILED;
+		return SESSION_FAILED;
 	}
 	if (st != MB_OK) {
 		/* Part of the message may have been queued: the only honest
@@ -398,116 +243,103 @@ static enum outcome send_message(struct ctx *c, size_t i, long lines)
 		log_msg(LOG_ERR, "reading %s: %s", c->mb->path,
 		    mailbox_strerror(st));
 		c->end = END_IOERR;
-		return LEAVE;
+		return SESSION_LEAVE;
 	}
-	return DONE;
+	return SESSION_DONE;
 }
 
-static enum outcome cmd_retr(struct ctx *c)
+static enum session_outcome cmd_retr(struct session *c)
 {
 	size_t i;
-	if (!want_args(c, 1, 1) || !message_number(c, c->args[0], &i))
-		return FAILED;
-	enum outcome o = send_message(c, i, -1);
-	if (o == DONE) {
+	if (!session_want_args(c, 1, 1) || !message_number(c, c->args[0], &i))
+		return SESSION_FAILED;
+	enum session_outcome o = send_message(c, i, -1);
+	if (o == SESSION_DONE) {
 		c->stats->retrieved++;
 		c->stats->retrieved_bytes += c->mb->ix.msg[i].octets;
 	}
 	return o;
 }
 
-static enum outcome cmd_top(struct ctx *c)
+static enum session_outcome cmd_top(struct session *c)
 {
 	size_t i;
-	if (!want_args(c, 2, 2) || !message_number(c, c->args[0], &i))
-		return FAILED;
+	if (!session_want_args(c, 2, 2) || !message_number(c, c->args[0], &i))
+		return SESSION_FAILED;
 	const char *k = c->args[1];
 	size_t len = strlen(k);
 	if (len == 0 || len > 10 || strspn(k, "0123456789") != len)
-		return reply_err("invalid line count");
-	enum outcome o = send_message(c, i, (long)strtoull(k, NULL, 10));
-	if (o == DONE)
+		return session_err("invalid line count");
+	enum session_outcome o = send_message(c, i, (long)strtoull(k, NULL, 10));
+	if (o == SESSION_DONE)
 		c->stats->top++;
 	return o;
 }
 
-static enum outcome cmd_dele(struct ctx *c)
+static enum session_outcome cmd_dele(struct session *c)
 {
 	size_t i;
-	if (!want_args(c, 1, 1) || !message_number(c, c->args[0], &i))
-		return FAILED;
+	if (!session_want_args(c, 1, 1) || !message_number(c, c->args[0], &i))
+		return SESSION_FAILED;
 	c->mb->ix.msg[i].deleted = true;
 	io_printf("+OK message %zu deleted\r\n", i + 1);
-	return DONE;
+	return SESSION_DONE;
 }
 
-static enum outcome cmd_noop(struct ctx *c)
+static enum session_outcome cmd_noop(struct session *c)
 {
-	if (!want_args(c, 0, 0))
-		return FAILED;
-	return reply_ok("");
+	if (!session_want_args(c, 0, 0))
+		return SESSION_FAILED;
+	return session_ok("");
 }
 
-static enum outcome cmd_rset(struct ctx *c)
+static enum session_outcome cmd_rset(struct session *c)
 {
-	if (!want_args(c, 0, 0))
-		return FAILED;
+	if (!session_want_args(c, 0, 0))
+		return SESSION_FAILED;
 	for (size_t i = 0; i < c->mb->ix.count; i++)
 		c->mb->ix.msg[i].deleted = false;
 	size_t n;
 	unsigned long long sz;
 	totals(c->mb, &n, &sz);
 	io_printf("+OK maildrop has %zu messages (%llu octets)\r\n", n, sz);
-	return DONE;
+	return SESSION_DONE;
 }
 
 /* ---- the loop --------------------------------------------------------- */
 
-static const struct command {
-	const char *name;
-	enum outcome (*run)(struct ctx *);
-	unsigned states;
-} commands[] = {
-	{ "USER", cmd_user, AUTHORIZATION },
-	{ "PASS", cmd_pass, AUTHORIZATION },
-	{ "STLS", cmd_stls, AUTHORIZATION },
-	{ "APOP", cmd_apop, AUTHORIZATION },
-	{ "AUTH", cmd_auth, AUTHORIZATION },
-	{ "CAPA", cmd_capa, AUTHORIZATION | TRANSACTION },
-	{ "QUIT", cmd_quit, AUTHORIZATION | TRANSACTION },
-	{ "STAT", cmd_stat, TRANSACTION },
-	{ "LIST", cmd_list, TRANSACTION },
-	{ "RETR", cmd_retr, TRANSACTION },
-	{ "DELE", cmd_dele, TRANSACTION },
-	{ "NOOP", cmd_noop, TRANSACTION },
-	{ "RSET", cmd_rset, TRANSACTION },
-	{ "TOP", cmd_top, TRANSACTION },
-	{ "UIDL", cmd_uidl, TRANSACTION },
+/* RFC 1939 section 5; a row without a handler is a command of another
+ * state. */
+static const struct session_command transaction[] = {
+	{ "CAPA", session_capa, false }, { "QUIT", cmd_quit, false },
+	{ "STAT", cmd_stat, false }, { "LIST", cmd_list, false },
+	{ "RETR", cmd_retr, false }, { "DELE", cmd_dele, false },
+	{ "NOOP", cmd_noop, false }, { "RSET", cmd_rset, false },
+	{ "TOP", cmd_top, false }, { "UIDL", cmd_uidl, false },
+	{ "USER", NULL, false }, { "PASS", NULL, false }, { "STLS", NULL, false },
+	{ "APOP", NULL, false }, { "AUTH", NULL, false },
 };
 
 /* Splits "KEYWORD arg arg" in place.  The keyword may be followed by one
- * space and the rest of the line (PASS takes the rest whole). */
-static const struct command *parse(struct ctx *c, char *line, bool *known)
+ * space and the rest of the line (a whole-line command takes it whole). */
+static const struct session_command *parse(struct session *c,
+    const struct session_state *st, char *line)
 {
 	char *sp = strchr(line, ' ');
 	if (sp)
 		*sp = '\0';
 	c->rest = sp ? sp + 1 : NULL;
 	c->nargs = 0;
-	*known = false;
-	const struct command *cmd = NULL;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcasecmp(line, commands[i].name) == 0)
-			cmd = &commands[i];
-	if (!cmd)
-		return NULL;
-	*known = true;
-	if (cmd->run == cmd_pass)
+	const struct session_command *cmd = NULL;
+	for (size_t i = 0; i < st->count; i++)
+		if (strcasecmp(line, st->commands[i].name) == 0)
+			cmd = &st->commands[i];
+	if (!cmd || cmd->whole)
 		return cmd;
 	/* Arguments are separated by single spaces (RFC 1939 section 3). */
 	for (char *p = c->rest; p; ) {
 		if (c->nargs == 3)
-			return cmd; /* want_args refuses it */
+			return cmd; /* session_want_args refuses it */
 		c->args[c->nargs++] = p;
 		p = strchr(p, ' ');
 		if (p)
@@ -529,58 +361,43 @@ static bool clean(const char *line, size_t len)
 	return true;
 }
 
-/* A PROXY header (a balancer's, or a forged one) where the first command
- * should be: the peer is not in --proxy-trusted, or sent a second header.
- * It is bad input, and the address it claims is never used or logged. */
-static bool misplaced_proxy_header(const char *line, size_t len)
-{
-	char next[16];
-	size_t n = io_peek(next, sizeof(next));
-	return proxy_misplaced(line, len, next, n);
-}
-
-static enum session_end run(struct ctx *c)
+enum session_end session_run(struct session *c, const struct session_state *st)
 {
 	char line[MAX_COMMAND + 2];
 	unsigned errors = 0;
 	bool first = true;
-	unsigned max = c->state == AUTHORIZATION ? MAX_ERRORS_AUTH :
-	    MAX_ERRORS_TRANS;
 	for (;;) {
 		size_t len;
 		enum io_status s = io_getline(line, sizeof(line), &len);
-		enum outcome o;
+		enum session_outcome o;
 		if (s == IO_EOF)
 			return END_EOF;
 		if (s == IO_TIMEOUT)
 			return END_TIMEOUT;
 		if (s == IO_ERROR)
 			return END_IOERR;
-		bool known = false;
-		const struct command *cmd = NULL;
-		if (c->state == AUTHORIZATION && first && s == IO_LINE &&
-		    misplaced_proxy_header(line, len)) {
+		const struct session_command *cmd = NULL;
+		if (first && s == IO_LINE && st->first_line &&
+		    st->first_line(c, line, len)) {
 			explicit_bzero(line, sizeof(line));
-			io_puts("-ERR unexpected PROXY protocol header\r\n");
-			io_flush();
-			return END_PROXY_MISPLACED;
+			return c->end;
 		}
 		first = false;
 		if (s == IO_TOOLONG || len > MAX_COMMAND)
-			o = reply_err("command line too long");
+			o = session_err("command line too long");
 		else if (!clean(line, len))
-			o = reply_err("invalid characters in command");
-		else if (!(cmd = parse(c, line, &known)))
-			o = reply_err("unknown command");
-		else if (!(cmd->states & c->state))
-			o = reply_err("command not valid in this state");
+			o = session_err("invalid characters in command");
+		else if (!(cmd = parse(c, st, line)))
+			o = session_err("unknown command");
+		else if (!cmd->run)
+			o = session_err("command not valid in this state");
 		else
 			o = cmd->run(c);
 		explicit_bzero(line, sizeof(line));
-		if (o == LEAVE)
+		if (o == SESSION_LEAVE)
 			return c->end;
-		errors = o == FAILED ? errors + 1 : 0;
-		if (errors >= max) {
+		errors = o == SESSION_FAILED ? errors + 1 : 0;
+		if (errors >= st->max_errors) {
 			io_puts("-ERR too many errors, closing\r\n");
 			io_flush();
 			return END_ERRORS;
@@ -588,23 +405,18 @@ static enum session_end run(struct ctx *c)
 	}
 }
 
-enum session_end session_authorize(const struct policy *p,
-    struct credentials *creds)
-{
-	struct ctx c = { .state = AUTHORIZATION, .policy = p, .creds = creds };
-	return run(&c);
-}
-
 /* RFC 2449 section 5: CAPA in TRANSACTION lists the AUTHORIZATION
  * capabilities too, all but STLS. */
-enum session_end session_transact(struct mailbox *mb, struct stats *st,
+enum session_end session_transact(struct mailbox *mb, struct stats *stats,
     const struct policy *login)
 {
+	static const struct session_state st = { transaction,
+	    sizeof(transaction) / sizeof(transaction[0]), MAX_ERRORS_TRANS,
+	    NULL };
 	struct policy p = *login;
 	p.stls = false;
-	struct ctx c = { .state = TRANSACTION, .policy = &p, .mb = mb,
-	    .stats = st };
-	return run(&c);
+	struct session c = { .policy = &p, .mb = mb, .stats = stats };
+	return session_run(&c, &st);
 }
 
 const char *session_end_name(enum session_end e)

@@ -1,21 +1,24 @@
 /*
- * session.h: the POP3 state machine (RFC 1939, RFC 2449).
+ * session.h: the POP3 command loop (RFC 1939, RFC 2449) and the user's
+ * states; login.c holds the AUTHORIZATION state's table.
  *
- *   session_authorize(policy, creds)  the AUTHORIZATION state: answers
- *       commands until the client has named a user and given a password
- *       by USER/PASS, AUTH PLAIN or APOP (END_LOGIN, creds filled in; the
- *       caller authenticates and replies) or leaves, or asks for TLS
- *       (END_STARTTLS).  Touches no mailbox; runs unprivileged when pop3d
- *       was started as root.  A first command line that is a PROXY
- *       protocol header ends it (END_PROXY_MISPLACED): the header of a
- *       trusted balancer was read before the greeting (privsep.c).
+ *   session_run(s, state)    answers commands from the state's table until
+ *       a handler ends the state (SESSION_LEAVE, s->end says how) or the
+ *       client goes, is silent too long or makes max_errors mistakes in a
+ *       row.  Every line gets exactly one reply; one longer than
+ *       MAX_COMMAND, with a control character (8-bit bytes only after
+ *       PASS), an unknown keyword or one of another state gets -ERR.
+ *   session_ok(text), session_err(text)  a one-line reply
+ *   session_want_args(s, min, max)  the argument count is in range; else
+ *       it has replied -ERR
+ *   session_capa(s)          CAPA (RFC 2449), in both states
  *   session_transact(mb, stats, login)  the TRANSACTION state as the user,
  *       and the UPDATE state on QUIT; login: the policy the login ended
- *       with (CAPA lists its capabilities).
- * Both return how the session (or the state) ended.
+ *       with (CAPA lists its capabilities)
  *   session_reply_status(st, at)  the -ERR line for a mailbox status, by
  *       where it came (opening the mailbox, sending a message, UPDATE):
- *       the one table of them.
+ *       the one table of them
+ *   session_end_name(e)      how a session ended, for the log
  */
 #ifndef POP3D_SESSION_H
 #define POP3D_SESSION_H
@@ -51,7 +54,7 @@ enum session_end {
 	END_LOGIN,		/* credentials are ready */
 	END_STARTTLS,		/* STLS was accepted: the caller flushes, drops
 				 * unread input, runs the TLS handshake and
-				 * calls session_authorize again */
+				 * calls login_authorize again */
 	END_TLS_FAILED,		/* (for the caller) the handshake failed */
 	END_QUIT,		/* QUIT, and UPDATE if in TRANSACTION, succeeded */
 	END_UPDATE_FAILED,	/* QUIT, but the UPDATE removed nothing */
@@ -59,16 +62,55 @@ enum session_end {
 	END_TIMEOUT,
 	END_ERRORS,		/* too many bad commands */
 	END_IOERR,
-	END_PROXY_REFUSED,	/* (privsep.c) the PROXY header a trusted peer
+	END_PROXY_REFUSED,	/* (login.c) the PROXY header a trusted peer
 				 * must send is missing or bad: no greeting */
-	END_PROXY_LOCAL,	/* (privsep.c) a PROXY v2 LOCAL header: the
+	END_PROXY_LOCAL,	/* (login.c) a PROXY v2 LOCAL header: the
 				 * balancer's health check, ended quietly */
 	END_PROXY_MISPLACED,	/* a PROXY header where a command should be:
 				 * from a peer not in --proxy-trusted */
 };
 
-enum session_end session_authorize(const struct policy *p,
-    struct credentials *creds);
+/* What a handler tells the loop. */
+enum session_outcome {
+	SESSION_DONE,		/* replied; the command succeeded */
+	SESSION_FAILED,		/* replied -ERR; counts towards max_errors */
+	SESSION_LEAVE,		/* the state is over; see end */
+};
+
+/* The session as the handlers see it. */
+struct session {
+	const struct policy *policy;
+	struct credentials *creds;	/* AUTHORIZATION */
+	bool have_user;
+	struct mailbox *mb;		/* TRANSACTION */
+	struct stats *stats;
+	enum session_end end;		/* with SESSION_LEAVE */
+	char *args[3];		/* the arguments, split at single spaces */
+	int nargs;
+	char *rest;		/* everything after the keyword and its space */
+};
+
+struct session_command {
+	const char *name;
+	enum session_outcome (*run)(struct session *);	/* NULL: a command
+						 * of another state */
+	bool whole;		/* takes the rest of the line unsplit (PASS) */
+};
+
+struct session_state {
+	const struct session_command *commands;
+	size_t count;
+	unsigned max_errors;
+	/* NULL, or a check of the first line: true when it ended the state
+	 * (it has replied and set end). */
+	bool (*first_line)(struct session *s, const char *line, size_t len);
+};
+
+enum session_end session_run(struct session *s, const struct session_state *st);
+enum session_outcome session_ok(const char *text);
+enum session_outcome session_err(const char *text);
+bool session_want_args(struct session *s, int min, int max);
+enum session_outcome session_capa(struct session *s);
 enum session_end session_transact(struct mailbox *mb, struct stats *st,
     const struct policy *login);
 

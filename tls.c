@@ -1,6 +1,11 @@
 /*
  * tls.c: OpenSSL under the client connection.  See tls.h.
  *
+ * Runs in: the login process.
+ * (The handshake and the relay; tls_configure runs in the root parent
+ * before the fork, to read the key, and tls_description_ok checks a
+ * description wherever one arrives.)
+ *
  * Settings are OpenSSL's secure defaults with a floor of TLS 1.2 (RFC 8996
  * deprecates 1.0 and 1.1; RFC 8314 section 4.1).  There is one session per
  * process and nothing to resume it in, so session caching and tickets are

@@ -1,6 +1,6 @@
 /*
  * fuzz_session.c: any byte stream as a client, against a generated mailbox.
- * session_authorize() answers AUTHORIZATION; user "alice" gets in with any
+ * login_authorize() answers AUTHORIZATION; user "alice" gets in with any
  * password or digest (the password check is auth.c's, not the parser's), up
  * to MAX_LOGIN_FAILURES tries as in pop3d.c; then session_transact() runs
  * TRANSACTION and UPDATE on a fresh copy of the mailbox.
@@ -9,6 +9,7 @@
 
 #include "../io.h"
 #include "../log.h"
+#include "../login.h"
 #include "../mailbox.h"
 #include "../params.h"
 #include "../session.h"
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct credentials creds;
 	bool logged_in = false;
 	for (int tries = 0; tries < MAX_LOGIN_FAILURES && !logged_in; tries++) {
-		if (session_authorize(&policy, &creds) != END_LOGIN)
+		if (login_authorize(&policy, &creds) != END_LOGIN)
 			break;
 		logged_in = strcmp(creds.user, "alice") == 0;
 		if (!logged_in)

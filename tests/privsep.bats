@@ -277,6 +277,7 @@ forge() {
 	case $POP3D in */build-san/*) san="-fsanitize=address,undefined -g" ;; esac
 	[ -x "$T/forge" ] || cc -std=c17 -D_DEFAULT_SOURCE -I"$src" $san -o "$T/forge" \
 		"$src/tests/privsep_forge.c" "$src/privsep.c" "$src/io.c" "$src/tls.c" \
+		"$src/fdio.c" \
 		"$src/proxy.c" "$src/addr.c" \
 		"$src/log.c" -lssl -lcrypto
 	timeout 10 "$T/forge" "$1" "$T/empty" </dev/null 2>>"$T/log"
