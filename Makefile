@@ -29,7 +29,8 @@ DESTDIR    ?=
 
 SRCS = pop3d.c session.c mailbox.c index.c scan.c cache.c digest.c update.c journal.c fdio.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
-	privsep.c login.c sasl.c base64.c apop.c netfs.c addr.c proxy.c handover.c
+	privsep.c login.c sasl.c base64.c apop.c netfs.c addr.c proxy.c handover.c \
+	user.c
 OBJS = $(SRCS:%.c=build/%.o)
 HDRS = $(wildcard *.h)
 

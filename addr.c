@@ -1,7 +1,8 @@
 /*
- * addr.c: numeric IP addresses and networks.  See addr.h.  Runs in the
- * root parent (the option, its peer, the login record) and in the login
- * process (the PROXY header's address): pure functions, no I/O.
+ * addr.c: numeric IP addresses and networks.  See addr.h.
+ * Runs in: any process (library).
+ * Pure functions, no I/O: the root parent's option, peer and login record,
+ * the login process's PROXY header.
  */
 #include "addr.h"
 

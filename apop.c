@@ -1,8 +1,9 @@
 /*
  * apop.c: see apop.h.
- *
- * APOP keeps secrets in the clear on the server and MD5 is weak (Leurent,
- * FSE 2007): it is off unless --apop is given, and the README says so.
+ * Runs in: the root parent.
+ * (apop_digest_ok, a check of the digest's syntax, is also the login
+ * process's.)  APOP keeps secrets in the clear on the server and MD5 is
+ * weak (Leurent, FSE 2007): it is off unless --apop is given.
  */
 #include "apop.h"
 #include "log.h"
@@ -95,12 +96,9 @@ static int find_secret(const char *user, char *secret, size_t size)
 	if (!f)
 		return -1;
 	char line[MAX_PASSWD_LINE + 2];
-	int found = 0;
-	while (found == 0 && fgets(line, sizeof(line), f)) {
-		size_t len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(f)) {
+	int found = 0, got;
+	while (found == 0 && (got = auth_read_line(f, line, sizeof(line))) != 0) {
+		if (got < 0) {
 			log_msg(LOG_ERR, "APOP file %s: line too long", apop_path);
 			found = -1;
 			break;

@@ -1,6 +1,7 @@
 /*
  * auth.c: the password-file backend, and the dispatch to PAM (auth_pam.c).
  * See auth.h.
+ * Runs in: the root parent.
  *
  * file:PATH holds one account a line, "user:crypt-hash[:uid:gid:home]", with
  * '#' comments.  The hash is anything libxcrypt verifies (yescrypt, sha512crypt,
@@ -50,6 +51,22 @@ FILE *auth_open_trusted(const char *path, const char *what, bool secret)
 	if (!f)
 		close(fd);
 	return f;
+}
+
+int auth_read_line(FILE *f, char *line, size_t size)
+{
+	if (!fgets(line, (int)size, f))
+		return 0;
+	size_t len = strlen(line);
+	if (len > 0 && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	else if (!feof(f)) {
+		int c;
+		while ((c = getc(f)) != EOF && c != '\n')
+			;
+		return -1;
+	}
+	return 1;
 }
 
 static FILE *open_passwd_file(void)
@@ -119,16 +136,11 @@ static enum auth_result lookup(const char *user, char *hash, size_t hsize,
 	char line[MAX_PASSWD_LINE + 2];
 	enum auth_result r = AUTH_FAIL;
 	unsigned lineno = 0;
-	while (fgets(line, sizeof(line), f)) {
+	int got;
+	while ((got = auth_read_line(f, line, sizeof(line))) != 0) {
 		lineno++;
-		size_t len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(f)) {
+		if (got < 0) {
 			log_msg(LOG_ERR, "%s:%u: line too long", file_path, lineno);
-			int c;
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
 			continue;
 		}
 		if (line[0] == '#' || line[0] == '\0')

@@ -27,32 +27,20 @@
  *                                 not root, that group and others may not
  *                                 write (secret: nor read); else NULL, and
  *                                 the log says why ("what path: ...")
+ *   auth_read_line(f, line, size) the next line of such a file, its '\n'
+ *                                 removed: 1; 0 at the end; -1 for a line
+ *                                 longer than size - 2 octets (the rest of
+ *                                 it is skipped)
  */
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H
 
-#include "params.h"
+#include "account.h"
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
-
-struct account {
-	char name[MAX_USER + 1];
-	bool has_ids;		/* uid/gid known: switch to them when root */
-	uid_t uid;
-	gid_t gid;
-	char home[PATH_MAX];	/* "" when unknown */
-	bool system;		/* a passwd account: initgroups() applies */
-};
-
-enum auth_result {
-	AUTH_OK,
-	AUTH_FAIL,		/* bad user or password: the client is told [AUTH] */
-	AUTH_EXPIRED,		/* the account may not log in now */
-	AUTH_TEMPFAIL,		/* the backend could not answer: [SYS/TEMP] */
-};
 
 bool auth_configure(const char *spec);
 enum auth_result auth_login(const char *user, const char *pass,
@@ -63,5 +51,6 @@ void auth_session_close(void);
 void auth_forget(void);
 bool auth_is_pam(void);
 FILE *auth_open_trusted(const char *path, const char *what, bool secret);
+int auth_read_line(FILE *f, char *line, size_t size);
 
 #endif

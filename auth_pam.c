@@ -1,5 +1,6 @@
 /*
  * auth_pam.c: the PAM backend (--auth=pam, the default).  See auth_pam.h.
+ * Runs in: the root parent.
  *
  * The order is Linux-PAM's (The Linux-PAM Application Developers' Guide):
  * pam_start, pam_authenticate, pam_acct_mgmt, then -- once pop3d has
@@ -129,7 +130,7 @@ static enum auth_result fill_account(struct account *acct)
 
 /* Maps a PAM error to what the client is told: the backend failing is a
  * temporary error, everything else a plain failure. */
-static enum auth_result classify(int e)
+static enum auth_result auth_pam_classify(int e)
 {
 	switch (e) {
 	case PAM_SUCCESS:
@@ -170,7 +171,7 @@ enum auth_result auth_pam_login(const char *user, const char *pass,
 	if (pass) {
 		e = pam_authenticate(pamh, PAM_SILENT |
 		    PAM_DISALLOW_NULL_AUTHTOK);
-		if ((r = classify(e)) == AUTH_TEMPFAIL)
+		if ((r = auth_pam_classify(e)) == AUTH_TEMPFAIL)
 			log_msg(LOG_ERR, "pam_authenticate (service %s): %s",
 			    service, pam_strerror(pamh, e));
 	}
@@ -179,7 +180,7 @@ enum auth_result auth_pam_login(const char *user, const char *pass,
 		 * expired or locked account, or one that must change its
 		 * password first (which POP3 cannot do), may not. */
 		e = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-		r = classify(e);
+		r = auth_pam_classify(e);
 		if (r == AUTH_FAIL) {
 			log_msg(LOG_INFO, "pam_acct_mgmt (service %s): %s",
 			    service, pam_strerror(pamh, e));

@@ -23,7 +23,7 @@
 #ifndef POP3D_AUTH_PAM_H
 #define POP3D_AUTH_PAM_H
 
-#include "auth.h"
+#include "account.h"
 
 void auth_pam_set_service(const char *name);
 void auth_pam_set_session(bool open_session);

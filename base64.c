@@ -1,5 +1,6 @@
 /*
  * base64.c: see base64.h.
+ * Runs in: any process (library).
  */
 #include "base64.h"
 
@@ -12,7 +13,7 @@ static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* The 6-bit value of c, or -1 when c is not in the alphabet. */
-static int value(char c)
+static int base64_sextet(char c)
 {
 	const char *p = c ? strchr(alphabet, c) : NULL;
 	return p ? (int)(p - alphabet) : -1;
@@ -28,12 +29,12 @@ bool base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
 		return true;
 	size_t pad = in[len - 1] != '=' ? 0 : in[len - 2] != '=' ? 1 : 2;
 	for (size_t i = 0; i < len - pad; i++)
-		if (value(in[i]) < 0)
+		if (base64_sextet(in[i]) < 0)
 			return false;
 	/* The bits that the padding leaves over must be zero, so that every
 	 * octet string has exactly one encoding. */
-	if ((pad == 1 && (value(in[len - 2]) & 0x03)) ||
-	    (pad == 2 && (value(in[len - 3]) & 0x0f)))
+	if ((pad == 1 && (base64_sextet(in[len - 2]) & 0x03)) ||
+	    (pad == 2 && (base64_sextet(in[len - 3]) & 0x0f)))
 		return false;
 	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
 	if (n < 0 || (size_t)n != base64_max(len)) {

@@ -1,5 +1,6 @@
 /*
  * digest.c: SHA-256 through libcrypto's SHA256_* functions.  See digest.h.
+ * Runs in: any process (library).
  *
  * OpenSSL 3 marks them deprecated in favour of EVP_DigestInit_ex2(), and
  * they are the same assembly code; but EVP first loads the provider

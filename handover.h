@@ -1,7 +1,7 @@
 /*
  * handover.h: the user's part of a session runs in a fresh image of pop3d.
  *
- * Started as root, the session process becomes the user (pop3d.c) and then
+ * Started as root, the session process becomes the user (privs.h) and then
  * executes pop3d again, as "pop3d --user-session": the new image holds
  * nothing of root's (no TLS key, no stdio buffer of the password file with
  * other users' hashes, no PAM memory), only what one fixed-size record
@@ -25,13 +25,7 @@
  *                        the saved gid (execve(2) copies the effective gid
  *                        to the saved one).  Returns only on failure
  *                        (logged)
- *   handover_receive(h)  in the new image (the caller has closed the fds
- *                        above HANDOVER_LAST_FD): the record read and
- *                        checked, fd 4 closed when there is no relay, the
- *                        effective gid back to the
- *                        user's, the process not dumpable.  false (logged)
- *                        if it is no record, or the real or effective uid
- *                        is 0, or the ids are not the record's
+ * The new image reads the record and checks it (user.c, user_main).
  */
 #ifndef POP3D_HANDOVER_H
 #define POP3D_HANDOVER_H
@@ -41,6 +35,7 @@
 #include "log.h"
 #include "params.h"
 #include "session.h"
+#include "state.h"
 #include "tls.h"
 
 #include <limits.h>
@@ -48,7 +43,12 @@
 #include <sys/types.h>
 
 #define HANDOVER_ARG	"--user-session"
-#define HANDOVER_LAST_FD	4	/* the record's fd 3, the relay's fd 4 */
+/* A new version refuses a record it does not know (an upgrade between the
+ * start and the exec). */
+#define HANDOVER_MAGIC	"pop3d-session-1"
+#define HANDOVER_RECORD_FD	3
+#define HANDOVER_RELAY_FD	4
+#define HANDOVER_LAST_FD	HANDOVER_RELAY_FD
 
 struct handover {
 	char magic[16];
@@ -58,8 +58,7 @@ struct handover {
 	bool lock_group;		/* --lock-group: kept as the saved gid */
 	gid_t lock_gid;
 	char mailbox[PATH_MAX];		/* expanded */
-	char state[PATH_MAX];		/* state directory to use ("": none) */
-	char state_fallback[PATH_MAX];	/* when it does not exist ("": none) */
+	struct state_plan plan;		/* the state directory to use */
 	int uidl;			/* enum uidl_mode */
 	int timeout;
 	int debug;
@@ -84,6 +83,5 @@ struct handover {
 bool handover_prepare(void);
 bool handover_dropped(void);
 void handover_exec(struct handover *h);
-bool handover_receive(struct handover *h);
 
 #endif

@@ -1,10 +1,12 @@
 /*
  * io.c: bounded line input and buffered reply output.  See io.h.
+ * Runs in: any process (library).
  */
 #include "io.h"
 #include "log.h"
 #include "params.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -410,4 +412,29 @@ void io_printf(const char *fmt, ...)
 	if (n < 0)
 		return;
 	io_put(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* /proc/self/fd lists them where it exists; elsewhere every possible
+ * number is tried. */
+void io_close_inherited(int above)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = above + 1; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			close((int)i);
+		return;
+	}
+	int fds[256], n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < 256) {
+		int fd = atoi(e->d_name);
+		if (fd > above && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	if (n == 256)
+		io_close_inherited(above);
 }

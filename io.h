@@ -47,6 +47,10 @@
  *                                handed to another process to send
  *   io_sent()                    octets written to the client so far (POP3
  *                                octets: the plaintext under TLS)
+ *   io_close_inherited(above)    closes every fd above `above` that a
+ *                                careless parent left open (at the start
+ *                                of a process image: nothing of it may
+ *                                reach the login process or the user's)
  *   io_add_sent(n)               count n octets another process of the
  *                                session wrote before this one took over
  * A write that fails or times out ends the process (exit 1): the client is
@@ -105,5 +109,6 @@ bool io_preload(const char *buf, size_t n);
 size_t io_copy_output(char *buf, size_t size);
 unsigned long long io_sent(void);
 void io_add_sent(unsigned long long n);
+void io_close_inherited(int above);
 
 #endif

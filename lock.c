@@ -1,11 +1,12 @@
 /*
- * lock.c: fcntl + dotlock on the mbox.  See lock.h.
+ * lock.c: fcntl + dotlock on the mbox, and the lock group.  See lock.h.
+ *
+ * Runs in: the user's session.
  */
 #include "lock.h"
 #include "log.h"
 #include "netfs.h"
 #include "params.h"
-#include "privs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,19 +30,27 @@ static void pause_ms(long ms)
 		;
 }
 
+static bool have_lock_gid;
+static gid_t lock_gid;
+
+void lock_set_group(gid_t gid)
+{
+	lock_gid = gid;
+	have_lock_gid = true;
+}
+
 /* --lock-group: the kept group is the effective one only around the
- * dotlock's creation, touch and removal (privs.h; pop3d.8 SECURITY).
- * Without it, liblockfile reaches the setgid dotlockfile helper itself. */
+ * dotlock's creation, touch and removal (pop3d.8 SECURITY).  Without it,
+ * liblockfile reaches the setgid dotlockfile helper itself. */
 enum dot_op { DOT_CREATE, DOT_TOUCH, DOT_REMOVE };
 
 static int dotlock(enum dot_op op, const char *path)
 {
-	gid_t g;
-	bool raised = privs_lock_gid(&g) && privs_lock_group_enter();
+	bool raised = have_lock_gid && setegid(lock_gid) == 0;
 	int r = op == DOT_CREATE ? lockfile_create(path, 0, L_PID) :
 	    op == DOT_TOUCH ? lockfile_touch(path) : lockfile_remove(path);
 	int e = errno;
-	if (raised && !privs_lock_group_leave()) {
+	if (raised && setegid(getgid()) != 0) {
 		log_msg(LOG_CRIT, "cannot leave the lock group: %s",
 		    strerror(errno));
 		_exit(1);

@@ -15,6 +15,11 @@
  *                      false: errno/log say why
  *   lock_refresh(lk)   touch the dotlock (held for long: 5-minute stale rule)
  *   lock_release(lk)   dotlock off, then fcntl off
+ *   lock_set_group(gid)  --lock-group: gid is the process's saved
+ *                      set-group-ID (kept through the drop from root, see
+ *                      privs.h), made the effective gid only around the
+ *                      dotlock's creation, touch and removal, in a spool
+ *                      directory only that group may write
  * The delivery lock is held only to scan at login, verify and UPDATE.
  */
 #ifndef POP3D_LOCK_H
@@ -22,6 +27,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct lock {
@@ -33,5 +39,6 @@ struct lock {
 bool lock_acquire(struct lock *lk, int fd, const char *path, bool exclusive);
 void lock_refresh(struct lock *lk);
 void lock_release(struct lock *lk);
+void lock_set_group(gid_t gid);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * log.c: see log.h.  Runs in every process: the root parent opens the log
- * and makes the session ID; the login process, the user's process and the
- * PAM monitor inherit both, and the user's session image adopts them from
- * its handover record.
+ * log.c: see log.h.
+ * Runs in: any process (library).
+ * The root parent opens the log and makes the session ID; the login
+ * process, the user's process and the PAM monitor inherit both, and the
+ * user's session image adopts them from its handover record.
  */
 #include "log.h"
 
@@ -19,7 +20,7 @@ static int errors_to_stderr;	/* starting up, and fd 2 is no socket */
 static char session_id[LOG_SESSION_ID_LEN + 1];
 static long long start_ms;
 
-static long long now_ms(void)
+static long long log_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -48,7 +49,7 @@ void log_open(int debug)
 {
 	struct stat st;
 	to_stderr = debug;
-	start_ms = now_ms();
+	start_ms = log_now_ms();
 	make_session_id();
 	errors_to_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
 	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
@@ -112,7 +113,7 @@ long long log_session_start_ms(void)
 
 long long log_session_ms(void)
 {
-	return now_ms() - start_ms;
+	return log_now_ms() - start_ms;
 }
 
 const char *log_escape(const char *s, char *out, size_t size)

@@ -256,47 +256,47 @@ out:
 static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines,
     uint64_t *sent)
 {
-	size_t room;
-	char *out = io_space(&room);
-	size_t o = 0, i = 0, dots = 0;
+	size_t room, dots = 0;
+	char *out = io_space(&room), *o = out;
+	char *stop = out + room - 2;	/* the room left for a CRLF */
+	const char *p = in, *end = in + n;
 	bool at_bol = *bol, after_cr = *cr;
 	long left = *lines;
 	/* Each turn needs room for a dot, a byte and a CRLF (IO_SPACE_MIN). */
-	while (i < n && left != 0 && room - o >= IO_SPACE_MIN) {
-		if (at_bol && in[i] == '.') {
-			out[o++] = '.';
+	while (left != 0 && p < end && stop - o >= 2) {
+		if (at_bol && *p == '.') {
+			*o++ = '.';
 			dots++;
 		}
-		const char *lf = memchr(in + i, '\n', n - i);
-		size_t k = lf ? (size_t)(lf - (in + i)) : n - i;
-		if (k > room - o - 2) {		/* the rest of the line later */
-			k = room - o - 2;
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		size_t k = (size_t)((lf ? lf : end) - p);
+		if (k > (size_t)(stop - o)) {	/* the rest of the line later */
+			k = (size_t)(stop - o);
 			lf = NULL;
 		}
-		memcpy(out + o, in + i, k);
+		memcpy(o, p, k);
 		o += k;
-		i += k;
-		if (k > 0)
-			after_cr = in[i - 1] == '\r';
-		if (lf) {
-			if (!after_cr)
-				out[o++] = '\r';
-			out[o++] = '\n';
-			after_cr = false;
-			i++;
-			at_bol = true;
-			if (left > 0)
-				left--;
-		} else {
+		if (!lf) {
+			after_cr = k > 0 ? p[k - 1] == '\r' : after_cr;
 			at_bol = false;
+			p += k;
+			break;
 		}
+		if (k == 0 ? !after_cr : p[k - 1] != '\r')
+			*o++ = '\r';
+		*o++ = '\n';
+		p = lf + 1;
+		after_cr = false;
+		at_bol = true;
+		if (left > 0)
+			left--;
 	}
-	io_commit(o);
+	io_commit((size_t)(o - out));
 	*bol = at_bol;
 	*cr = after_cr;
 	*lines = left;
-	*sent += o - dots;
-	return i;
+	*sent += (uint64_t)(o - out) - dots;
+	return (size_t)(p - in);
 }
 
 /* Is there a blank line (the separator before the next From_ line) at
@@ -358,7 +358,7 @@ static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
 
 /* mailbox_send, but for forgetting the block read ahead after a failure
  * (what it holds may be of another state of the file). */
-static enum mb_status send_message(struct mailbox *mb, size_t i, long lines)
+static enum mb_status send_checked(struct mailbox *mb, size_t i, long lines)
 {
 	const struct message *m = &mb->ix.msg[i];
 	struct send_ahead *a = &mb->ahead;
@@ -468,7 +468,7 @@ static enum mb_status send_message(struct mailbox *mb, size_t i, long lines)
 
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 {
-	enum mb_status st = send_message(mb, i, lines);
+	enum mb_status st = send_checked(mb, i, lines);
 	if (st != MB_OK)
 		mb->ahead.len = 0;
 	return st;

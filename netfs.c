@@ -1,5 +1,6 @@
 /*
- * netfs.c: shared file systems.  See netfs.h.  Runs in the user's session.
+ * netfs.c: shared file systems.  See netfs.h.
+ * Runs in: the user's session.
  *
  * What each kind of client needs (measured on GlusterFS 10 over FUSE; the
  * Linux sources for the others):

@@ -1,46 +1,28 @@
 /*
- * pop3d.c: entry point, options and privilege handling.
+ * pop3d.c: the entry point, the options, and the root parent's part of a
+ * session: the login loop and the start of the user's session.
+ *
+ * Runs in: the root parent.
+ * (privs_start_session returns in the process that is the user, which
+ * here only hands over: hand_over.)
  *
  * One pop3d serves one connection on fd 0/1 (inetd, xinetd, tcpserver,
- * systemd Accept=yes) and exits.  The processes and their privileges,
- * started as root (popa3d's model; privsep.h has the pipe protocol):
+ * systemd Accept=yes) and exits.  Started as root, its processes and the
+ * files that run in each (popa3d's model):
  *
- *   root parent    main, options, log_open, auth_configure,
- *                  tls_configure (reads the key)          root
- *                  privsep_start: fork ---------------------+
- *                                                           |
- *   login process  chroot(--login-chroot), setgroups/setgid/setuid
- *                  (--login-user, default nobody), then the first byte
- *                  from the client: the PROXY header of a --proxy-trusted
- *                  balancer (proxy.c), TLS handshake, greeting, STLS,
- *                  session_authorize (AUTHORIZATION)      unprivileged
- *                  -> login record (user, password, pipelined input) up
- *                  <- verdict (ok, or the failure reply to send)
- *                  after a login with TLS: tls_relay, plaintext to the
- *                  user's process over a socketpair; without TLS: exits
- *
- *   root parent    privsep_next: reads the record, checks it (and
- *                  the client's address from a PROXY header in it)
- *                  auth_login, login policy, the failure
- *                  delay and count                        root
- *                  privsep_accept: the client (socket, or the relay's
- *                  socketpair with fds 0/1 on /dev/null)
- *                  start_session: set_groups, PAM setcred
- *                  + open_session (--pam-session)          root
- *                  privs_monitor (PAM only): fork
- *     parent: the monitor                   root; reads nothing from the
- *                                           client; closes the PAM session
- *                                           and exits with the child's
- *                                           status
- *     child: plan_state_dir (the state directory --state-base, made
- *            by root when the home cannot hold one)
- *            become_user                    root -> the user, for good (the
- *                                           --lock-group gid kept as the
- *                                           saved gid, see privs.h)
- *            hand_over: execve of pop3d --user-session (handover.h): a
- *            fresh image that holds nothing of root's
- *   user's session (user_session, serve)
- *   mailbox_open, session_transact, UPDATE  the user only; never root
+ *   root parent      pop3d.c, privs.c, handover.c; auth*.c, apop.c, tls.c's
+ *                    configuration: options, keys, authentication, the
+ *                    failure delay and count.  Reads only the login process's
+ *                    fixed-size record (privsep.h), never the client.
+ *   login process    chrooted to --login-chroot as --login-user (nobody):
+ *                    the PROXY header, TLS, the greeting, AUTHORIZATION;
+ *                    with TLS it stays as the relay (privsep.c, proxy.c,
+ *                    tls.c, session.c's AUTHORIZATION)
+ *   PAM monitor      root, forked at the start of the session: closes the
+ *                    PAM session at its end (privs.c)
+ *   user's session   a fresh image, "pop3d --user-session", as the user for
+ *                    good: the state directory, the mailbox, TRANSACTION
+ *                    and UPDATE (user.c, session.c, mailbox.c, update.c ...)
  *
  * So no byte from the network is parsed by root or by a process that can
  * read a mailbox before a login has succeeded, and root never parses a TLS
@@ -51,8 +33,6 @@
  * errors go there only when it is not a socket, and then it is pointed at
  * /dev/null unless -d is given (log.h).
  */
-/* setresuid/setresgid (Linux, the BSDs) set the saved IDs explicitly. */
-#define _GNU_SOURCE
 #include "addr.h"
 #include "apop.h"
 #include "auth.h"
@@ -62,15 +42,15 @@
 #include "log.h"
 #include "mailbox.h"
 #include "params.h"
+#include "lock.h"
 #include "privsep.h"
 #include "privs.h"
 #include "session.h"
 #include "tls.h"
-#include "state.h"
 #include "uidl.h"
+#include "user.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -90,8 +70,8 @@
 
 static struct {
 	const char *mailbox;
-	const char *state_dir;	/* NULL: the default, with its fallback */
-	const char *state_base;	/* the fallback's base, started as root */
+	struct privs_config privs;	/* --state-dir, --state-base,
+					 * --lock-group */
 	enum uidl_mode uidl;
 	const char *auth;
 	int timeout;
@@ -113,7 +93,7 @@ static struct {
 	.login_user = DEFAULT_LOGIN_USER,
 	.login_chroot = DEFAULT_LOGIN_CHROOT,
 	.mailbox = DEFAULT_MAILBOX,
-	.state_base = DEFAULT_STATE_BASE,
+	.privs.state_base = DEFAULT_STATE_BASE,
 	.auth = "pam",
 	.timeout = DEFAULT_TIMEOUT,
 	.login_timeout = DEFAULT_LOGIN_TIMEOUT,
@@ -237,16 +217,6 @@ __attribute__((noreturn)) static void startup_failed(int status)
 	exit(status);
 }
 
-__attribute__((noreturn, format(printf, 1, 2)))
-static void startup_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg(LOG_ERR, fmt, ap);
-	va_end(ap);
-	startup_failed(2);
-}
-
 /* A word from the command line, fit for a log line (it may be anything). */
 static const char *quoted(const char *word)
 {
@@ -255,7 +225,9 @@ static const char *quoted(const char *word)
 }
 
 /* Every option error: "bad --NAME: " and what is wrong, which names the
- * value given (quoted()) and the values that would do. */
+ * value given (quoted()) and the values that would do; with name NULL, an
+ * error of no one option's value (a combination, a word that is no
+ * option), said as it is.  Logged (log.h), then startup_failed. */
 __attribute__((noreturn, format(printf, 2, 3)))
 static void bad_option(const char *name, const char *fmt, ...)
 {
@@ -264,7 +236,11 @@ static void bad_option(const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	startup_error("bad --%s: %s", name, why);
+	if (name)
+		log_msg(LOG_ERR, "bad --%s: %s", name, why);
+	else
+		log_msg(LOG_ERR, "%s", why);
+	startup_failed(2);
 }
 
 /* Long-only options: codes past any character, so no short option and no
@@ -282,10 +258,11 @@ static void set_lock_group(const char *name)
 	long n;
 	if (gr && gr->gr_gid == 0)
 		bad_option("lock-group", "%s (not group 0)", quoted(name));
+	opt.privs.lock_group = true;
 	if (gr)
-		privs_set_lock_group(gr->gr_gid);
+		opt.privs.lock_gid = gr->gr_gid;
 	else if (parse_number(name, 1, 0x7fffffffL, &n))
-		privs_set_lock_group((gid_t)n);
+		opt.privs.lock_gid = (gid_t)n;
 	else
 		bad_option("lock-group", "no group %s (a group name or "
 		    "number)", quoted(name));
@@ -299,15 +276,15 @@ static void check_combinations(bool pam_service_set)
 	    "tls-key" : opt.tls.ciphers ? "tls-ciphers" : opt.tls.min ?
 	    "tls-min" : NULL;
 	if (tls_only && opt.tls.mode == TLS_OFF)
-		startup_error("--%s needs --tls=stls or --tls=implicit",
+		bad_option(NULL, "--%s needs --tls=stls or --tls=implicit",
 		    tls_only);
 	if (opt.tls.mode != TLS_OFF && (!opt.tls.cert || !opt.tls.key))
-		startup_error("--tls=%s needs --tls-cert and --tls-key (missing: "
+		bad_option(NULL, "--tls=%s needs --tls-cert and --tls-key (missing: "
 		    "%s)", opt.tls.mode == TLS_STLS ? "stls" : "implicit",
 		    !opt.tls.cert && !opt.tls.key ? "both" : !opt.tls.cert ?
 		    "--tls-cert" : "--tls-key");
 	if (strcmp(opt.auth, "pam") != 0 && (pam_service_set || opt.pam_session))
-		startup_error("--%s needs --auth=pam", pam_service_set ?
+		bad_option(NULL, "--%s needs --auth=pam", pam_service_set ?
 		    "pam-service" : "pam-session");
 }
 
@@ -447,13 +424,13 @@ static void parse_options(int argc, char **argv)
 				    "or never)", quoted(optarg));
 			break;
 		case 'S':
-			opt.state_dir = optarg;
+			opt.privs.state_dir = optarg;
 			break;
 		case OPT_STATE_BASE:
 			if (optarg[0] != '/' || strlen(optarg) > PATH_MAX / 2)
 				bad_option("state-base", "%s (an absolute path)",
 				    quoted(optarg));
-			opt.state_base = optarg;
+			opt.privs.state_base = optarg;
 			break;
 		case 'I':
 			if (!uidl_parse_mode(optarg, &opt.uidl))
@@ -511,52 +488,24 @@ static void parse_options(int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		case ':':
-			startup_error("option %s needs a value",
+			bad_option(NULL, "option %s needs a value",
 			    quoted(argv[optind - 1]));
 		default:	/* getopt's own messages would go to fd 2 */
-			startup_error("unknown option %s (pop3d --help lists "
+			bad_option(NULL, "unknown option %s (pop3d --help lists "
 			    "the options)", optopt ? quoted((char[]){ '-',
 			    (char)optopt, '\0' }) : quoted(argv[optind - 1]));
 		}
 	}
 	if (optind != argc)
-		startup_error("unexpected word \"%s\": pop3d takes options "
+		bad_option(NULL, "unexpected word \"%s\": pop3d takes options "
 		    "only (a word left over in inetd.conf or server_args, or "
 		    "an option without its --?)", quoted(argv[optind]));
 	check_pattern("mailbox", opt.mailbox, false);
-	if (opt.state_dir && opt.state_dir[0])	/* "": none */
-		check_pattern("state-dir", opt.state_dir, true);
+	if (opt.privs.state_dir && opt.privs.state_dir[0])	/* "": none */
+		check_pattern("state-dir", opt.privs.state_dir, true);
 	check_combinations(pam_service_set);
 	if (opt.login_timeout > opt.timeout)
 		opt.login_timeout = opt.timeout;
-}
-
-/* Descriptors above `above` (2) that a careless parent left open must
- * reach neither the login process nor the user's: all are closed (in the
- * user's session, above its record and relay: whatever PAM modules left
- * open is root's).  /proc/self/fd lists them where it exists; elsewhere
- * every possible number is tried. */
-static void close_inherited_fds(int above)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (!d) {
-		long max = sysconf(_SC_OPEN_MAX);
-		for (long i = above + 1; i < (max > 0 && max < 65536 ? max : 65536); i++)
-			close((int)i);
-		return;
-	}
-	int fds[256], n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) && n < 256) {
-		int fd = atoi(e->d_name);
-		if (fd > above && fd != dirfd(d))
-			fds[n++] = fd;
-	}
-	closedir(d);
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
-	if (n == 256)
-		close_inherited_fds(above);
 }
 
 /* fds 0-2 exist, and no other (before syslog opens its socket).  fd 2 is
@@ -569,7 +518,7 @@ static void setup_fds(void)
 	while (fd <= 2 && fd >= 0)
 		fd = dup(fd);
 	close(fd);
-	close_inherited_fds(2);
+	io_close_inherited(2);
 }
 
 /* Who is on the other end (its address in *addr when it has one), and is
@@ -615,260 +564,10 @@ static bool valid_user_name(const char *u)
 	return true;
 }
 
-/* Expands a --mailbox or --state-dir pattern: %u user, %h home, %d the
- * mailbox's directory (when dir is given), %% a '%'.  False if it does not
- * fit or needs something the account has not got. */
-static bool expand(const char *pattern, const struct account *a,
-    const char *dir, char *out, size_t size)
-{
-	size_t o = 0;
-	for (const char *p = pattern; *p; p++) {
-		const char *add = NULL;
-		char one[2] = { *p, '\0' };
-		if (*p == '%') {
-			p++;
-			if (*p == 'u')
-				add = a->name;
-			else if (*p == 'h' && a->home[0])
-				add = a->home;
-			else if (*p == 'd' && dir)
-				add = dir;
-			else if (*p == '%')
-				add = "%";
-			else
-				return false;
-		} else {
-			add = one;
-		}
-		size_t n = strlen(add);
-		if (o + n >= size)
-			return false;
-		memcpy(out + o, add, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return o > 0;
-}
-
-/* Where the session's state directory is to be looked for: path (none
- * when empty), and, started as an ordinary user, a fallback beside the
- * mailbox for when path does not exist and cannot be made. */
-struct state_plan {
-	char path[PATH_MAX];
-	char fallback[PATH_MAX];
-};
-
-/* The mailbox's directory, for %d. */
-static void mailbox_dir(const char *mailbox, char *dir, size_t size)
-{
-	snprintf(dir, size, "%s", mailbox);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, size, ".");
-	else
-		slash[slash == dir] = '\0';
-}
-
-/* As root, with the user's effective ids (the home may be an NFS mount
- * that maps root to nobody): does path exist, or might it?  It is made
- * when it can be.  The user's process looks at it again and decides. */
-static bool exists_as_user(const struct account *a, const char *path)
-{
-	gid_t egid = getegid();
-	if (setegid(a->gid) < 0 || seteuid(a->uid) < 0) {
-		log_msg(LOG_ERR, "cannot look at %s as uid %lu: %s", path,
-		    (unsigned long)a->uid, strerror(errno));
-		if (seteuid(0) < 0 || setegid(egid) < 0)
-			_exit(1);
-		return true;
-	}
-	struct stat st;
-	bool there = mkdir(path, 0700) == 0 || errno == EEXIST ||
-	    lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
-	if (seteuid(0) < 0 || setegid(egid) < 0) {
-		log_msg(LOG_CRIT, "cannot get root back: %s", strerror(errno));
-		_exit(1);
-	}
-	return there;
-}
-
-/* Started as root, for an account whose home cannot hold its state
- * directory: --state-base/USER, made here by root before the drop, owned
- * by the user, mode 0700, in a base directory that only root may write.
- * STATE_OPEN (path filled in); STATE_NONE when the base cannot be made;
- * STATE_BAD when the base or an existing directory is not as it must be
- * (a journal may be in it: the login is refused).  Logged. */
-static enum state_result make_state_dir(const struct account *a,
-    char *path, size_t size)
-{
-	const char *base = opt.state_base;
-	int n = snprintf(path, size, "%s/%s", base, a->name);
-	if (n < 0 || (size_t)n >= size)
-		return STATE_NONE;
-	if (mkdir(base, 0755) == 0)
-		chmod(base, 0755);	/* the umask is 077 */
-	else if (errno != EEXIST) {
-		log_msg(LOG_WARNING, "--state-base %s: cannot create: %s", base,
-		    strerror(errno));
-		return STATE_NONE;
-	}
-	struct stat st;
-	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (bfd < 0 || fstat(bfd, &st) < 0 || st.st_uid != 0 ||
-	    (st.st_mode & 022) || !(st.st_mode & 01)) {
-		log_msg(LOG_ERR, "--state-base %s: refused: not a directory "
-		    "owned by root, writable only by root and searchable by all "
-		    "(0755 or 0711)", base);
-		if (bfd >= 0)
-			close(bfd);
-		return STATE_BAD;
-	}
-	bool made = mkdirat(bfd, a->name, 0700) == 0;
-	int fd = openat(bfd, a->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	close(bfd);
-	if (fd >= 0 && made && fchown(fd, a->uid, a->gid) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	const char *why = NULL;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		why = strerror(errno);
-	else if (st.st_uid != a->uid || (st.st_mode & 022))
-		why = "not the user's own, or writable by group or others";
-	if (fd >= 0)
-		close(fd);
-	if (why) {
-		log_msg(LOG_ERR, "state directory %s: refused: %s", path, why);
-		return STATE_BAD;
-	}
-	return STATE_OPEN;
-}
-
-/* The state directory to look for: --state-dir if given (no fallback: the
- * admin chose); else the default under the home directory; when that does
- * not exist and cannot be made, the root-made one (started as root) or
- * one beside the mailbox (started as an ordinary user).  Runs before the
- * drop; false: the login is refused (logged). */
-static bool plan_state_dir(const struct account *a, const char *mailbox,
-    struct state_plan *p)
-{
-	char dir[PATH_MAX];
-	mailbox_dir(mailbox, dir, sizeof(dir));
-	p->path[0] = p->fallback[0] = '\0';
-	if (opt.state_dir) {
-		if (!expand(opt.state_dir, a, dir, p->path, sizeof(p->path)))
-			log_msg(LOG_ERR, "--state-dir=%s cannot be expanded",
-			    opt.state_dir);
-		return true;
-	}
-	if (!expand(DEFAULT_STATE_DIR, a, dir, p->path, sizeof(p->path)))
-		p->path[0] = '\0';
-	if (geteuid() != 0) {
-		if (!expand(FALLBACK_STATE_DIR, a, dir, p->fallback,
-		    sizeof(p->fallback)))
-			p->fallback[0] = '\0';
-		return true;
-	}
-	if (p->path[0] && exists_as_user(a, p->path))
-		return true;
-	switch (make_state_dir(a, p->path, sizeof(p->path))) {
-	case STATE_OPEN:
-		return true;
-	case STATE_BAD:
-		return false;
-	default:
-		p->path[0] = '\0';
-		return true;
-	}
-}
-
-/* As the user: the state directory as planned.  One that exists but cannot
- * be used may hold an interrupted UPDATE's journal: false, the login is
- * refused.  None at all: no session lock, and UPDATEs that need a journal
- * are refused (update.c); logged. */
-static bool open_state_dir(const struct account *a, const struct state_plan *p)
-{
-	enum state_result r = p->path[0] ? state_try(p->path) : STATE_NONE;
-	if (r == STATE_OPEN)
-		return true;
-	if (r != STATE_NONE)
-		return false;
-	if (p->fallback[0]) {
-		/* Beside the mailbox, in a directory others may write: one
-		 * that another user made (a squat) holds no journal of ours. */
-		r = state_try(p->fallback);
-		if (r == STATE_OPEN)
-			return true;
-		if (r == STATE_BAD)
-			return false;
-	}
-	log_msg(LOG_WARNING, "no state directory for %s: no session lock, and "
-	    "only UPDATEs that need no journal", a->name);
-	return true;
-}
-
-/* As root, before PAM's setcred (which may add groups, e.g. pam_group):
- * the account's supplementary groups. */
-static bool set_groups(const struct account *a)
-{
-	if (geteuid() != 0)
-		return true;
-	int r = a->system ? initgroups(a->name, a->gid) :
-	    setgroups(1, &a->gid);
-	if (r < 0)
-		log_msg(LOG_ERR, "cannot set the groups of %s: %s", a->name,
-		    strerror(errno));
-	return r == 0;
-}
-
-/* Root -> the account, for good: gid (the --lock-group gid kept as the
- * saved gid, nothing else), uid, then proof that root cannot be had back.
- * The groups are set before (set_groups).  Never uid 0.  Not root: only
- * one's own account. */
-static bool become_user(const struct account *a)
-{
-	if (geteuid() != 0) {
-		if (a->has_ids && a->uid != getuid()) {
-			log_msg(LOG_ERR, "not started as root: cannot serve uid %lu",
-			    (unsigned long)a->uid);
-			return false;
-		}
-		return true;
-	}
-	if (!a->has_ids || a->uid == 0) {
-		log_msg(LOG_ERR, "refusing to serve %s as root (no uid:gid, or uid 0)",
-		    a->name);
-		return false;
-	}
-	gid_t saved = a->gid;
-	privs_lock_gid(&saved);
-	if (setresgid(a->gid, a->gid, saved) < 0 ||
-	    setresuid(a->uid, a->uid, a->uid) < 0) {
-		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
-		    (unsigned long)a->uid, strerror(errno));
-		return false;
-	}
-	if (setuid(0) == 0 || seteuid(0) == 0 || setegid(0) == 0 ||
-	    getuid() != a->uid ||
-	    geteuid() != a->uid || getgid() != a->gid || getegid() != a->gid) {
-		log_msg(LOG_CRIT, "privileges could not be dropped");
-		_exit(1);
-	}
-	return true;
-}
-
-/* After a login: the session cannot be served (for its state directory:
- * one that exists but cannot be used may hold an interrupted UPDATE). */
+/* After a login: the session cannot be served (user.h). */
 static int refuse_session(const char *who, bool for_state)
 {
-	io_puts(for_state ? "-ERR [SYS/TEMP] the mailbox cannot be served "
-	    "now, try later\r\n" : "-ERR [SYS/TEMP] the session could not be "
-	    "set up\r\n");
-	io_flush();
-	log_msg(LOG_ERR, "login user=%s peer=%s: %s", who, peer, for_state ?
-	    "refused: its state directory exists but cannot be used (it may "
-	    "hold an interrupted UPDATE's journal)" : "session setup failed");
+	user_refuse(who, peer, for_state);
 	auth_session_close();
 	return 1;
 }
@@ -891,28 +590,6 @@ static enum auth_result authenticate(const struct credentials *c,
 		log_msg(LOG_ERR, "APOP secret of user=%s is right, but the account "
 		    "is not in the --auth backend", c->user);
 	return r;
-}
-
-static bool state_refused;	/* the session failed for its state directory */
-
-/* The account is served in a session of its own: the groups and the PAM
- * credentials and session are set up as started; with PAM, a monitor stays
- * behind to close the session; the process that returns is the user's. */
-static bool start_session(const struct account *a, const char *mailbox,
-    struct state_plan *plan)
-{
-	if (!set_groups(a) || !auth_session_open())
-		return false;
-	if (auth_is_pam()) {
-		io_flush();
-		if (!privs_monitor())
-			return false;
-	}
-	if (!plan_state_dir(a, mailbox, plan)) {
-		state_refused = true;
-		return false;
-	}
-	return become_user(a);
 }
 
 /* Why pop3d refuses an account its backend accepted; NULL if it does not.
@@ -962,49 +639,6 @@ static void pause_until(const struct timespec *t0, long ms)
 		;
 }
 
-/* The user's part of the session, as the user: the state directory, the
- * mailbox, the TRANSACTION and UPDATE states.  Started as root, it runs in
- * a fresh image of pop3d (user_session); else in the only process. */
-static int serve(const struct account *a, const char *path,
-    const struct state_plan *plan, const char *method, const char *tls,
-    int failures, const struct policy *login)
-{
-	char who[4 * MAX_USER + 1];
-	log_escape(a->name, who, sizeof(who));
-	if (!open_state_dir(a, plan))
-		return refuse_session(who, true);
-	struct mailbox mb;
-	enum mb_status st = mailbox_open(&mb, path, opt.uidl);
-	if (st != MB_OK) {
-		log_msg(LOG_ERR, "login user=%s peer=%s: mailbox %s: %s", who,
-		    peer, path, mailbox_strerror(st));
-		session_reply_status(st, SESSION_OPEN);
-		io_flush();
-		mailbox_close(&mb);
-		return 1;
-	}
-	unsigned long long total = 0;
-	for (size_t i = 0; i < mb.ix.count; i++)
-		total += mb.ix.msg[i].octets;
-	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
-	    "messages=%zu tls=%s failures=%d", who, peer, method,
-	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.ix.count, tls,
-	    failures);
-	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.ix.count,
-	    total);
-
-	struct stats stats = { 0 };
-	enum session_end end = session_transact(&mb, &stats, login);
-	io_flush();
-	long long ms = log_session_ms();
-	log_msg(LOG_INFO, "session end user=%s peer=%s retrieved=%lu/%llu "
-	    "deleted=%lu end=%s duration=%lld.%03lld sent=%llu top=%lu", who,
-	    peer, stats.retrieved, stats.retrieved_bytes, stats.deleted,
-	    session_end_name(end), ms / 1000, ms % 1000, io_sent(), stats.top);
-	mailbox_close(&mb);
-	return end == END_QUIT ? 0 : 1;
-}
-
 /* Started as root, once the session process is the user: pop3d again,
  * with what the user's part needs (handover.h).  Returns only on failure. */
 static void hand_over(const struct account *a, const char *path,
@@ -1015,11 +649,10 @@ static void hand_over(const struct account *a, const char *path,
 	snprintf(h.name, sizeof(h.name), "%s", a->name);
 	h.uid = a->uid;
 	h.gid = a->gid;
-	h.lock_group = privs_lock_gid(&h.lock_gid);
+	h.lock_group = opt.privs.lock_group;
+	h.lock_gid = opt.privs.lock_gid;
 	snprintf(h.mailbox, sizeof(h.mailbox), "%s", path);
-	snprintf(h.state, sizeof(h.state), "%s", plan->path);
-	snprintf(h.state_fallback, sizeof(h.state_fallback), "%s",
-	    plan->fallback);
+	h.plan = *plan;
 	h.uidl = (int)opt.uidl;
 	h.timeout = opt.timeout;
 	h.debug = opt.debug;
@@ -1038,42 +671,10 @@ static void hand_over(const struct account *a, const char *path,
 	handover_exec(&h);
 }
 
-/* "pop3d --user-session": the fresh image of the user's part. */
-static int user_session(void)
+/* Root's startup: the configuration read and checked (keys, password
+ * files), the login process started.  Returns only when it all worked. */
+static void start(int argc, char **argv)
 {
-	static struct handover h;
-	close_inherited_fds(HANDOVER_LAST_FD);
-	signal(SIGPIPE, SIG_IGN);
-	log_open(1);	/* fd 2 is /dev/null unless -d (setup_fds) */
-	if (!handover_receive(&h))
-		return 1;
-	log_open(h.debug);
-	log_set_session(h.session, h.start_ms);	/* else the one just made */
-	opt.uidl = (enum uidl_mode)h.uidl;
-	mailbox_limits((size_t)h.max_messages, h.max_bytes);
-	if (h.lock_group)
-		privs_set_lock_group(h.lock_gid);
-	snprintf(peer, sizeof(peer), "%s", h.peer);
-	io_init_relay(h.relay, h.login_pid, h.timeout);
-	io_add_sent(h.sent);
-	io_put(h.output, h.queued);
-	bool ok = io_preload(h.input, h.pending);
-	explicit_bzero(h.input, sizeof(h.input));
-	if (!ok)
-		return 1;
-	struct account a = { .has_ids = true, .uid = h.uid, .gid = h.gid };
-	snprintf(a.name, sizeof(a.name), "%s", h.name);
-	struct state_plan plan;
-	snprintf(plan.path, sizeof(plan.path), "%s", h.state);
-	snprintf(plan.fallback, sizeof(plan.fallback), "%s", h.state_fallback);
-	return serve(&a, h.mailbox, &plan, h.method, h.tls, h.failures,
-	    &h.policy);
-}
-
-int main(int argc, char **argv)
-{
-	if (argc == 2 && strcmp(argv[1], HANDOVER_ARG) == 0)
-		return user_session();
 	setup_fds();
 	log_open(0);
 	parse_options(argc, argv);
@@ -1083,7 +684,6 @@ int main(int argc, char **argv)
 	    (opt.apop && !apop_configure(opt.apop)))
 		startup_failed(2);	/* each says why in the log */
 	log_started();
-	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
 	struct ip_addr peer_addr;
 	bool has_addr;
 	bool safe_line = find_peer(&peer_addr, &has_addr);
@@ -1115,14 +715,17 @@ int main(int argc, char **argv)
 	if (!privsep_start(&ps) || (privsep_separated() &&
 	    !handover_prepare()))
 		startup_failed(1);
+}
 
-	struct credentials creds;
-	struct account acct;
-	enum session_end end;
-	int failures = 0;
+/* The login process's records until one authenticates (true: creds and
+ * acct are the login's, *failures the failed ones before it); false: the
+ * session ended before a login, with exit status *status. */
+static bool await_login(struct credentials *creds, struct account *acct,
+    int *failures, int *status)
+{
 	char who[4 * MAX_USER + 1];
 	for (;;) {
-		end = privsep_next(&creds);
+		enum session_end end = privsep_next(creds);
 		use_client(privsep_client());
 		if (end != END_LOGIN) {
 			io_flush();
@@ -1131,39 +734,41 @@ int main(int argc, char **argv)
 			    "session end before login peer=%s end=%s", peer,
 			    session_end_name(end));
 			io_flush();
-			return end == END_QUIT ? 0 : 1;
+			*status = end == END_QUIT ? 0 : 1;
+			return false;
 		}
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		memset(&acct, 0, sizeof(acct));
+		memset(acct, 0, sizeof(*acct));
 		enum auth_result r = AUTH_FAIL;
 		const char *why = NULL;
-		bool not_self = other_than_self(creds.user);
+		bool not_self = other_than_self(creds->user);
 		if (not_self) {
 			why = "not the account pop3d runs as";
-			if (valid_user_name(creds.user) && getpwnam(creds.user))
-				snprintf(acct.name, sizeof(acct.name), "%s",
-				    creds.user);
+			if (valid_user_name(creds->user) &&
+			    getpwnam(creds->user))
+				snprintf(acct->name, sizeof(acct->name), "%s",
+				    creds->user);
 		}
 		else
-			r = authenticate(&creds, &acct);
-		explicit_bzero(creds.pass, sizeof(creds.pass));
-		if (r == AUTH_OK && (why = account_refused(&acct)) != NULL) {
+			r = authenticate(creds, acct);
+		explicit_bzero(creds->pass, sizeof(creds->pass));
+		if (r == AUTH_OK && (why = account_refused(acct)) != NULL) {
 			auth_session_close();
 			r = AUTH_FAIL;
 		}
 		if (r == AUTH_OK)
-			break;
+			return true;
 		/* Only names of real accounts are logged: an unknown one may be
 		 * a password typed into the wrong field. */
 		log_msg(LOG_NOTICE, "login failed user=%s peer=%s method=%s "
-		    "reason=%s", acct.name[0] ? log_escape(acct.name, who,
-		    sizeof(who)) : "(unknown)", peer, creds.method, why ? why :
+		    "reason=%s", acct->name[0] ? log_escape(acct->name, who,
+		    sizeof(who)) : "(unknown)", peer, creds->method, why ? why :
 		    r == AUTH_TEMPFAIL ? "backend error" : r == AUTH_EXPIRED ?
 		    "account expired or locked" : "bad credentials");
 		io_flush();
 		pause_until(&t0, LOGIN_FAILURE_DELAY_MS);
-		bool last = ++failures >= MAX_LOGIN_FAILURES;
+		bool last = ++*failures >= MAX_LOGIN_FAILURES;
 		privsep_refuse(r == AUTH_TEMPFAIL ? "-ERR [SYS/TEMP] "
 		    "authentication is not available now, try later\r\n" :
 		    not_self ? "-ERR [AUTH] this server serves only the account "
@@ -1171,18 +776,32 @@ int main(int argc, char **argv)
 		    last);
 		if (last) {
 			log_msg(LOG_NOTICE, "too many login failures peer=%s", peer);
-			return 1;
+			*status = 1;
+			return false;
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], HANDOVER_ARG) == 0)
+		return user_main();
+	start(argc, argv);
+	struct credentials creds;
+	struct account acct;
+	int failures = 0, status;
+	if (!await_login(&creds, &acct, &failures, &status))
+		return status;
 	if (!privsep_accept()) {
 		log_msg(LOG_ERR, "login process lost peer=%s", peer);
 		return 1;
 	}
 
 	io_set_timeout(opt.timeout);
+	char who[4 * MAX_USER + 1];
 	log_escape(acct.name, who, sizeof(who));
 	char path[PATH_MAX];
-	if (!expand(opt.mailbox, &acct, NULL, path, sizeof(path))) {
+	if (!privs_path(opt.mailbox, &acct, NULL, path, sizeof(path))) {
 		io_puts("-ERR [SYS/PERM] this account cannot be served\r\n");
 		io_flush();
 		log_msg(LOG_ERR, "login user=%s peer=%s refused: the mailbox "
@@ -1191,12 +810,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct state_plan plan;
-	if (!start_session(&acct, path, &plan))
-		return refuse_session(who, state_refused);
+	enum privs_result pr = privs_start_session(&acct, &opt.privs, path,
+	    &plan);
+	if (pr != PRIVS_OK)
+		return refuse_session(who, pr == PRIVS_STATE_BAD);
 	if (privsep_separated() && handover_dropped()) {
 		hand_over(&acct, path, &plan, creds.method, failures);
 		return refuse_session(who, false);
 	}
-	return serve(&acct, path, &plan, creds.method, privsep_tls(),
-	    failures, privsep_policy());
+	/* Served in this process: started as an ordinary user (or under a
+	 * uid wrapper, handover.h). */
+	if (!user_state_dir(&acct, &plan))
+		return refuse_session(who, true);
+	if (opt.privs.lock_group)
+		lock_set_group(opt.privs.lock_gid);
+	mailbox_limits((size_t)opt.max_messages, opt.max_bytes);
+	struct user_session u = { &acct, path, opt.uidl, peer, creds.method,
+	    privsep_tls(), failures, privsep_policy() };
+	return user_serve(&u);
 }

@@ -1,5 +1,6 @@
 /*
  * sasl.c: see sasl.h.
+ * Runs in: the login process.
  */
 #include "sasl.h"
 #include "base64.h"

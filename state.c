@@ -1,5 +1,6 @@
 /*
  * state.c: the per-user state directory.  See state.h.
+ * Runs in: the user's session.
  */
 #include "state.h"
 #include "log.h"

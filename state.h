@@ -33,8 +33,18 @@
 #ifndef POP3D_STATE_H
 #define POP3D_STATE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+
+/* Where a session's state directory is to be looked for, planned before
+ * the drop from root (privs.h) and tried by the user (user.h): path (none
+ * when empty), and, started as an ordinary user, a fallback beside the
+ * mailbox for when path does not exist and cannot be made. */
+struct state_plan {
+	char path[PATH_MAX];
+	char fallback[PATH_MAX];
+};
 
 enum state_result { STATE_OPEN, STATE_NONE, STATE_FOREIGN, STATE_BAD };
 

@@ -29,13 +29,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Big writes go to the disk as they are made, not all at the next fsync:
- * each STREAM_CHUNK written is started on its way (sync_file_range, where
- * Linux has it), so that the fsync that ends a phase finds little left to
- * do.  A backup is also waited for and dropped from the page cache one
- * chunk behind: only a recovery reads it, and the pages it frees are
- * the ones its next chunk reuses.  An error there is an I/O error of the
- * write (a wait consumes it: a later fsync would not see it). */
+/* Big writes go to the disk as they are made (DESIGN, PREPARE and COPY):
+ * each STREAM_CHUNK is started on its way; a backup's is also waited for
+ * and dropped from the page cache one chunk behind.  An error there is an
+ * I/O error of the write (a wait consumes it: fsync would not see it). */
 struct stream {
 	off_t begun, done;	/* file offsets */
 	bool drop;		/* wait for and drop what was written */
@@ -173,27 +170,23 @@ static bool backup_sum(int fd, const struct plan *j, char *buf, uint8_t *out)
 /* A digest of the old tail [from, to) of the mailbox: its length, its
  * first and its last TAIL_SAMPLE bytes.  It tells whether the tail is still
  * there (not yet truncated) without reading a whole deleted gigabyte. */
-static bool tail_fingerprint(int fd, off_t from, off_t to, uint8_t *out)
+_Static_assert(TAIL_SAMPLE <= UPDATE_BUFFER, "both samples fit in buf");
+static bool tail_fingerprint(int fd, off_t from, off_t to, char *buf,
+    uint8_t *out)
 {
-	static char buf[TAIL_SAMPLE];
-	digest_ctx ctx;
-	uint8_t len[8];
-	digest_begin(&ctx);
-	journal_put64(len, (uint64_t)(to - from));
-	digest_add(&ctx, len, sizeof(len));
 	off_t n = to - from;
-	off_t parts[2][2] = { { from, n < TAIL_SAMPLE ? n : TAIL_SAMPLE },
-	    { to - TAIL_SAMPLE, 0 } };
-	if (n > TAIL_SAMPLE) {
-		off_t rest = n - TAIL_SAMPLE;
-		parts[1][0] = to - (rest < TAIL_SAMPLE ? rest : TAIL_SAMPLE);
-		parts[1][1] = to - parts[1][0];
-	}
-	for (int i = 0; i < 2; i++) {
-		if (!fdio_pread_all(fd, buf, (size_t)parts[i][1], parts[i][0]))
-			return false;
-		digest_add(&ctx, (uint8_t *)buf, (size_t)parts[i][1]);
-	}
+	size_t head = n < TAIL_SAMPLE ? (size_t)n : TAIL_SAMPLE;
+	size_t end = n - (off_t)head < TAIL_SAMPLE ? (size_t)n - head :
+	    TAIL_SAMPLE;
+	uint8_t len[8];
+	digest_ctx ctx;
+	if (!fdio_pread_all(fd, buf, head, from) ||
+	    !fdio_pread_all(fd, buf + head, end, to - (off_t)end))
+		return false;
+	journal_put64(len, (uint64_t)n);
+	digest_begin(&ctx);
+	digest_add(&ctx, len, sizeof(len));
+	digest_add(&ctx, (uint8_t *)buf, head + end);
 	digest_end(&ctx, out);
 	return true;
 }
@@ -254,7 +247,7 @@ static bool plan_make(int fd, struct plan *j, char *buf)
 	}
 	j->blen = j->pad + b;
 	memset(j->bsum, 0, sizeof(j->bsum));
-	return tail_fingerprint(fd, cut, j->s, j->tail);
+	return tail_fingerprint(fd, cut, j->s, buf, j->tail);
 }
 
 /* Are the old tail [P+L, S) and the backup still there?  1 yes; 0 no
@@ -264,7 +257,7 @@ static int tail_present(int fd, const struct plan *j, off_t size, char *buf)
 	uint8_t d[DLEN];
 	if (size < j->s + j->blen)
 		return 0;
-	if (!tail_fingerprint(fd, j->p + j->l, j->s, d))
+	if (!tail_fingerprint(fd, j->p + j->l, j->s, buf, d))
 		return -1;
 	if (memcmp(d, j->tail, sizeof(d)) != 0)
 		return 0;
@@ -424,18 +417,20 @@ static enum prepared prepare(int fd, struct plan *j, char *buf,
 	return r;
 }
 
-/* 2. COPY: write the kept ranges from P on, fsync, phase TRUNCATE.  In a
- * recovery, bytes below E come from the backup (the copy may have
- * overwritten their place); the others are never overwritten (the copy
- * ends at P+L <= E).  Right after the backup was made (`fresh`) every kept
- * byte is still at its place, and is read from there: front to back, each
- * block read before it is overwritten, as an in-place rewrite without
- * backup would; the backup is not read at all. */
-static bool copy_phase(int fd, struct plan *j, char *buf, struct lock *lk,
-    bool fresh)
+/* 2. COPY: write the kept ranges from P on, fsync, phase TRUNCATE.  Bytes
+ * below E come from the backup, checked first, unless it was just made
+ * (`fresh`): then every kept byte is still at its place, read before it
+ * is overwritten. */
+static bool copy_phase(int fd, struct plan *j, off_t size, char *buf,
+    struct lock *lk, bool fresh)
 {
 	struct stream out = { .begun = j->p, .done = j->p };
 	off_t dst = j->p, b = j->s + j->pad;
+	int there = fresh ? 1 : tail_present(fd, j, size, buf);
+	if (there == 0)
+		mismatch();
+	if (there <= 0)
+		return false;
 	for (size_t i = 0; i < j->ndel; i++) {
 		struct range r = journal_kept(j, i);
 		off_t k = fresh ? 0 : journal_backup_part(j, r);
@@ -487,8 +482,8 @@ static enum step replan(const struct plan *j, size_t own, struct range r,
 
 /* 3. TRUNCATE: cut the file at P+L.  Unless `verified`, the old tail and
  * the backup are read first: when they are gone the cut was made, and
- * anything beyond P+L is M (a read error is no answer: failed).  M beyond the backup: a new plan removes
- * [P+L, S+BL) and keeps it. */
+ * anything beyond P+L is M (a read error is no answer: failed).  M beyond
+ * the backup: a new plan removes [P+L, S+BL) and keeps it. */
 static enum step truncate_phase(int fd, struct plan *j, off_t size,
     bool verified, char *buf, struct plan *next)
 {
@@ -541,22 +536,14 @@ static bool run_plan(int fd, struct plan *j, char *buf, struct lock *lk,
 		enum step s;
 		if (fstat(fd, &st) < 0)
 			return false;
-		if (j->phase == PH_PREPARE)
-			s = roll_back(fd, j, st.st_size, buf, &next);
-		else {
-			if (j->phase == PH_COPY) {
-				int there = verified ? 1 :
-				    tail_present(fd, j, st.st_size, buf);
-				if (there == 0)
-					mismatch();
-				if (there <= 0 ||
-				    !copy_phase(fd, j, buf, lk, verified))
-					return false;
-				verified = true;
-			}
-			s = truncate_phase(fd, j, st.st_size, verified, buf,
-			    &next);
+		if (j->phase == PH_COPY) {
+			if (!copy_phase(fd, j, st.st_size, buf, lk, verified))
+				return false;
+			verified = true;
 		}
+		s = j->phase == PH_PREPARE ?
+		    roll_back(fd, j, st.st_size, buf, &next) :
+		    truncate_phase(fd, j, st.st_size, verified, buf, &next);
 		if (s == STEP_AGAIN)
 			continue;
 		if (s != STEP_NEXT)
