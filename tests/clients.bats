@@ -38,7 +38,7 @@ need() {
 # fetchmailrc: a private rc file polling alice, delivering each
 # message to its own file in $T/out through tests/clients/deliver.  Plain
 # USER/PASS over loopback: sslproto '' stops fetchmail from insisting on STLS
-# (pop3d has no TLS yet: issue 5).
+# (pop3d runs here without --tls: no STLS to offer).
 fetchmailrc() {
 	mkdir -p "$T/home" "$T/out"
 	cat >"$T/home/.fetchmailrc" <<-EOF

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Output in large writes (issue 6): replies to pipelined commands (RFC 2449
+# Output in large writes: replies to pipelined commands (RFC 2449
 # PIPELINING) are queued while more commands are waiting and leave
 # together; a long message leaves in writes of at least 64 KiB (whole
 # output buffers, params.h).  strace counts the write(2) calls on the
