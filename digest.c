@@ -7,7 +7,8 @@
  * machinery, which costs ~1.6 MiB of RSS in every session (measured: a
  * program hashing through EVP peaks at 4.2 MiB, through SHA256_* at
  * 2.6 MiB, doing nothing at 1 MiB): more than pop3d's whole margin on
- * peak RSS over popa3d's (README, Benchmark).  Should they go, EVP_Digest*() is a drop-in here.
+ * peak RSS over popa3d's (README, Benchmark).  Should they go,
+ * EVP_Digest*() is a drop-in here.
  * None of the three can fail: they only buffer and compress.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED

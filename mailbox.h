@@ -17,7 +17,7 @@
  *                              all, else the headers, the blank line and that
  *                              many body lines (TOP); the "+OK" line says
  *                              the message's octets for RETR, none for TOP
- *   mailbox_uidl(mb, i, buf)   the message's unique id (see README)
+ *   mailbox_uidl(mb, i, buf)   the message's unique id (DESIGN, UIDL)
  *   mailbox_update(mb)         under the delivery lock: verify that the
  *                              indexed part is as scanned, then remove the
  *                              deleted messages crash-safely (update.h),
