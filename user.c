@@ -102,7 +102,7 @@ int user_serve(const struct user_session *u)
 static bool receive(struct handover *h)
 {
 	if (getuid() == 0 || geteuid() == 0) {
-		log_msg(LOG_ERR, HANDOVER_ARG " refused: it never runs as root");
+		log_msg(LOG_ERR, "pop3d-session refused: it never runs as root");
 		return false;
 	}
 	bool whole = fdio_pread_all(HANDOVER_RECORD_FD, h, sizeof(*h), 0);
@@ -114,10 +114,10 @@ static bool receive(struct handover *h)
 	    !TERMINATED(h->peer) || !TERMINATED(h->method) ||
 	    h->pending > sizeof(h->input) || h->queued > sizeof(h->output) ||
 	    !TERMINATED(h->session) ||
-	    !tls_description_ok(h->tls, sizeof(h->tls)) || h->failures < 0 ||
+	    !log_word_ok(h->tls, sizeof(h->tls)) || h->failures < 0 ||
 	    h->failures >= MAX_LOGIN_FAILURES ||
 	    (h->relay != -1 && h->relay != HANDOVER_RELAY_FD)) {
-		log_msg(LOG_ERR, HANDOVER_ARG ": no valid record on fd %d",
+		log_msg(LOG_ERR, "pop3d-session: no valid record on fd %d",
 		    HANDOVER_RECORD_FD);
 		return false;
 	}
@@ -137,7 +137,7 @@ static bool receive(struct handover *h)
 	}
 	if (getuid() != h->uid || geteuid() != h->uid || getgid() != keep ||
 	    getegid() != keep) {
-		log_msg(LOG_CRIT, HANDOVER_ARG ": not running as the account "
+		log_msg(LOG_CRIT, "pop3d-session: not running as the account "
 		    "of its record");
 		return false;
 	}
