@@ -35,7 +35,7 @@ OBJS = $(SRCS:%.c=build/%.o)
 HDRS = $(wildcard *.h)
 # pop3d-session: the user's session (handover.h), which pop3d executes
 # from its own directory; without libssl and libpam.
-SESSION_SRCS = usermain.c user.c session.c mailbox.c scan.c cache.c digest.c \
+SESSION_SRCS = usermain.c user.c session.c mailbox.c index.c scan.c cache.c digest.c \
 	update.c journal.c fdio.c lock.c state.c uidl.c io.c log.c netfs.c
 SESSION_LIBS = -lcrypto -lmd -llockfile
 
