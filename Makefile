@@ -27,17 +27,25 @@ exampledir ?= $(datadir)/pop3d
 docdir     ?= $(datadir)/doc/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c scan.c cache.c digest.c update.c journal.c fdio.c \
+SRCS = pop3d.c session.c mailbox.c index.c scan.c cache.c digest.c update.c journal.c fdio.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
 	privsep.c login.c sasl.c base64.c apop.c netfs.c addr.c proxy.c handover.c \
 	user.c
 OBJS = $(SRCS:%.c=build/%.o)
 HDRS = $(wildcard *.h)
+# pop3d-session: the user's session (handover.h), which pop3d executes
+# from its own directory; without libssl and libpam.
+SESSION_SRCS = usermain.c user.c session.c mailbox.c index.c scan.c cache.c digest.c \
+	update.c journal.c fdio.c lock.c state.c uidl.c io.c log.c netfs.c
+SESSION_LIBS = -lcrypto -lmd -llockfile
 
 all: pop3d
 
-pop3d: $(OBJS)
+pop3d: $(OBJS) pop3d-session
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+pop3d-session: $(SESSION_SRCS:%.c=build/%.o)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(SESSION_LIBS)
 
 build/%.o: %.c $(HDRS) build/flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -54,9 +62,11 @@ FORCE:
 # separate directory so that the two builds never mix objects.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
-build-san/pop3d: $(SRCS) $(HDRS)
+build-san/pop3d: $(SRCS) $(SESSION_SRCS) $(HDRS)
 	@mkdir -p build-san
 	$(CC) -std=c17 -D_DEFAULT_SOURCE $(WARN) -Werror $(SAN_FLAGS) -o $@ $(SRCS) $(LIBS)
+	$(CC) -std=c17 -D_DEFAULT_SOURCE $(WARN) -Werror $(SAN_FLAGS) \
+		-o build-san/pop3d-session $(SESSION_SRCS) $(SESSION_LIBS)
 
 # libFuzzer targets (fuzz/): the session engine, the mbox scanner and the
 # login parsers, built with clang from pop3d's own modules.  `make fuzz` runs
@@ -157,7 +167,7 @@ install: pop3d
 		$(DESTDIR)$(exampledir)/tcpserver $(DESTDIR)$(docdir) \
 		$(DESTDIR)$(exampledir)/fail2ban/filter.d \
 		$(DESTDIR)$(exampledir)/fail2ban/jail.d
-	install -m 755 pop3d $(DESTDIR)$(sbindir)/pop3d
+	install -m 755 pop3d pop3d-session $(DESTDIR)$(sbindir)
 	$(DOCSUBST) pop3d.8 >$(DESTDIR)$(mandir)/man8/pop3d.8
 	$(DOCSUBST) README >$(DESTDIR)$(docdir)/README
 	chmod 644 $(DESTDIR)$(mandir)/man8/pop3d.8 $(DESTDIR)$(docdir)/README
@@ -185,7 +195,8 @@ install: pop3d
 # the live system only pop3d's own (the hierarchy's, such as /etc/xinetd.d
 # or /usr/local/sbin, stay).
 uninstall:
-	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(mandir)/man8/pop3d.8 \
+	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(sbindir)/pop3d-session \
+		$(DESTDIR)$(mandir)/man8/pop3d.8 \
 		$(DESTDIR)$(docdir)/README \
 		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3d@.service \
@@ -213,7 +224,7 @@ uninstall:
 		done; done
 
 clean:
-	rm -rf pop3d build build-san build-fuzz build-valgrind tests/tmp demo/state
+	rm -rf pop3d pop3d-session build build-san build-fuzz build-valgrind tests/tmp demo/state
 
 .PHONY: all check check-deps check-package check-valgrind check-sanitize deb-check demo clean \
 	install uninstall fuzz fuzz-smoke fuzz-build FORCE

@@ -1,7 +1,8 @@
 /*
  * cache.c: the index cache file.  See cache.h.
+ * Runs in: the user's session.
  *
- * The file: a header, one struct message per message (mailbox.h: no
+ * The file: a header, one struct message per message (index.h: no
  * padding, `deleted` 0), and the SHA-256 of both.  Fields are in the
  * writer's byte order (the header says which); a cache from another
  * architecture, version or record layout is simply a miss.
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "netfs.h"
 #include "params.h"
+#include "scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define CACHE_MAGIC	"pop3dIX\n"
@@ -48,7 +49,6 @@ struct cache_header {
 };
 
 #define RECORD	sizeof(struct message)
-#define HUGE_PAGE	((size_t)2 << 20)
 
 _Static_assert(sizeof(struct cache_header) == 128, "no padding in the header");
 _Static_assert(sizeof(struct message) == 56 &&
@@ -65,13 +65,12 @@ static bool cache_path(char *out, const char *dir, const char *suffix)
 }
 
 /* The SHA-256 of the mailbox's last CACHE_TAIL bytes before `end`. */
-static bool tail_digest(const struct mailbox *mb, off_t end,
-    uint8_t out[SHA256_BYTES])
+static bool tail_sum(int fd, off_t end, uint8_t out[SHA256_BYTES])
 {
 	char buf[CACHE_TAIL];
 	size_t n = end < CACHE_TAIL ? (size_t)end : CACHE_TAIL;
 	digest_ctx d;
-	if (!fdio_pread_all(mb->fd, buf, n, end - (off_t)n))
+	if (!fdio_pread_all(fd, buf, n, end - (off_t)n))
 		return false;
 	digest_begin(&d);
 	digest_add(&d, buf, n);
@@ -79,19 +78,20 @@ static bool tail_digest(const struct mailbox *mb, off_t end,
 	return true;
 }
 
-static void fill_header(struct cache_header *h, const struct mailbox *mb)
+static void fill_header(struct cache_header *h, const struct index_walk *w,
+    const struct stat *st)
 {
 	*h = (struct cache_header){
 		.version = CACHE_VERSION, .order = CACHE_ORDER,
 		.header_size = sizeof(*h),
 		.record_size = RECORD,
-		.dev = (uint64_t)mb->st.st_dev, .ino = (uint64_t)mb->st.st_ino,
-		.size = (uint64_t)mb->st.st_size,
-		.mtime_sec = mb->st.st_mtim.tv_sec,
-		.mtime_nsec = mb->st.st_mtim.tv_nsec,
-		.ctime_sec = mb->st.st_ctim.tv_sec,
-		.ctime_nsec = mb->st.st_ctim.tv_nsec,
-		.scanned = (uint64_t)mb->scanned, .count = mb->count,
+		.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino,
+		.size = (uint64_t)st->st_size,
+		.mtime_sec = st->st_mtim.tv_sec,
+		.mtime_nsec = st->st_mtim.tv_nsec,
+		.ctime_sec = st->st_ctim.tv_sec,
+		.ctime_nsec = st->st_ctim.tv_nsec,
+		.scanned = (uint64_t)w->scanned, .count = w->count,
 	};
 	memcpy(h->magic, CACHE_MAGIC, sizeof(h->magic));
 }
@@ -112,25 +112,6 @@ static bool record_ok(const struct message *prev, const struct message *r,
 		return false;
 	return r->occurrence >= 1 && r->deleted == 0 &&
 	    r->octets <= 2 * (uint64_t)(r->end - r->data) + 2;
-}
-
-/* Memory (malloc's, for realloc and free) for n records.  A large index
- * is aligned to and asks for huge pages where the system has them: the
- * copy of 100,000 records then costs a few page faults instead of 1,400,
- * each a trap to the hypervisor on a virtual machine. */
-static struct message *records_alloc(size_t n)
-{
-	size_t size = n > 0 ? n * RECORD : 1;
-#ifdef MADV_HUGEPAGE
-	if (size >= HUGE_PAGE) {
-		void *p;
-		if (posix_memalign(&p, HUGE_PAGE, size) != 0)
-			return NULL;
-		madvise(p, size - size % HUGE_PAGE, MADV_HUGEPAGE);
-		return p;
-	}
-#endif
-	return malloc(size);
 }
 
 /* Reads the records and the checksum after them into msg (private memory)
@@ -165,23 +146,24 @@ static bool records_ok(int fd, const struct cache_header *h,
  * the indexed message starts?  Checking every start would cost a read per
  * message; any rewrite moves the tail or the samples, and a wrong answer
  * is still prevented by the per-message check of RETR, TOP and UPDATE. */
-static bool still_there(const struct mailbox *mb, const struct cache_header *h,
+static bool still_there(int fd, const struct cache_header *h,
     const struct message *msg)
 {
 	uint8_t tail[SHA256_BYTES];
-	if (!tail_digest(mb, (off_t)h->scanned, tail) ||
+	if (!tail_sum(fd, (off_t)h->scanned, tail) ||
 	    memcmp(tail, h->tail, sizeof(tail)) != 0)
 		return false;
 	size_t n = (size_t)h->count;
 	for (size_t k = 0; n > 0 && k < CACHE_SAMPLES; k++) {
 		size_t i = CACHE_SAMPLES > 1 ? k * (n - 1) / (CACHE_SAMPLES - 1) : 0;
-		if (!mailbox_at_boundary(mb, msg[i].start))
+		if (!scan_at_boundary(fd, msg[i].start))
 			return false;
 	}
 	return true;
 }
 
-enum cache_result cache_load(struct mailbox *mb, const char *dir)
+enum cache_result cache_load(struct index *ix, int mfd, const struct stat *st,
+    const char *dir)
 {
 	char path[PATH_MAX];
 	struct cache_header h;
@@ -210,37 +192,37 @@ enum cache_result cache_load(struct mailbox *mb, const char *dir)
 	    SHA256_BYTES)
 		goto miss;
 	why = "another mailbox";
-	if (h.dev != (uint64_t)mb->st.st_dev || h.ino != (uint64_t)mb->st.st_ino)
+	if (h.dev != (uint64_t)st->st_dev || h.ino != (uint64_t)st->st_ino)
 		goto miss;
 	why = "the mailbox changed";
-	if (h.scanned != h.size || h.size > (uint64_t)mb->st.st_size)
+	if (h.scanned != h.size || h.size > (uint64_t)st->st_size)
 		goto miss;
-	if (h.size == (uint64_t)mb->st.st_size) {
-		if (h.mtime_sec != mb->st.st_mtim.tv_sec ||
-		    h.mtime_nsec != mb->st.st_mtim.tv_nsec ||
-		    h.ctime_sec != mb->st.st_ctim.tv_sec ||
-		    h.ctime_nsec != mb->st.st_ctim.tv_nsec)
+	if (h.size == (uint64_t)st->st_size) {
+		if (h.mtime_sec != st->st_mtim.tv_sec ||
+		    h.mtime_nsec != st->st_mtim.tv_nsec ||
+		    h.ctime_sec != st->st_ctim.tv_sec ||
+		    h.ctime_nsec != st->st_ctim.tv_nsec)
 			goto miss;
 		res = CACHE_HIT;
 	} else {
 		res = CACHE_GREW;
 	}
 	why = "out of memory";
-	msg = records_alloc((size_t)h.count);
+	msg = index_records((size_t)h.count);
 	if (!msg || !records_ok(fd, &h, msg, &why))
 		goto miss;
 	why = "the indexed part of the mailbox changed";
-	if (!still_there(mb, &h, msg))
+	if (!still_there(mfd, &h, msg))
 		goto miss;
 	close(fd);
-	mb->msg = msg;
-	mb->count = mb->alloc = (size_t)h.count;
-	mb->scanned = (off_t)h.scanned;
+	ix->msg = msg;
+	ix->count = ix->alloc = (size_t)h.count;
+	ix->scanned = (off_t)h.scanned;
 	if (res == CACHE_GREW) {
 		/* The last message may have grown too: scan it again. */
-		mb->scanned = 0;
-		if (mb->count > 0)
-			mb->scanned = mb->msg[--mb->count].start;
+		ix->scanned = 0;
+		if (ix->count > 0)
+			ix->scanned = ix->msg[--ix->count].start;
 	}
 	return res;
 miss:
@@ -251,11 +233,12 @@ miss:
 	return CACHE_MISS;
 }
 
-static bool write_cache(int fd, const struct mailbox *mb)
+static bool write_cache(int fd, struct index_walk *w, int mfd,
+    const struct stat *st)
 {
 	struct cache_header h;
-	fill_header(&h, mb);
-	if (!tail_digest(mb, mb->scanned, h.tail) ||
+	fill_header(&h, w, st);
+	if (!tail_sum(mfd, w->scanned, h.tail) ||
 	    !fdio_write_all(fd, &h, sizeof(h)))
 		return false;
 	digest_ctx d;
@@ -265,12 +248,7 @@ static bool write_cache(int fd, const struct mailbox *mb)
 	if (!rec)
 		return false;
 	bool ok = true;
-	for (size_t i = 0; ok && i < mb->count; ) {
-		size_t n = mb->count - i < CHUNK ? mb->count - i : CHUNK;
-		memcpy(rec, &mb->msg[i], n * RECORD);
-		for (size_t k = 0; k < n; k++)
-			rec[k].deleted = 0;
-		i += n;
+	for (size_t n; ok && (n = index_walk_next(w, rec, CHUNK)) > 0; ) {
 		digest_add(&d, rec, n * RECORD);
 		ok = fdio_write_all(fd, rec, n * RECORD);
 	}
@@ -280,7 +258,8 @@ static bool write_cache(int fd, const struct mailbox *mb)
 	return ok && fdio_write_all(fd, sum, sizeof(sum));
 }
 
-void cache_store(const struct mailbox *mb, const char *dir)
+void cache_store(struct index_walk *w, int mfd, const struct stat *st,
+    const char *dir)
 {
 	char tmp[PATH_MAX], path[PATH_MAX], suffix[32];
 	snprintf(suffix, sizeof(suffix), ".%ld.tmp", (long)getpid());
@@ -300,7 +279,7 @@ void cache_store(const struct mailbox *mb, const char *dir)
 	}
 	/* No fsync: a cache lost in a crash is rebuilt, and a torn one fails
 	 * its length or checksum. */
-	bool ok = write_cache(fd, mb);
+	bool ok = write_cache(fd, w, mfd, st);
 	int e = errno;
 	if (close(fd) < 0 && ok) {
 		ok = false;

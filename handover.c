@@ -21,28 +21,36 @@
 
 extern char **environ;
 
-/* pop3d's own executable, by the path it was started from, read from
- * /proc/self/exe at startup (as root, before anything was dropped).  The
- * path, not the link itself: under valgrind the link leads to valgrind's
- * tool, while readlink(2) of it gives the program's path.  No descriptor is
- * kept open for it: libraries that cache a descriptor of theirs (NSS) may
- * find theirs gone after the startup's cleanup, and must not find this
- * one in its place.  An upgrade that replaced the file between the start
- * and the exec runs the new version, which refuses a record it does not
- * know (HANDOVER_MAGIC). */
-static char self[PATH_MAX];
+/* pop3d-session, in the directory of pop3d's own executable by the path
+ * it was started from, read from /proc/self/exe at startup (as root,
+ * before anything was dropped).  The path, not the link itself: under
+ * valgrind the link leads to valgrind's tool, while readlink(2) of it gives
+ * the program's path.  No descriptor is kept open for it: libraries that
+ * cache a descriptor of theirs (NSS) may find theirs gone after the
+ * startup's cleanup, and must not find this one in its place.  An upgrade
+ * that replaced the file between the start and the exec runs the new
+ * version, which refuses a record it does not know (HANDOVER_MAGIC). */
+static char program[PATH_MAX];
 
 bool handover_prepare(void)
 {
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0 && self[0] == '/') {
-		self[n] = '\0';
-		if (access(self, X_OK) == 0)
-			return true;
+	ssize_t n = readlink("/proc/self/exe", program, sizeof(program) - 1);
+	char *slash = n > 0 ? memrchr(program, '/', (size_t)n) : NULL;
+	const char *why = n < 0 ? strerror(errno) : "not an absolute path";
+	if (slash && program[0] == '/') {
+		size_t dir = (size_t)(slash + 1 - program);
+		if (dir + sizeof(HANDOVER_PROGRAM) > sizeof(program))
+			why = "the path is too long";
+		else {
+			memcpy(slash + 1, HANDOVER_PROGRAM,
+			    sizeof(HANDOVER_PROGRAM));
+			if (access(program, X_OK) == 0)
+				return true;
+			why = strerror(errno);
+		}
 	}
-	log_msg(LOG_ERR, "cannot find pop3d's own executable (/proc/self/exe) "
-	    "for the user's sessions: %s", n < 0 ? strerror(errno) :
-	    "not an absolute path");
+	log_msg(LOG_ERR, "cannot find " HANDOVER_PROGRAM " beside pop3d's own "
+	    "executable (/proc/self/exe) for the user's sessions: %s", why);
 	return false;
 }
 
@@ -118,11 +126,11 @@ void handover_exec(struct handover *h)
 	 * syslog socket may take it. */
 	if (relay < 0)
 		close(HANDOVER_RELAY_FD);
-	char *argv[] = { "pop3d", HANDOVER_ARG, NULL };
-	execve(self, argv, environ);
+	char *argv[] = { HANDOVER_PROGRAM, NULL };
+	execve(program, argv, environ);
 	int e = errno;
 	if (h->lock_group && setegid(h->gid) < 0)
 		_exit(1);
-	log_msg(LOG_ERR, "cannot execute pop3d for the user's session: %s",
-	    strerror(e));
+	log_msg(LOG_ERR, "cannot execute " HANDOVER_PROGRAM " for the user's "
+	    "session: %s", strerror(e));
 }

@@ -1,17 +1,19 @@
 /*
- * handover.h: the user's part of a session runs in a fresh image of pop3d.
+ * handover.h: the user's part of a session runs in a program of its own.
  *
  * Started as root, the session process becomes the user (privs.h) and then
- * executes pop3d again, as "pop3d --user-session": the new image holds
+ * executes pop3d-session, installed beside pop3d: the new image holds
  * nothing of root's (no TLS key, no stdio buffer of the password file with
  * other users' hashes, no PAM memory), only what one fixed-size record
  * carries, and the client: fds 0/1 (the socket), or the TLS relay's
  * socketpair.  Nothing in the record is secret, and it comes from the
  * user's own process: the new image checks it for bounds, not for trust.
+ * pop3d-session links neither libssl nor libpam (the cost of loading them
+ * is paid once per connection, by the root parent).
  *
- *   handover_prepare()   as root, once: pop3d's own executable can be
- *                        executed again (/proc/self/exe); false if not
- *                        (logged)
+ *   handover_prepare()   as root, once: pop3d-session, in the directory of
+ *                        pop3d's own executable (/proc/self/exe), can be
+ *                        executed; false if not (logged)
  *   handover_dropped()   the kernel agrees that root is gone (its own
  *                        /proc/self/status): only an LD_PRELOADed uid
  *                        wrapper (the cwrap tests, run as root) can make a
@@ -42,7 +44,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define HANDOVER_ARG	"--user-session"
+#define HANDOVER_PROGRAM	"pop3d-session"
 /* A new version refuses a record it does not know (an upgrade between the
  * start and the exec). */
 #define HANDOVER_MAGIC	"pop3d-session-1"

@@ -134,3 +134,12 @@ const char *log_escape(const char *s, char *out, size_t size)
 	out[o] = '\0';
 	return out;
 }
+
+bool log_word_ok(const char *s, size_t size)
+{
+	if (!memchr(s, '\0', size))
+		return false;
+	size_t n = strlen(s);
+	return n > 0 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._/-") == n;
+}

@@ -15,6 +15,9 @@
  *                          the session; a startup error shown on stderr
  *                          without -d is shown without it
  *   log_vmsg(prio, fmt, ap)  the same with a va_list
+ *   log_word_ok(s, size)   s, from another process (tls_describe's text),
+ *                          is terminated within size, non-empty, and only
+ *                          letters, digits and ._/- : one field of a line
  *   log_escape(s, out, n)  a copy of untrusted text with control characters
  *                          and non-ASCII escaped as \xHH, for log lines
  *   log_session_id()       the session's ID: LOG_SESSION_ID_LEN lowercase
@@ -48,6 +51,7 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void log_vmsg(int prio, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 const char *log_escape(const char *s, char *out, size_t size);
+bool log_word_ok(const char *s, size_t size);
 const char *log_session_id(void);
 bool log_set_session(const char *id, long long start_ms);
 long long log_session_start_ms(void);

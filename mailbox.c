@@ -1,10 +1,12 @@
 /*
- * mailbox.c: the index, message output and UPDATE.  See mailbox.h; the
- * mbox format is read by scan.c.
+ * mailbox.c: opening, indexing, message output and UPDATE.  See mailbox.h;
+ * the mbox format is read by scan.c, the index kept by index.c.
+ * Runs in: the user's session.
  */
 #include "mailbox.h"
 #include "cache.h"
 #include "digest.h"
+#include "index.h"
 #include "io.h"
 #include "lock.h"
 #include "log.h"
@@ -67,33 +69,41 @@ static bool changed_just_now(const struct stat *st)
 	     st->st_ctim.tv_nsec >= now.tv_nsec);
 }
 
+static enum mb_status scan_status(enum scan_result r)
+{
+	return r == SCAN_OK ? MB_OK : r == SCAN_NOTMBOX ? MB_NOTMBOX :
+	    r == SCAN_TOOBIG ? MB_TOOBIG : MB_SYSERR;
+}
+
 /* The index: from the cache where it still describes the file, else by
  * scanning what it does not cover.  Called under the read lock. */
-static enum mb_status index_mailbox(struct mailbox *mb, const char *dir)
+static enum mb_status load_index(struct mailbox *mb, const char *dir)
 {
+	struct index *ix = &mb->ix;
 	enum cache_result c = CACHE_OFF;
 	if (dir && mb->st.st_size > 0)
-		c = cache_load(mb, dir);
+		c = cache_load(ix, mb->fd, &mb->st, dir);
 	mb->cache = c;
 	log_msg(LOG_DEBUG, "index cache: %s", cache_result_name(c));
 	/* A cache was written under other limits: --max-messages holds for it
 	 * too (scan_range() checks the limit as it grows the index). */
-	if (mb->count > max_messages)
+	if (ix->count > max_messages)
 		return MB_TOOBIG;
 	if (c == CACHE_HIT)
 		return MB_OK;
-	size_t fresh = mb->count;
-	enum mb_status st = scan_range(mb, mb->scanned, mb->st.st_size,
-	    max_messages);
+	size_t fresh = ix->count;
+	enum mb_status st = scan_status(scan_range(ix, mb->fd, ix->scanned,
+	    mb->st.st_size, max_messages));
 	if (st != MB_OK)
 		return st;
-	if (!scan_number(mb, fresh))
+	if (!index_number(ix, fresh))
 		return MB_SYSERR;
+	struct index_walk w;
 	if (c != CACHE_OFF && changed_just_now(&mb->st))
 		log_msg(LOG_DEBUG, "index cache: not stored: the mailbox "
 		    "changed in this clock tick");
-	else if (c != CACHE_OFF)
-		cache_store(mb, dir);
+	else if (c != CACHE_OFF && index_walk_begin(&w, ix, false))
+		cache_store(&w, mb->fd, &mb->st, dir);
 	return MB_OK;
 }
 
@@ -102,23 +112,24 @@ static enum mb_status index_mailbox(struct mailbox *mb, const char *dir)
 static bool messages_intact(struct mailbox *mb, size_t first, size_t last)
 {
 	struct stat now;
+	const struct index *ix = &mb->ix;
 	if (fstat(mb->fd, &now) < 0 || now.st_ino != mb->st.st_ino ||
-	    now.st_size < mb->scanned)
+	    now.st_size < ix->scanned)
 		return false;
 	if (first == last)
 		return true;
-	off_t from = mb->msg[first].start;
-	off_t to = last < mb->count ? mb->msg[last].start : mb->scanned;
-	struct mailbox again = { .fd = mb->fd, .uidl = UIDL_OWN };
-	bool same = scan_range(&again, from, to, max_messages) == MB_OK &&
-	    again.count == last - first;
+	off_t from = ix->msg[first].start;
+	off_t to = last < ix->count ? ix->msg[last].start : ix->scanned;
+	struct index again = { .uidl = UIDL_OWN };
+	bool same = scan_range(&again, mb->fd, from, to, max_messages) ==
+	    SCAN_OK && again.count == last - first;
 	for (size_t i = 0; same && i < again.count; i++) {
-		const struct message *a = &again.msg[i], *b = &mb->msg[first + i];
+		const struct message *a = &again.msg[i], *b = &ix->msg[first + i];
 		same = a->start == b->start && a->data == b->data &&
 		    a->end == b->end && a->octets == b->octets &&
 		    memcmp(a->digest, b->digest, DIGEST_BYTES) == 0;
 	}
-	free(again.msg);
+	index_free(&again);
 	return same;
 }
 
@@ -183,7 +194,7 @@ static enum mb_status path_problem(const char *path, int err)
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl)
 {
-	*mb = (struct mailbox){ .path = path, .fd = -1, .uidl = uidl };
+	*mb = (struct mailbox){ .path = path, .fd = -1, .ix.uidl = uidl };
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
@@ -225,24 +236,12 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 	if (mb->st.st_size > max_bytes)
 		goto out;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	st = index_mailbox(mb, mb->uidl == UIDL_OWN ? state_dir() : NULL);
-	if (st == MB_OK && mb->alt)
-		uidl_unique(mb->alt, mb->count);
+	st = load_index(mb, uidl == UIDL_OWN ? state_dir() : NULL);
+	if (st == MB_OK && mb->ix.alt)
+		uidl_unique(mb->ix.alt, mb->ix.count);
 out:
 	lock_release(&lk);
 	return st;
-}
-
-/* Is there still a From_ line at `start`, after a newline? */
-bool mailbox_at_boundary(const struct mailbox *mb, off_t start)
-{
-	char b[6];
-	off_t at = start > 0 ? start - 1 : 0;
-	size_t want = start > 0 ? 6 : 5;
-	if (pread(mb->fd, b, want, at) != (ssize_t)want)
-		return false;
-	return start == 0 ? memcmp(b, "From ", 5) == 0 :
-	    b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
 }
 
 /* Copies in[0..n) to the connection, as much as the output buffer takes
@@ -300,28 +299,15 @@ static size_t emit(const char *in, size_t n, bool *bol, bool *cr, long *lines,
 	return (size_t)(p - in);
 }
 
-/* The block mailbox_send read last, kept for the next message: a client
- * that retrieves every message gets them through one pread per
- * SEND_BUFFER, not one or more per message.  It is a snapshot like any
- * read; every message sent from it is checked against the index first.
- * as_scanned: an fstat after the last read found the file as scanned
- * (out of the clock tick of its last change), so the block holds the bytes
- * the index was made from. */
-static struct {
-	char buf[SEND_BUFFER];
-	off_t base;
-	size_t len;
-	bool as_scanned;
-} ahead;
-
 /* Is there a blank line (the separator before the next From_ line) at
- * `at` < mb->scanned?  From b, the file's bytes [b_off, b_off + n), when
+ * `at` < mb->ix.scanned?  From b, the file's bytes [b_off, b_off + n), when
  * they hold it; else read. */
 static bool separator_at(const struct mailbox *mb, const char *b,
     off_t b_off, size_t n, off_t at)
 {
 	char two[2];
-	size_t k = mb->scanned - at >= 2 ? 2 : (size_t)(mb->scanned - at);
+	off_t scanned = mb->ix.scanned;
+	size_t k = scanned - at >= 2 ? 2 : (size_t)(scanned - at);
 	const char *p = two;
 	if (at >= b_off && at - b_off + (off_t)k <= (off_t)n)
 		p = b + (at - b_off);
@@ -347,10 +333,10 @@ static bool in_place(const struct mailbox *mb, const struct message *m,
 	off_t head = m->data - m->start;	/* the From_ line */
 	if (head + (off_t)lead <= (off_t)n) {
 		const char *lf = memchr(b + lead, '\n', (size_t)head);
-		if (lf ? lf != b + lead + head - 1 : m->data != mb->scanned)
+		if (lf ? lf != b + lead + head - 1 : m->data != mb->ix.scanned)
 			return false;
 	}
-	return m->end == mb->scanned ||
+	return m->end == mb->ix.scanned ||
 	    separator_at(mb, b, from, n, m->end);
 }
 
@@ -363,20 +349,24 @@ static bool left_alone(struct mailbox *mb, size_t i, const struct stat *before,
 {
 	struct stat now;
 	if (!racy && fstat(mb->fd, &now) == 0 && same_state(&now, before)) {
-		ahead.as_scanned = same_state(&now, &mb->st);
+		mb->ahead.as_scanned = same_state(&now, &mb->st);
 		return true;
 	}
-	ahead.len = 0;
+	mb->ahead.len = 0;
 	return messages_intact(mb, i, i + 1);
 }
 
-enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
+/* mailbox_send, but for forgetting the block read ahead after a failure
+ * (what it holds may be of another state of the file). */
+static enum mb_status send_checked(struct mailbox *mb, size_t i, long lines)
 {
-	const struct message *m = &mb->msg[i];
+	const struct message *m = &mb->ix.msg[i];
+	struct send_ahead *a = &mb->ahead;
+	off_t scanned = mb->ix.scanned;
 	/* Read from the LF before the From_ line: the check that the message
 	 * is still where the index says comes with the first block. */
 	off_t from = m->start > 0 ? m->start - 1 : 0;
-	off_t stop = m->end < mb->scanned - 2 ? m->end + 2 : mb->scanned;
+	off_t stop = m->end < scanned - 2 ? m->end + 2 : scanned;
 	/* A message wholly inside a block read as scanned is sent from that
 	 * snapshot without asking the file again (no fstat per message for a
 	 * client that retrieves them all).  Else, when the file changed since
@@ -384,52 +374,49 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	 * and nothing read before is used. */
 	struct stat before = mb->st;
 	bool racy = false;
-	if (!ahead.as_scanned || from < ahead.base ||
-	    stop > ahead.base + (off_t)ahead.len) {
+	if (!a->as_scanned || from < a->base || stop > a->base + (off_t)a->len) {
 		if (file_changed(mb, &before)) {
-			ahead.len = 0;
+			a->len = 0;
 			if (!messages_intact(mb, i, i + 1))
 				return MB_CHANGED;
 		}
 		racy = changed_just_now(&before);
-		ahead.as_scanned = !racy && same_state(&before, &mb->st);
+		a->as_scanned = !racy && same_state(&before, &mb->st);
 	}
-	struct reader r;
-	reader_init(&r, mb->fd, ahead.buf, sizeof(ahead.buf), from, mb->scanned);
-	if (from >= ahead.base && from < ahead.base + (off_t)ahead.len) {
-		r.base = ahead.base;
-		r.len = ahead.len;
-		r.pos = (size_t)(from - ahead.base);
+	if (!a->buf && !(a->buf = malloc(SEND_BUFFER)))
+		return MB_SYSERR;
+	struct scan_reader r;
+	scan_init(&r, mb->fd, a->buf, SEND_BUFFER, from, scanned);
+	if (from >= a->base && from < a->base + (off_t)a->len) {
+		r.base = a->base;
+		r.len = a->len;
+		r.pos = (size_t)(from - a->base);
 	}
-	size_t want = m->end + 2 - from < (off_t)sizeof(ahead.buf) ?
-	    (size_t)(m->end + 2 - from) : sizeof(ahead.buf);
+	size_t want = m->end + 2 - from < (off_t)SEND_BUFFER ?
+	    (size_t)(m->end + 2 - from) : SEND_BUFFER;
 	off_t had = r.base + (off_t)r.len;
-	size_t got = reader_fill(&r, want);
+	size_t got = scan_fill(&r, want);
 	bool intact = in_place(mb, m, from, r.buf + r.pos, got);
 	off_t checked = r.base + (off_t)r.len;	/* read up to here so far */
 	if (checked != had)
-		ahead.as_scanned = false;	/* until an fstat after this read */
-	ahead.base = r.base;
-	ahead.len = r.len;
-	if (!intact) {
-		ahead.len = 0;
+		a->as_scanned = false;	/* until an fstat after this read */
+	a->base = r.base;
+	a->len = r.len;
+	if (!intact)
 		return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
-	}
 	/* From here on no byte at or past the message's end is handed out,
 	 * whatever the file holds by the time it is read. */
 	r.end = m->end;
 	for (off_t skip = m->data - from; skip > 0; ) {	/* the From_ line */
-		size_t n = reader_fill(&r, 1);
-		if (n == 0) {
-			ahead.len = 0;
+		size_t n = scan_fill(&r, 1);
+		if (n == 0)
 			return r.err ? (errno = r.err, MB_SYSERR) : MB_CHANGED;
-		}
 		size_t k = (off_t)n < skip ? n : (size_t)skip;
 		r.pos += k;
 		skip -= (off_t)k;
 	}
-	bool bol = true, cr = false, in_headers = true;
-	enum header_class hclass = HDR_KEEP;
+	bool bol = true, cr = false;
+	enum header_class c = HDR_KEEP, last = HDR_KEEP;
 	long all = -1;
 	uint64_t sent = 0;
 	size_t avail;
@@ -441,15 +428,11 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	else
 		io_puts("+OK top of message follows\r\n");
 	/* Headers line by line, leaving out the hidden ones. */
-	while (in_headers && (avail = reader_fill(&r, 16)) > 0) {
-		const char *p = r.buf + r.pos;
-		if (is_blank(p, avail))
-			in_headers = false;
-		else if (p[0] != ' ' && p[0] != '\t')
-			hclass = classify(p, avail);
-		if (in_headers && hclass == HDR_HIDE) {
+	while (c != HDR_END && (avail = scan_fill(&r, 16)) > 0) {
+		c = scan_header(&last, r.buf + r.pos, avail);
+		if (c == HDR_HIDE) {
 			size_t eol;
-			consume_line(&r, &eol, NULL, NULL);
+			scan_line(&r, &eol, NULL, NULL);
 			continue;
 		}
 		do {
@@ -457,25 +440,24 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 			const char *e = memchr(q, '\n', avail);
 			size_t k = e ? (size_t)(e - q) + 1 : avail;
 			r.pos += emit(q, k, &bol, &cr, &all, &sent);
-		} while (!bol && (avail = reader_fill(&r, 1)) > 0);
+		} while (!bol && (avail = scan_fill(&r, 1)) > 0);
 	}
 	/* The body, in large blocks. */
-	while (lines != 0 && (avail = reader_fill(&r, 1)) > 0)
+	while (lines != 0 && (avail = scan_fill(&r, 1)) > 0)
 		r.pos += emit(r.buf + r.pos, avail, &bol, &cr, &lines, &sent);
-	ahead.base = r.base;
-	ahead.len = r.len;
+	a->base = r.base;
+	a->len = r.len;
 	/* A last line without LF gets its CRLF below. */
 	uint64_t octets = sent + (bol ? 0 : 2);
-	bool whole = lines < 0 ? reader_offset(&r) == m->end &&
+	bool whole = lines < 0 ? scan_offset(&r) == m->end &&
 	    octets == m->octets : octets <= m->octets;
 	/* Bytes read after the check may come from another file's state. */
 	bool reread = r.base + (off_t)r.len != checked;
 	if (reread)
-		ahead.as_scanned = false;	/* left_alone() may vouch again */
+		a->as_scanned = false;	/* left_alone() may vouch again */
 	if (r.err || !whole || (reread && !left_alone(mb, i, &before, racy))) {
 		/* Cut short, or not what "+OK" promised: only ending the
 		 * session is honest. */
-		ahead.len = 0;
 		if (r.err)
 			errno = r.err;
 		return r.err ? MB_SYSERR : MB_CUT;
@@ -484,12 +466,20 @@ enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
 	return MB_OK;
 }
 
+enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines)
+{
+	enum mb_status st = send_checked(mb, i, lines);
+	if (st != MB_OK)
+		mb->ahead.len = 0;
+	return st;
+}
+
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 {
 	static const char hex[] = "0123456789abcdef";
-	const struct message *m = &mb->msg[i];
-	if (mb->alt && mb->alt[i][0]) {
-		memcpy(buf, mb->alt[i], UIDL_MAX + 1);
+	const struct message *m = &mb->ix.msg[i];
+	if (mb->ix.alt && mb->ix.alt[i][0]) {
+		memcpy(buf, mb->ix.alt[i], UIDL_MAX + 1);
 		return;
 	}
 	for (int k = 0; k < DIGEST_BYTES; k++) {
@@ -502,73 +492,55 @@ void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf)
 }
 
 /* After an UPDATE that removed the deleted messages from [0, scanned): the
- * index of the new file is the old one without them, each kept message
- * moved down by the bytes removed before it, duplicates numbered again.
- * It is stored, but for the last kept message, as a cache of a mailbox
- * that grew: the next session checks it by content (cache.c) and scans
- * from its last message on, with any mail delivered since, instead of
- * scanning the whole mailbox again.  Called under the lock; mb's index is
- * used up. */
-static void cache_after_update(struct mailbox *mb)
+ * index of the new file is stored, but for the last kept message, as a
+ * cache of a mailbox that grew (index.h): the next session checks it by
+ * content (cache.c) and scans from its last message on, with any mail
+ * delivered since, instead of scanning the whole mailbox again.  Called
+ * under the lock. */
+static void cache_after_update(const struct mailbox *mb)
 {
-	size_t k = 0;
-	off_t gone = 0;
-	bool twins = false;
-	for (size_t i = 0; i < mb->count; i++) {
-		struct message m = mb->msg[i];
-		off_t next = i + 1 < mb->count ? mb->msg[i + 1].start :
-		    mb->scanned;
-		twins |= m.occurrence > 1;
-		if (m.deleted) {
-			gone += next - m.start;
-			continue;
-		}
-		m.start -= gone;
-		m.data -= gone;
-		m.end -= gone;
-		mb->msg[k++] = m;
+	struct index_walk w;
+	struct stat st;
+	if (index_walk_begin(&w, &mb->ix, true) && w.count > 0 &&
+	    fstat(mb->fd, &st) == 0) {
+		st.st_size = w.scanned;
+		cache_store(&w, mb->fd, &st, state_dir());
 	}
-	if (k < 2 || fstat(mb->fd, &mb->st) < 0)
-		return;
-	mb->count = k - 1;
-	mb->scanned = mb->msg[k - 1].start;
-	mb->st.st_size = mb->scanned;
-	if (twins && !scan_number(mb, 0))
-		return;
-	cache_store(mb, state_dir());
+	index_walk_end(&w);
 }
 
 /* RFC 1939 section 6: remove the deleted messages; keep every other byte,
  * mail appended since the scan included.  Lock, verify, commit, unlock. */
 enum mb_status mailbox_update(struct mailbox *mb)
 {
+	const struct index *ix = &mb->ix;
 	size_t first = 0;
-	while (first < mb->count && !mb->msg[first].deleted)
+	while (first < ix->count && !ix->msg[first].deleted)
 		first++;
-	if (first == mb->count)
+	if (first == ix->count)
 		return MB_OK;
 	struct lock lk;
 	if (!lock_acquire(&lk, mb->fd, mb->path, true))
 		return errno == EAGAIN ? MB_LOCKED : MB_SYSERR;
 	enum mb_status st = MB_CHANGED;
 	struct stat now;
-	if (file_changed(mb, &now) && !messages_intact(mb, 0, mb->count))
+	if (file_changed(mb, &now) && !messages_intact(mb, 0, ix->count))
 		goto out;
-	if (fstat(mb->fd, &now) < 0 || now.st_size < mb->scanned) {
+	if (fstat(mb->fd, &now) < 0 || now.st_size < ix->scanned) {
 		st = MB_SYSERR;
 		goto out;
 	}
 	/* The deleted ranges: each message with its separator line;
 	 * everything else, mail appended since the scan included, is kept. */
-	struct range *del = malloc((mb->count - first) * sizeof(*del));
+	struct range *del = malloc((ix->count - first) * sizeof(*del));
 	st = MB_SYSERR;
 	if (!del)
 		goto out;
 	size_t n = 0;
-	for (size_t i = first; i < mb->count; i++) {
-		off_t from = mb->msg[i].start;
-		off_t to = i + 1 < mb->count ? mb->msg[i + 1].start : mb->scanned;
-		if (!mb->msg[i].deleted)
+	for (size_t i = first; i < ix->count; i++) {
+		off_t from = ix->msg[i].start;
+		off_t to = i + 1 < ix->count ? ix->msg[i + 1].start : ix->scanned;
+		if (!ix->msg[i].deleted)
 			continue;
 		if (n > 0 && del[n - 1].from + del[n - 1].len == from)
 			del[n - 1].len += to - from;
@@ -580,9 +552,9 @@ enum mb_status mailbox_update(struct mailbox *mb)
 	 * ended, or nothing is removed. */
 	st = MB_CHANGED;
 	for (size_t k = 0; k < n; k++)
-		if (!mailbox_at_boundary(mb, del[k].from) ||
-		    (del[k].from + del[k].len < mb->scanned &&
-		     !mailbox_at_boundary(mb, del[k].from + del[k].len)))
+		if (!scan_at_boundary(mb->fd, del[k].from) ||
+		    (del[k].from + del[k].len < ix->scanned &&
+		     !scan_at_boundary(mb->fd, del[k].from + del[k].len)))
 			goto out_free;
 	switch (update_commit(mb->fd, &now, &lk, now.st_size, del, n)) {
 	case UPD_OK:
@@ -609,18 +581,13 @@ out:
 
 void mailbox_close(struct mailbox *mb)
 {
-	/* The block read ahead belongs to this file: the next one opened may
-	 * get the same descriptor and offsets. */
-	ahead.len = 0;
-	ahead.as_scanned = false;
 	if (mb->fd >= 0)
 		close(mb->fd);
-	free(mb->msg);
-	free(mb->alt);
+	index_free(&mb->ix);
+	free(mb->ahead.buf);
 	mb->fd = -1;
-	mb->msg = NULL;
-	mb->alt = NULL;
-	mb->count = 0;
+	mb->ahead.buf = NULL;
+	mb->ahead.len = 0;
 }
 
 const char *mailbox_strerror(enum mb_status s)

@@ -1,6 +1,6 @@
 /*
- * mailbox.h: one mbox, scanned into an index at login, served message by
- * message, and rewritten at UPDATE.  Runs as the user, never as root.
+ * mailbox.h: one mbox, indexed at login (index.h), served message by
+ * message, and rewritten at UPDATE.  Runs in: the user's session.
  *
  *   mailbox_limits(msgs, bytes) the most messages and bytes a mailbox may
  *                              hold to be served (MB_TOOBIG beyond)
@@ -10,7 +10,6 @@
  *                              file is an empty mailbox
  *                              and the index from the cache (cache.h) in
  *                              the state directory where it still holds
- *   mailbox_at_boundary(mb, o) does a message (a "From " line) start at o?
  *   mailbox_send(mb, i, lines) queue message i (0-based) on the connection:
  *                              CRLF lines, dot-stuffed, hidden headers left
  *                              out, ".\r\n" at the end; lines < 0 sends it
@@ -22,13 +21,16 @@
  *                              indexed part is as scanned, then remove the
  *                              deleted messages crash-safely (update.h),
  *                              keeping the rest and whatever was appended
- *                              since the scan; then the index is used up
- *                              (it became the index cache of the new file)
+ *                              since the scan; the index is left as it was
+ *                              (and stored as the index cache of the new
+ *                              file)
  *   mailbox_close(mb)
  * Every function returns MB_OK or the reason it did nothing.
  */
 #ifndef POP3D_MAILBOX_H
 #define POP3D_MAILBOX_H
+
+#include "index.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,37 +38,27 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#define DIGEST_BYTES	16
-#define UIDL_MAX	70	/* RFC 1939 section 7 */
-
-/* --uidl: whose UIDLs to reuse when users migrate (see README). */
-enum uidl_mode { UIDL_OWN, UIDL_XUIDL, UIDL_UW, UIDL_DOVECOT, UIDL_POPA3D };
-
-/* No padding: the index cache (cache.c) is an array of these in a file,
- * read into memory as it is. */
-struct message {
-	off_t start;		/* the From_ line */
-	off_t data;		/* the first header line */
-	off_t end;		/* one past the last byte; the separator is not in */
-	uint64_t octets;	/* what RETR sends, before dot-stuffing */
-	uint8_t digest[DIGEST_BYTES];
-	uint32_t occurrence;	/* 1, or n for the n-th identical message */
-	uint32_t deleted;	/* 0 or 1 */
-};
-
 struct mailbox {
 	const char *path;
 	int fd;			/* -1: no file, an empty mailbox */
 	struct stat st;		/* as scanned, or as last verified */
-	off_t scanned;		/* bytes the index covers */
-	size_t count;
-	size_t alloc;		/* entries allocated in msg */
-	struct message *msg;	/* malloc()ed */
-	enum uidl_mode uidl;	/* which ids to reuse (--uidl) */
-	char (*alt)[UIDL_MAX + 1];	/* per message, when uidl != UIDL_OWN:
-				   the migrated id or "" */
-	uint32_t uidvalidity;	/* from X-IMAPbase/X-IMAP (UIDL_UW) */
+	struct index ix;
 	int cache;		/* enum cache_result of the index cache */
+	/* The block mailbox_send read last, kept for the next message: a
+	 * client that retrieves every message gets them through one pread
+	 * per SEND_BUFFER, not one or more per message.  It is a snapshot
+	 * like any read; every message sent from it is checked against the
+	 * index first. */
+	struct send_ahead {
+		char *buf;	/* SEND_BUFFER bytes, malloc()ed when first used */
+		off_t base;
+		size_t len;
+		bool as_scanned;	/* an fstat after the last read found
+					   the file as scanned (out of the
+					   clock tick of its last change): buf
+					   holds the bytes the index was made
+					   from */
+	} ahead;
 };
 
 enum mb_status {
@@ -89,7 +81,6 @@ enum mb_status {
 void mailbox_limits(size_t max_messages, long long max_bytes);
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl);
-bool mailbox_at_boundary(const struct mailbox *mb, off_t start);
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines);
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf);
 enum mb_status mailbox_update(struct mailbox *mb);

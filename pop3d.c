@@ -20,7 +20,7 @@
  *                    tls.c, session.c's AUTHORIZATION)
  *   PAM monitor      root, forked at the start of the session: closes the
  *                    PAM session at its end (privs.c)
- *   user's session   a fresh image, "pop3d --user-session", as the user for
+ *   user's session   a fresh image, the program pop3d-session, as the user for
  *                    good: the state directory, the mailbox, TRANSACTION
  *                    and UPDATE (user.c, session.c, mailbox.c, update.c ...)
  *
@@ -784,8 +784,6 @@ static bool await_login(struct credentials *creds, struct account *acct,
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], HANDOVER_ARG) == 0)
-		return user_main();
 	start(argc, argv);
 	struct credentials creds;
 	struct account acct;

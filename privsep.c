@@ -208,7 +208,7 @@ static bool record_valid(const struct login_record *r)
 	const char *t = r->tls_info;
 	if (r->end < END_LOGIN || r->end > END_PROXY_MISPLACED ||
 	    (r->tls && cfg.tls == TLS_OFF) ||
-	    !tls_description_ok(t, sizeof(r->tls_info)) ||
+	    !log_word_ok(t, sizeof(r->tls_info)) ||
 	    (r->tls ? strcmp(t, "no") == 0 :
 	    strcmp(t, "no") != 0) || r->sent > MAX_LOGIN_SENT)
 		return false;

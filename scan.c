@@ -1,5 +1,6 @@
 /*
  * scan.c: reading the mbox format; see scan.h.
+ * Runs in: the user's session.
  *
  * The mbox convention (mboxo/mboxrd as Debian's MDAs write it): a message
  * starts at a "From " line at the start of the file or after a blank line;
@@ -25,18 +26,18 @@
 #include <strings.h>
 #include <unistd.h>
 
-void reader_init(struct reader *r, int fd, char *buf, size_t cap,
+void scan_init(struct scan_reader *r, int fd, char *buf, size_t cap,
     off_t from, off_t limit)
 {
-	*r = (struct reader){ .fd = fd, .buf = buf, .cap = cap, .base = from,
+	*r = (struct scan_reader){ .fd = fd, .buf = buf, .cap = cap, .base = from,
 	    .limit = limit, .end = limit };
 }
 
 /* The bytes at pos that a caller may look at: those buffered, but none at
  * or past r->end (a reader already there has none). */
-static size_t reader_avail(const struct reader *r)
+static size_t reader_avail(const struct scan_reader *r)
 {
-	off_t left = r->end - reader_offset(r);
+	off_t left = r->end - scan_offset(r);
 	size_t n = r->len - r->pos;
 	return left <= 0 ? 0 : (uint64_t)left < n ? (size_t)left : n;
 }
@@ -44,7 +45,7 @@ static size_t reader_avail(const struct reader *r)
 /* Makes at least `want` bytes readable at pos unless r->end, the limit or
  * EOF comes first; returns how many are readable.  EINTR is retried; any
  * other error is kept in r->err and ends the data. */
-size_t reader_fill(struct reader *r, size_t want)
+size_t scan_fill(struct scan_reader *r, size_t want)
 {
 	if (r->len - r->pos >= want || r->eof)
 		return reader_avail(r);
@@ -75,7 +76,7 @@ size_t reader_fill(struct reader *r, size_t want)
 	return reader_avail(r);
 }
 
-off_t reader_offset(const struct reader *r)
+off_t scan_offset(const struct scan_reader *r)
 {
 	return r->base + (off_t)r->pos;
 }
@@ -84,7 +85,7 @@ off_t reader_offset(const struct reader *r)
 /* Headers that mail programs, not senders, write into an mbox.  They are
  * hidden from clients; they and Content-Length/Lines (which MUAs rewrite)
  * are left out of the UIDL digest so that ids survive such rewrites. */
-enum header_class classify(const char *p, size_t n)
+static enum header_class header_class(const char *p, size_t n)
 {
 	static const struct { const char *name; enum header_class c; } h[] = {
 		{ "Status:", HDR_HIDE },	{ "X-Status:", HDR_HIDE },
@@ -107,19 +108,29 @@ enum header_class classify(const char *p, size_t n)
 	return HDR_KEEP;
 }
 
+enum header_class scan_header(enum header_class *last, const char *p,
+    size_t n)
+{
+	if (is_blank(p, n))
+		return HDR_END;
+	if (p[0] != ' ' && p[0] != '\t')	/* else a continuation line */
+		*last = header_class(p, n);
+	return *last;
+}
+
 /* Consumes one line from the reader; returns its length (line end
  * included) and sets *eol to the length of its line end: 2 for CRLF, 1 for
  * LF, 0 for none (mbox.h).  Feeds it to ctx and u when they are not NULL:
  * u as stored (other servers' ids), ctx with a CRLF end fed as LF, so that
  * the UIDL does not depend on how the file stores line ends. */
-off_t consume_line(struct reader *r, size_t *eol, digest_ctx *ctx,
+off_t scan_line(struct scan_reader *r, size_t *eol, digest_ctx *ctx,
     struct uidl_state *u)
 {
 	off_t n = 0;
 	size_t avail;
 	bool cr = false;	/* the last piece ended with a CR (not fed yet) */
 	*eol = 0;
-	while ((avail = reader_fill(r, 1)) > 0) {
+	while ((avail = scan_fill(r, 1)) > 0) {
 		char *p = r->buf + r->pos;
 		char *e = memchr(p, '\n', avail);
 		size_t k = e ? (size_t)(e - p) + 1 : avail;
@@ -172,7 +183,7 @@ struct scan {
 };
 
 /* Ends the current message at `end` (the separator excluded). */
-static void finish(struct mailbox *mb, struct scan *s, off_t end,
+static void finish(struct index *ix, struct scan *s, off_t end,
     bool drop_blank)
 {
 	struct message *m = s->m;
@@ -194,94 +205,15 @@ static void finish(struct mailbox *mb, struct scan *s, off_t end,
 	digest_add(&s->ctx, le, sizeof(le));
 	digest_end(&s->ctx, full);
 	memcpy(m->digest, full, DIGEST_BYTES);
-	size_t i = (size_t)(m - mb->msg);
+	size_t i = (size_t)(m - ix->msg);
 	if (i == 0 && s->u.uidvalidity)
-		mb->uidvalidity = s->u.uidvalidity;
-	if (mb->alt)
-		uidl_end(&s->u, mb->uidl, mb->uidvalidity, mb->alt[i]);
+		ix->uidvalidity = s->u.uidvalidity;
+	if (ix->alt)
+		uidl_end(&s->u, ix->uidl, ix->uidvalidity, ix->alt[i]);
 	/* Like Dovecot, hide UW's pseudo-message (when it comes first). */
 	if (i == 0 && m->start == 0 && s->x_imap && s->uw_subject)
-		mb->count = 0;
+		ix->count = 0;
 	s->m = NULL;
-}
-
-/* Numbers identical messages 1, 2, 3... in mailbox order: a message's
- * occurrence is one more than that of the last earlier message with the
- * same digest.  One pass with an open-addressing table of message numbers;
- * the slot comes from the digest keyed with a per-process secret, so that
- * mail crafted for colliding digest bits cannot make the pass quadratic.
- * Messages before `fresh` are numbered already (from the index cache): a
- * few new ones are numbered against them directly. */
-bool scan_number(struct mailbox *mb, size_t fresh)
-{
-	if (fresh > 0 && mb->count - fresh <= CACHE_RENUMBER_MAX) {
-		for (size_t j = fresh; j < mb->count; j++) {
-			struct message *m = &mb->msg[j];
-			m->occurrence = 1;
-			for (size_t i = j; i-- > 0; )
-				if (memcmp(mb->msg[i].digest, m->digest,
-				    DIGEST_BYTES) == 0) {
-					m->occurrence = mb->msg[i].occurrence + 1;
-					break;
-				}
-		}
-		return true;
-	}
-	static uint64_t key;
-	if (key == 0 && getentropy(&key, sizeof(key)) < 0)
-		key = (uint64_t)getpid() * 0x9e3779b97f4a7c15u;
-	int bits = 6;
-	while (bits < 40 && (size_t)1 << bits < 2 * mb->count)
-		bits++;
-	size_t mask = ((size_t)1 << bits) - 1;
-	uint32_t *slot = calloc(mask + 1, sizeof(*slot));	/* i + 1 */
-	if (!slot)
-		return false;
-	for (size_t i = 0; i < mb->count; i++) {
-		struct message *m = &mb->msg[i];
-		uint64_t h;
-		memcpy(&h, m->digest, sizeof(h));
-		size_t k = (size_t)(((h ^ key) * 0x9e3779b97f4a7c15u) >>
-		    (64 - bits));
-		m->occurrence = 1;
-		for (;; k = (k + 1) & mask) {
-			if (slot[k] == 0)
-				break;
-			const struct message *o = &mb->msg[slot[k] - 1];
-			if (memcmp(o->digest, m->digest, DIGEST_BYTES) == 0) {
-				m->occurrence = o->occurrence + 1;
-				break;
-			}
-		}
-		slot[k] = (uint32_t)(i + 1);
-	}
-	free(slot);
-	return true;
-}
-
-static enum mb_status grow(struct mailbox *mb, size_t max)
-{
-	if (mb->count < mb->alloc)
-		return MB_OK;
-	if (mb->alloc >= max)
-		return MB_TOOBIG;
-	size_t n = mb->alloc ? mb->alloc * 2 : 64;
-	if (n > max)
-		n = max;
-	/* Large arrays are mmap()ed by malloc and grown by mremap(): pages
-	 * beyond the last message are never touched and cost no memory. */
-	struct message *p = realloc(mb->msg, n * sizeof(*p));
-	if (!p)
-		return MB_SYSERR;
-	mb->msg = p;
-	if (mb->uidl != UIDL_OWN) {
-		char (*a)[UIDL_MAX + 1] = realloc(mb->alt, n * sizeof(*a));
-		if (!a)
-			return MB_SYSERR;
-		mb->alt = a;
-	}
-	mb->alloc = n;
-	return MB_OK;
 }
 
 /* Content-Length is honoured only where it is consistent: the body it
@@ -304,7 +236,7 @@ static off_t length_end(int fd, off_t body, long long length, off_t size)
 
 /* A header line that the scan must look at closely (the first bytes of the
  * line are in memory). */
-static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
+static void header_marks(const struct index *ix, struct scan *s, const char *p,
     size_t avail)
 {
 	if ((p[0] | 0x20) == 'c' && avail >= 15 &&
@@ -320,7 +252,7 @@ static void header_marks(struct mailbox *mb, struct scan *s, const char *p,
 			i++;
 		s->content_length = i > d && i < avail && p[i] == '\n' ? v : -1;
 	}
-	if (mb->count == 1 && s->m->start == 0) {
+	if (ix->count == 1 && s->m->start == 0) {
 		static const char subj[] = "Subject: " UW_PSEUDO_SUBJECT;
 		if (avail >= 7 && strncasecmp(p, "X-IMAP:", 7) == 0)
 			s->x_imap = true;
@@ -415,12 +347,12 @@ static const char *find_from_line(const char *p, const char *e, size_t *bare)
  * body needs only its octets (the bytes, and one more for each line end
  * stored as a bare LF) and whether its last line was blank, so no line is
  * looked at on its own. */
-static void scan_body(struct scan *s, struct reader *r, size_t avail)
+static void scan_body(struct scan *s, struct scan_reader *r, size_t avail)
 {
 	const char *p = r->buf + r->pos, *e = p + avail;
 	const char *lf = NULL, *x = p;
 	size_t bare = 0;	/* in [p, x), see find_from_line() */
-	off_t base = reader_offset(r);
+	off_t base = scan_offset(r);
 	/* A consistent Content-Length says where the next message starts. */
 	while ((x = find_from_line(x, e, &bare))) {
 		if (base + (x + 1 - p) >= s->length_end && blank_length(p, x)) {
@@ -438,7 +370,7 @@ static void scan_body(struct scan *s, struct reader *r, size_t avail)
 		/* A line longer than what is buffered, or a last line without
 		 * LF: neither is blank. */
 		size_t eol;
-		off_t n = consume_line(r, &eol, NULL, NULL);
+		off_t n = scan_line(r, &eol, NULL, NULL);
 		s->m->octets += sent_octets((uint64_t)n, eol);
 		s->last_blank = false;
 		return;
@@ -447,7 +379,7 @@ static void scan_body(struct scan *s, struct reader *r, size_t avail)
 	s->m->octets += n + bare;
 	s->last_blank = k > 0;
 	if (k) {
-		s->blank_off = reader_offset(r) + (off_t)(n - k);
+		s->blank_off = scan_offset(r) + (off_t)(n - k);
 		s->blank_octets = sent_octets(k, k);
 	}
 	r->pos += n;
@@ -455,32 +387,34 @@ static void scan_body(struct scan *s, struct reader *r, size_t avail)
 
 /* One sequential pass over [from, to), which must start with a message
  * (or be empty): its messages are appended to the index. */
-enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
+enum scan_result scan_range(struct index *ix, int fd, off_t from, off_t to,
+    size_t max)
 {
 	char *buf = malloc(SCAN_BUFFER);
 	if (!buf)
-		return MB_SYSERR;
-	struct reader r;
-	reader_init(&r, mb->fd, buf, SCAN_BUFFER, from, to);
+		return SCAN_SYSERR;
+	struct scan_reader r;
+	scan_init(&r, fd, buf, SCAN_BUFFER, from, to);
 	struct scan s = { .last_blank = true, .length_end = -1 };
-	enum mb_status st = MB_OK;
+	enum scan_result st = SCAN_OK;
 	bool first = true;
 
 	for (;;) {
-		size_t avail = reader_fill(&r, 128);
+		size_t avail = scan_fill(&r, 128);
 		if (avail == 0)
 			break;
 		const char *p = r.buf + r.pos;
-		off_t off = reader_offset(&r);
+		off_t off = scan_offset(&r);
 		size_t eol;
 		if (s.last_blank && is_from(p, avail) && off >= s.length_end) {
-			finish(mb, &s, off, !first);
-			if ((st = grow(mb, max)) != MB_OK)
+			finish(ix, &s, off, !first);
+			if (!(s.m = index_add(ix, max))) {
+				st = errno == E2BIG ? SCAN_TOOBIG : SCAN_SYSERR;
 				goto out;
-			s.m = &mb->msg[mb->count++];
-			*s.m = (struct message){ .start = off };
-			consume_line(&r, &eol, NULL, NULL);
-			s.m->data = reader_offset(&r);
+			}
+			s.m->start = off;
+			scan_line(&r, &eol, NULL, NULL);
+			s.m->data = scan_offset(&r);
 			digest_begin(&s.ctx);
 			uidl_begin(&s.u);
 			s.in_headers = true;
@@ -493,7 +427,7 @@ enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
 			continue;
 		}
 		if (!s.m) {
-			st = MB_NOTMBOX;
+			st = SCAN_NOTMBOX;
 			goto out;
 		}
 		if (!s.in_headers) {
@@ -501,23 +435,18 @@ enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
 			continue;
 		}
 		/* Headers, line by line. */
-		bool blank = is_blank(p, avail), md5 = false;
-		enum header_class c = HDR_KEEP;
+		enum header_class c = scan_header(&s.hclass, p, avail);
+		bool blank = c == HDR_END, md5 = false;
 		if (blank) {
 			s.in_headers = false;
 			s.header_octets = s.m->octets;
-			s.length_end = length_end(mb->fd, off +
-			    (p[0] == '\r' ? 2 : 1), s.content_length, to);
-		} else if (p[0] == ' ' || p[0] == '\t') {
-			c = s.hclass;	/* a continuation line */
-			md5 = uidl_header(&s.u, mb->uidl, p, avail);
+			s.length_end = length_end(fd, off + (p[0] == '\r' ? 2 : 1),
+			    s.content_length, to);
 		} else {
-			c = s.hclass = classify(p, avail);
-			header_marks(mb, &s, p, avail);
-			md5 = uidl_header(&s.u, mb->uidl, p, avail);
+			header_marks(ix, &s, p, avail);
+			md5 = uidl_header(&s.u, ix->uidl, p, avail);
 		}
-		off_t n = consume_line(&r, &eol,
-		    s.in_headers && c == HDR_KEEP ? &s.ctx : NULL,
+		off_t n = scan_line(&r, &eol, c == HDR_KEEP ? &s.ctx : NULL,
 		    md5 ? &s.u : NULL);
 		uint64_t octets = sent_octets((uint64_t)n, eol);
 		if (c != HDR_HIDE)
@@ -530,13 +459,25 @@ enum mb_status scan_range(struct mailbox *mb, off_t from, off_t to, size_t max)
 	}
 	if (r.err) {
 		errno = r.err;
-		st = MB_SYSERR;
+		st = SCAN_SYSERR;
 		goto out;
 	}
-	finish(mb, &s, reader_offset(&r), s.last_blank && s.m &&
-	    s.blank_off >= s.m->data && mb->count > 0);
-	mb->scanned = reader_offset(&r);
+	finish(ix, &s, scan_offset(&r), s.last_blank && s.m &&
+	    s.blank_off >= s.m->data && ix->count > 0);
+	ix->scanned = scan_offset(&r);
 out:
 	free(buf);
 	return st;
+}
+
+/* Is there still a From_ line at `start`, after a newline? */
+bool scan_at_boundary(int fd, off_t start)
+{
+	char b[6];
+	off_t at = start > 0 ? start - 1 : 0;
+	size_t want = start > 0 ? 6 : 5;
+	if (pread(fd, b, want, at) != (ssize_t)want)
+		return false;
+	return start == 0 ? memcmp(b, "From ", 5) == 0 :
+	    b[0] == '\n' && memcmp(b + 1, "From ", 5) == 0;
 }

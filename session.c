@@ -70,11 +70,11 @@ static bool message_number(struct session *c, const char *s, size_t *index)
 		return false;
 	}
 	unsigned long long n = strtoull(s, NULL, 10);
-	if (n == 0 || n > c->mb->count) {
+	if (n == 0 || n > c->mb->ix.count) {
 		session_err("no such message");
 		return false;
 	}
-	if (c->mb->msg[n - 1].deleted) {
+	if (c->mb->ix.msg[n - 1].deleted) {
 		session_err("message is deleted");
 		return false;
 	}
@@ -119,9 +119,9 @@ static enum session_outcome cmd_quit(struct session *c)
 	if (!session_want_args(c, 0, 0))
 		return SESSION_FAILED;
 	unsigned long deleted = 0;
-	for (size_t i = 0; i < c->mb->count; i++)
-		deleted += c->mb->msg[i].deleted;
-	size_t left = c->mb->count - deleted;	/* the index is used up */
+	for (size_t i = 0; i < c->mb->ix.count; i++)
+		deleted += c->mb->ix.msg[i].deleted;
+	size_t left = c->mb->ix.count - deleted;
 	enum mb_status st = mailbox_update(c->mb);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s (state directory %s)",
@@ -145,10 +145,10 @@ static void totals(const struct mailbox *mb, size_t *n, unsigned long long *sz)
 {
 	*n = 0;
 	*sz = 0;
-	for (size_t i = 0; i < mb->count; i++)
-		if (!mb->msg[i].deleted) {
+	for (size_t i = 0; i < mb->ix.count; i++)
+		if (!mb->ix.msg[i].deleted) {
 			(*n)++;
-			*sz += mb->msg[i].octets;
+			*sz += mb->ix.msg[i].octets;
 		}
 }
 
@@ -191,7 +191,7 @@ static enum session_outcome scan_listing(struct session *c, bool uidl)
 			io_printf("+OK %zu %s\r\n", i + 1, id);
 		} else {
 			io_printf("+OK %zu %llu\r\n", i + 1,
-			    (unsigned long long)c->mb->msg[i].octets);
+			    (unsigned long long)c->mb->ix.msg[i].octets);
 		}
 		return SESSION_DONE;
 	}
@@ -200,8 +200,8 @@ static enum session_outcome scan_listing(struct session *c, bool uidl)
 	/* Formatted by hand: printf would cost more than all the rest of a
 	 * 100,000-line listing. */
 	char line[24 + UIDL_MAX + 3];
-	for (size_t i = 0; i < c->mb->count; i++) {
-		if (c->mb->msg[i].deleted)
+	for (size_t i = 0; i < c->mb->ix.count; i++) {
+		if (c->mb->ix.msg[i].deleted)
 			continue;
 		char *p = decimal(line, i + 1);
 		*p++ = ' ';
@@ -209,7 +209,7 @@ static enum session_outcome scan_listing(struct session *c, bool uidl)
 			mailbox_uidl(c->mb, i, p);
 			p += strlen(p);
 		} else {
-			p = decimal(p, c->mb->msg[i].octets);
+			p = decimal(p, c->mb->ix.msg[i].octets);
 		}
 		*p++ = '\r';
 		*p++ = '\n';
@@ -256,7 +256,7 @@ static enum session_outcome cmd_retr(struct session *c)
 	enum session_outcome o = send_message(c, i, -1);
 	if (o == SESSION_DONE) {
 		c->stats->retrieved++;
-		c->stats->retrieved_bytes += c->mb->msg[i].octets;
+		c->stats->retrieved_bytes += c->mb->ix.msg[i].octets;
 	}
 	return o;
 }
@@ -281,7 +281,7 @@ static enum session_outcome cmd_dele(struct session *c)
 	size_t i;
 	if (!session_want_args(c, 1, 1) || !message_number(c, c->args[0], &i))
 		return SESSION_FAILED;
-	c->mb->msg[i].deleted = true;
+	c->mb->ix.msg[i].deleted = true;
 	io_printf("+OK message %zu deleted\r\n", i + 1);
 	return SESSION_DONE;
 }
@@ -297,8 +297,8 @@ static enum session_outcome cmd_rset(struct session *c)
 {
 	if (!session_want_args(c, 0, 0))
 		return SESSION_FAILED;
-	for (size_t i = 0; i < c->mb->count; i++)
-		c->mb->msg[i].deleted = false;
+	for (size_t i = 0; i < c->mb->ix.count; i++)
+		c->mb->ix.msg[i].deleted = false;
 	size_t n;
 	unsigned long long sz;
 	totals(c->mb, &n, &sz);

@@ -3,8 +3,8 @@
  *
  * Runs in: the login process.
  * (The handshake and the relay; tls_configure runs in the root parent
- * before the fork, to read the key, and tls_description_ok checks a
- * description wherever one arrives.)
+ * before the fork, to read the key; log_word_ok checks a description
+ * wherever one arrives.)
  *
  * Settings are OpenSSL's secure defaults with a floor of TLS 1.2 (RFC 8996
  * deprecates 1.0 and 1.1; RFC 8314 section 4.1).  There is one session per
@@ -365,15 +365,6 @@ const struct io_transport *tls_transport(void)
 bool tls_active(void)
 {
 	return active;
-}
-
-bool tls_description_ok(const char *s, size_t size)
-{
-	if (!memchr(s, '\0', size))
-		return false;
-	size_t n = strlen(s);
-	return n > 0 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789._/-") == n;
 }
 
 const char *tls_describe(char *out, size_t size)

@@ -13,10 +13,9 @@
  *   tls_transport()        the io_transport to hand to io_set_transport()
  *   tls_active()           a handshake has succeeded
  *   tls_describe(out, n)   "PROTOCOL/CIPHER" (TLSv1.3/TLS_AES_256_GCM_SHA384)
- *                          when active, else "no", for the log; out
- *   tls_description_ok(s, size)  s, from another process, is such a text:
- *                          terminated within size, non-empty, only letters,
- *                          digits and ._/-
+ *                          when active, else "no", for the log (returns
+ *                          out; from another process it is checked by
+ *                          log_word_ok)
  *   tls_relay(fd, timeout) moves plaintext between the TLS session and fd
  *                          (a socketpair to the user's process) until either
  *                          side ends, then closes the session
@@ -48,7 +47,6 @@ bool tls_start(int rfd, int wfd, int timeout);
 const struct io_transport *tls_transport(void);
 bool tls_active(void);
 const char *tls_describe(char *out, size_t size);
-bool tls_description_ok(const char *s, size_t size);
 void tls_relay(int fd, int timeout);
 void tls_close(void);
 

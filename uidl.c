@@ -1,5 +1,6 @@
 /*
  * uidl.c: UIDLs of other servers, for migrations.  See uidl.h.
+ * Runs in: the user's session.
  */
 #include "uidl.h"
 

@@ -27,12 +27,15 @@
 #ifndef POP3D_UIDL_H
 #define POP3D_UIDL_H
 
-#include "mailbox.h"
-
 #include <md5.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define UIDL_MAX	70	/* RFC 1939 section 7 */
+
+/* --uidl: whose UIDLs to reuse when users migrate (see README). */
+enum uidl_mode { UIDL_OWN, UIDL_XUIDL, UIDL_UW, UIDL_DOVECOT, UIDL_POPA3D };
 
 struct uidl_state {
 	MD5_CTX md5;

@@ -71,13 +71,13 @@ int user_serve(const struct user_session *u)
 		return 1;
 	}
 	unsigned long long total = 0;
-	for (size_t i = 0; i < mb.count; i++)
-		total += mb.msg[i].octets;
+	for (size_t i = 0; i < mb.ix.count; i++)
+		total += mb.ix.msg[i].octets;
 	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
 	    "messages=%zu tls=%s failures=%d", who, peer, u->method,
-	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.count,
+	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.ix.count,
 	    u->tls, u->failures);
-	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.count,
+	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.ix.count,
 	    total);
 
 	struct stats stats = { 0 };
@@ -102,7 +102,7 @@ int user_serve(const struct user_session *u)
 static bool receive(struct handover *h)
 {
 	if (getuid() == 0 || geteuid() == 0) {
-		log_msg(LOG_ERR, HANDOVER_ARG " refused: it never runs as root");
+		log_msg(LOG_ERR, "pop3d-session refused: it never runs as root");
 		return false;
 	}
 	bool whole = fdio_pread_all(HANDOVER_RECORD_FD, h, sizeof(*h), 0);
@@ -114,10 +114,10 @@ static bool receive(struct handover *h)
 	    !TERMINATED(h->peer) || !TERMINATED(h->method) ||
 	    h->pending > sizeof(h->input) || h->queued > sizeof(h->output) ||
 	    !TERMINATED(h->session) ||
-	    !tls_description_ok(h->tls, sizeof(h->tls)) || h->failures < 0 ||
+	    !log_word_ok(h->tls, sizeof(h->tls)) || h->failures < 0 ||
 	    h->failures >= MAX_LOGIN_FAILURES ||
 	    (h->relay != -1 && h->relay != HANDOVER_RELAY_FD)) {
-		log_msg(LOG_ERR, HANDOVER_ARG ": no valid record on fd %d",
+		log_msg(LOG_ERR, "pop3d-session: no valid record on fd %d",
 		    HANDOVER_RECORD_FD);
 		return false;
 	}
@@ -137,7 +137,7 @@ static bool receive(struct handover *h)
 	}
 	if (getuid() != h->uid || geteuid() != h->uid || getgid() != keep ||
 	    getegid() != keep) {
-		log_msg(LOG_CRIT, HANDOVER_ARG ": not running as the account "
+		log_msg(LOG_CRIT, "pop3d-session: not running as the account "
 		    "of its record");
 		return false;
 	}

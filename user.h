@@ -1,11 +1,11 @@
 /*
  * user.h: the user's session: the state directory, the mailbox, the
  * TRANSACTION and UPDATE states (RFC 1939 sections 5 and 6), as the user
- * and never as root.  Started as root, pop3d runs it in a fresh image of
- * itself, "pop3d --user-session" (handover.h); started as an ordinary
+ * and never as root.  Started as root, pop3d runs it in a fresh image, the
+ * program pop3d-session (handover.h, usermain.c); started as an ordinary
  * user, in its only process.
  *
- *   user_main()          "pop3d --user-session": the record the process
+ *   user_main()          pop3d-session's main: the record the process
  *                        that became the user left on fd 3, checked, then
  *                        user_state_dir and user_serve; the exit status
  *   user_state_dir(a, plan)  the state directory as planned (state.h).

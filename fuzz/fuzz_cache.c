@@ -77,11 +77,11 @@ static size_t patched(struct message **rec, const uint8_t *p, size_t n)
 {
 	struct mailbox mb;
 	enum mb_status st = mailbox_open(&mb, path, UIDL_XUIDL);
-	size_t count = st == MB_OK ? mb.count : 0;
+	size_t count = st == MB_OK ? mb.ix.count : 0;
 	*rec = calloc(count + 1, sizeof(**rec));
 	CHECK(*rec);
 	if (count > 0)
-		memcpy(*rec, mb.msg, count * sizeof(**rec));
+		memcpy(*rec, mb.ix.msg, count * sizeof(**rec));
 	mailbox_close(&mb);
 	state_session_unlock();
 	for (size_t k = 0; count > 0 && k + 10 <= n; k += 10) {
@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mailbox mb;
 	if (mailbox_open(&mb, path, UIDL_OWN) == MB_OK) {
 		char id[UIDL_MAX + 1];
-		for (size_t i = 0; i < mb.count; i++) {
+		for (size_t i = 0; i < mb.ix.count; i++) {
 			mailbox_uidl(&mb, i, id);
 			size_t k = strlen(id);
 			CHECK(k >= 1 && k <= UIDL_MAX);

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    pwrite(fd, new, new_len, 0) == (ssize_t)new_len));
 	}
 	close(fd);
-	for (size_t i = 0; i < mb.count; i++)
+	for (size_t i = 0; i < mb.ix.count; i++)
 		for (long lines = -1; lines <= 2; lines += lines < 0 ? 1 : 2)
 			harness_serve(&mb, i, lines, now, now_len);
 	mailbox_close(&mb);

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	char id[UIDL_MAX + 1];
 	size_t kept = 0;
-	for (size_t i = 0; i < mb.count; i++) {
+	for (size_t i = 0; i < mb.ix.count; i++) {
 		mailbox_uidl(&mb, i, id);
 		size_t len = strlen(id);
 		CHECK(len >= 1 && len <= UIDL_MAX);
@@ -52,25 +52,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (long lines = -1; lines <= 2; lines += lines < 0 ? 1 : 2)
 			CHECK(harness_serve(&mb, i, lines, (const char *)data,
 			    size) == MB_OK);
-		mb.msg[i].deleted = size > 0 && (data[i % size] & 1);
-		kept += !mb.msg[i].deleted;
+		mb.ix.msg[i].deleted = size > 0 && (data[i % size] & 1);
+		kept += !mb.ix.msg[i].deleted;
 	}
-	struct message *before = malloc((mb.count + 1) * sizeof(*before));
+	struct message *before = malloc((mb.ix.count + 1) * sizeof(*before));
 	CHECK(before);
-	if (mb.count > 0)
-		memcpy(before, mb.msg, mb.count * sizeof(*before));
-	size_t count = mb.count;
+	if (mb.ix.count > 0)
+		memcpy(before, mb.ix.msg, mb.ix.count * sizeof(*before));
+	size_t count = mb.ix.count;
 	CHECK(mailbox_update(&mb) == MB_OK);
+	CHECK(mb.ix.count == count && (count == 0 ||
+	    memcmp(before, mb.ix.msg, count * sizeof(*before)) == 0));
 	mailbox_close(&mb);
 	state_session_unlock();
 
 	CHECK(mailbox_open(&mb, path, mode) == MB_OK);
-	CHECK(mb.count == kept);
+	CHECK(mb.ix.count == kept);
 	for (size_t i = 0, k = 0; i < count; i++) {
 		if (before[i].deleted)
 			continue;
-		CHECK(mb.msg[k].octets == before[i].octets);
-		CHECK(memcmp(mb.msg[k].digest, before[i].digest,
+		CHECK(mb.ix.msg[k].octets == before[i].octets);
+		CHECK(memcmp(mb.ix.msg[k].digest, before[i].digest,
 		    DIGEST_BYTES) == 0);
 		k++;
 	}

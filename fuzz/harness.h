@@ -175,7 +175,7 @@ static inline enum mb_status harness_serve(struct mailbox *mb, size_t i,
 	if (ftruncate(out, 0) < 0 || lseek(out, 0, SEEK_SET) != 0)
 		abort();
 	io_init(-1, out, 1);
-	const struct message *m = &mb->msg[i];
+	const struct message *m = &mb->ix.msg[i];
 	enum mb_status st = mailbox_send(mb, i, lines);
 	io_flush();
 	off_t n = lseek(out, 0, SEEK_END);

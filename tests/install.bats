@@ -12,6 +12,7 @@ REPO=$BATS_TEST_DIRNAME/..
 expected() {
 	local prefix=$1 sbindir=$2 mandir=$3 sysconfdir=$4
 	echo "$sbindir/pop3d"
+	echo "$sbindir/pop3d-session"
 	echo "$mandir/man8/pop3d.8"
 	echo "$sysconfdir/pam.d/pop3"
 	echo "$prefix/lib/systemd/system/pop3d.socket"

@@ -1,0 +1,13 @@
+/*
+ * usermain.c: main of pop3d-session, the user's session as its own
+ * program (user.h, handover.h).  It links neither libssl nor libpam: a
+ * connection pays for their loading once, in the root parent.
+ *
+ * Runs in: the user's session.
+ */
+#include "user.h"
+
+int main(void)
+{
+	return user_main();
+}
