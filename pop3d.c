@@ -807,7 +807,7 @@ int main(int argc, char **argv)
 		auth_session_close();
 		return 1;
 	}
-	struct state_plan plan;
+	struct state_plan plan = {0};	/* all of it goes into the record */
 	enum privs_result pr = privs_start_session(&acct, &opt.privs, path,
 	    &plan);
 	if (pr != PRIVS_OK)
