@@ -50,9 +50,13 @@ pop3d-session: $(SESSION_SRCS:%.c=build/%.o)
 build/%.o: %.c $(HDRS) build/flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# The command line the objects were built with: when it changes (CFLAGS,
-# the check builds' -Werror) they are built again.
-BUILD_CMD = $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)
+# The command line the objects were built with: when it changes (CC,
+# CFLAGS) they are built again.  -Werror changes no object and is left
+# out: otherwise the `make install` and `make pop3d` that tests run
+# (install.bats, demo.bats) would relink ./pop3d under the suites running
+# beside them (exec then finds it half-written: "Permission denied").  A
+# fresh tree's `make check` (CI) builds everything with -Werror.
+BUILD_CMD = $(CC) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_LDFLAGS) $(LIBS)
 build/flags: FORCE
 	@mkdir -p build
 	@echo '$(BUILD_CMD)' | cmp -s - $@ || echo '$(BUILD_CMD)' >$@
