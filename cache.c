@@ -2,10 +2,11 @@
  * cache.c: the index cache file.  See cache.h.
  * Runs in: the user's session.
  *
- * The file: a header, one struct message per message (index.h: no
- * padding, `deleted` 0), and the SHA-256 of both.  Fields are in the
- * writer's byte order (the header says which); a cache from another
- * architecture, version or record layout is simply a miss.
+ * The file's layout is in cache.h.  The header carries what a login and
+ * STAT need (the count and the octets), with its own checksum, so that a
+ * hit costs the header and a few sampled records; the records are read
+ * when a command first needs them (cache_load_rest), and the checksum at
+ * the end covers them and the header together.
  *
  * The file is untrusted input: its owner can write anything into it, at
  * any time, a session's own included.  So it is read once into this
@@ -36,21 +37,14 @@
 #include <unistd.h>
 
 #define CACHE_MAGIC	"pop3dIX\n"
-#define CACHE_VERSION	2	/* 2: a CRLF stored is sent as CRLF (sizes, digests) */
+#define CACHE_VERSION	3	/* 2: a CRLF stored is sent as CRLF (sizes,
+				   digests); 3: octets in the header */
 #define CACHE_ORDER	0x01020304u
-
-struct cache_header {
-	char magic[8];
-	uint32_t version, order, header_size, record_size;
-	uint64_t dev, ino, size;	/* the mailbox as scanned */
-	int64_t mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
-	uint64_t scanned, count;
-	uint8_t tail[SHA256_BYTES];	/* of the CACHE_TAIL bytes before scanned */
-};
 
 #define RECORD	sizeof(struct message)
 
-_Static_assert(sizeof(struct cache_header) == 128, "no padding in the header");
+_Static_assert(sizeof(struct cache_header) == 168 &&
+    offsetof(struct cache_header, sum) == 136, "no padding in the header");
 _Static_assert(sizeof(struct message) == 56 &&
     offsetof(struct message, digest) == 32 &&
     offsetof(struct message, deleted) == 52, "no padding in a record");
@@ -96,6 +90,15 @@ static void fill_header(struct cache_header *h, const struct index_walk *w,
 	memcpy(h->magic, CACHE_MAGIC, sizeof(h->magic));
 }
 
+/* The checksum of the header up to its sum. */
+static void header_sum(const struct cache_header *h, uint8_t out[SHA256_BYTES])
+{
+	digest_ctx d;
+	digest_begin(&d);
+	digest_add(&d, h, offsetof(struct cache_header, sum));
+	digest_end(&d, out);
+}
+
 /* Could record r follow prev (NULL for the first) in the index of a
  * mailbox of `scanned` bytes, as scan.c makes it: inside the file, in
  * order, the From_ line before the headers, one blank line (1 or 2 bytes)
@@ -115,7 +118,7 @@ static bool record_ok(const struct message *prev, const struct message *r,
 }
 
 /* Reads the records and the checksum after them into msg (private memory)
- * and checks both there. */
+ * and checks both there, and that they make the header's octets. */
 static bool records_ok(int fd, const struct cache_header *h,
     struct message *msg, const char **why)
 {
@@ -127,18 +130,34 @@ static bool records_ok(int fd, const struct cache_header *h,
 		return false;
 	digest_ctx d;
 	digest_begin(&d);
-	digest_add(&d, h, sizeof(*h));
 	digest_add(&d, msg, count * RECORD);
+	digest_add(&d, h, sizeof(*h));
 	digest_end(&d, got);
 	if (memcmp(got, sum, sizeof(got)) != 0) {
 		*why = "bad checksum";
 		return false;
 	}
 	*why = "a record is inconsistent";
-	for (size_t i = 0; i < count; i++)
+	uint64_t octets = 0;
+	for (size_t i = 0; i < count; i++) {
 		if (!record_ok(i > 0 ? &msg[i - 1] : NULL, &msg[i], h->scanned))
 			return false;
-	return true;
+		octets += msg[i].octets;
+	}
+	return octets == h->octets;
+}
+
+/* Record i, from msg when the records are read, else from the file and
+ * checked on its own. */
+static bool sample(int cfd, const struct cache_header *h,
+    const struct message *msg, size_t i, struct message *out)
+{
+	if (msg) {
+		*out = msg[i];
+		return true;
+	}
+	return fdio_pread_all(cfd, out, RECORD, (off_t)(sizeof(*h) + i * RECORD)) &&
+	    record_ok(NULL, out, h->scanned);
 }
 
 /* Does the mailbox still hold what the header describes: the same file,
@@ -146,32 +165,41 @@ static bool records_ok(int fd, const struct cache_header *h,
  * the indexed message starts?  Checking every start would cost a read per
  * message; any rewrite moves the tail or the samples, and a wrong answer
  * is still prevented by the per-message check of RETR, TOP and UPDATE. */
-static bool still_there(int fd, const struct cache_header *h,
-    const struct message *msg)
+static bool still_there(int fd, int cfd, const struct cache_header *h,
+    const struct message *msg, const char **why)
 {
 	uint8_t tail[SHA256_BYTES];
+	*why = "the indexed part of the mailbox changed";
 	if (!tail_sum(fd, (off_t)h->scanned, tail) ||
 	    memcmp(tail, h->tail, sizeof(tail)) != 0)
 		return false;
 	size_t n = (size_t)h->count;
+	struct message m;
 	for (size_t k = 0; n > 0 && k < CACHE_SAMPLES; k++) {
 		size_t i = CACHE_SAMPLES > 1 ? k * (n - 1) / (CACHE_SAMPLES - 1) : 0;
-		if (!scan_at_boundary(fd, msg[i].start))
+		*why = "a record is inconsistent";
+		if (!sample(cfd, h, msg, i, &m))
+			return false;
+		*why = "the indexed part of the mailbox changed";
+		if (!scan_at_boundary(fd, m.start))
 			return false;
 	}
 	return true;
 }
 
 enum cache_result cache_load(struct index *ix, int mfd, const struct stat *st,
-    const char *dir)
+    const char *dir, struct cache_rest *rest)
 {
 	char path[PATH_MAX];
 	struct cache_header h;
 	struct stat cst;
 	struct message *msg = NULL;
+	uint8_t sum[SHA256_BYTES];
 	const char *why = "no cache file";
 	enum cache_result res = CACHE_MISS;
 	int fd = -1;
+	if (rest)
+		rest->fd = -1;
 	if (!cache_path(path, dir, ""))
 		goto miss;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -191,6 +219,10 @@ enum cache_result cache_load(struct index *ix, int mfd, const struct stat *st,
 	    (uint64_t)cst.st_size != sizeof(h) + h.count * RECORD +
 	    SHA256_BYTES)
 		goto miss;
+	why = "bad checksum";
+	header_sum(&h, sum);
+	if (memcmp(sum, h.sum, sizeof(sum)) != 0)
+		goto miss;
 	why = "another mailbox";
 	if (h.dev != (uint64_t)st->st_dev || h.ino != (uint64_t)st->st_ino)
 		goto miss;
@@ -207,17 +239,38 @@ enum cache_result cache_load(struct index *ix, int mfd, const struct stat *st,
 	} else {
 		res = CACHE_GREW;
 	}
-	why = "out of memory";
-	msg = index_records((size_t)h.count);
-	if (!msg || !records_ok(fd, &h, msg, &why))
+	/* Octets no count of records could make (record_ok's bound). */
+	why = "a record is inconsistent";
+	if (h.octets > 2 * h.scanned + 2 * h.count)
 		goto miss;
-	why = "the indexed part of the mailbox changed";
-	if (!still_there(mfd, &h, msg))
+	/* With rest, the records wait until a command needs them. */
+	bool lazy = rest && (res == CACHE_HIT || h.count > 0);
+	if (!lazy) {
+		why = "out of memory";
+		msg = index_records((size_t)h.count);
+		if (!msg || !records_ok(fd, &h, msg, &why))
+			goto miss;
+	}
+	if (!still_there(mfd, fd, &h, msg, &why))
 		goto miss;
-	close(fd);
+	if (lazy) {
+		/* A grown mailbox: its last message may have grown too and is
+		 * scanned again from its start. */
+		struct message last = { 0 };
+		why = "a record is inconsistent";
+		if (res == CACHE_GREW && (!sample(fd, &h, NULL,
+		    (size_t)h.count - 1, &last) || last.octets > h.octets))
+			goto miss;
+		*rest = (struct cache_rest){ .fd = fd, .h = h,
+		    .grew = res == CACHE_GREW, .last = last };
+		ix->count = (size_t)h.count - rest->grew;
+		ix->scanned = rest->grew ? last.start : (off_t)h.scanned;
+		return res;
+	}
 	ix->msg = msg;
 	ix->count = ix->alloc = (size_t)h.count;
 	ix->scanned = (off_t)h.scanned;
+	close(fd);
 	if (res == CACHE_GREW) {
 		/* The last message may have grown too: scan it again. */
 		ix->scanned = 0;
@@ -233,29 +286,72 @@ miss:
 	return CACHE_MISS;
 }
 
+struct message *cache_load_rest(struct cache_rest *rest, size_t room)
+{
+	struct cache_header h;
+	struct message *msg = NULL;
+	size_t count = (size_t)rest->h.count;
+	const char *why = "the cache file changed after login";
+	/* The header is read again: records are only checked against the
+	 * header they were written with. */
+	if (!fdio_pread_all(rest->fd, &h, sizeof(h), 0) ||
+	    memcmp(&h, &rest->h, sizeof(h)) != 0)
+		goto bad;
+	why = "out of memory";
+	msg = index_records(room > count ? room : count);
+	if (!msg || !records_ok(rest->fd, &h, msg, &why))
+		goto bad;
+	why = "the cache file changed after login";
+	if (rest->grew && memcmp(&msg[count - 1], &rest->last, RECORD) != 0)
+		goto bad;
+	cache_rest_drop(rest);
+	return msg;
+bad:
+	log_msg(LOG_DEBUG, "index cache: not used: %s", why);
+	free(msg);
+	cache_rest_drop(rest);
+	return NULL;
+}
+
+void cache_rest_drop(struct cache_rest *rest)
+{
+	if (rest->fd >= 0)
+		close(rest->fd);
+	rest->fd = -1;
+}
+
+/* The records of the walk from the end of the header on, their checksum,
+ * then the header (which needs their octets) at the start.  With write()
+ * at the file offset, not pwrite(): the fault-injection tests of the
+ * UPDATE (tests/update.bats) count the UPDATE's pwrite calls, and a cache
+ * written after it is not one of them. */
 static bool write_cache(int fd, struct index_walk *w, int mfd,
     const struct stat *st)
 {
 	struct cache_header h;
 	fill_header(&h, w, st);
 	if (!tail_sum(mfd, w->scanned, h.tail) ||
-	    !fdio_write_all(fd, &h, sizeof(h)))
+	    lseek(fd, (off_t)sizeof(h), SEEK_SET) < 0)
 		return false;
 	digest_ctx d;
 	digest_begin(&d);
-	digest_add(&d, &h, sizeof(h));
 	struct message *rec = malloc(CHUNK * RECORD);
 	if (!rec)
 		return false;
 	bool ok = true;
 	for (size_t n; ok && (n = index_walk_next(w, rec, CHUNK)) > 0; ) {
 		digest_add(&d, rec, n * RECORD);
+		for (size_t i = 0; i < n; i++)
+			h.octets += rec[i].octets;
 		ok = fdio_write_all(fd, rec, n * RECORD);
 	}
 	free(rec);
+	header_sum(&h, h.sum);
+	digest_add(&d, &h, sizeof(h));
 	uint8_t sum[SHA256_BYTES];
 	digest_end(&d, sum);
-	return ok && fdio_write_all(fd, sum, sizeof(sum));
+	return ok && fdio_write_all(fd, sum, sizeof(sum)) &&
+	    lseek(fd, 0, SEEK_SET) == 0 && fdio_write_all(fd, &h, sizeof(h));
 }
 
 void cache_store(struct index_walk *w, int mfd, const struct stat *st,

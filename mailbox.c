@@ -82,15 +82,33 @@ static enum mb_status load_index(struct mailbox *mb, const char *dir)
 	struct index *ix = &mb->ix;
 	enum cache_result c = CACHE_OFF;
 	if (dir && mb->st.st_size > 0)
-		c = cache_load(ix, mb->fd, &mb->st, dir);
+		c = cache_load(ix, mb->fd, &mb->st, dir, &mb->rest);
 	mb->cache = c;
 	log_msg(LOG_DEBUG, "index cache: %s", cache_result_name(c));
 	/* A cache was written under other limits: --max-messages holds for it
 	 * too (scan_range() checks the limit as it grows the index). */
 	if (ix->count > max_messages)
 		return MB_TOOBIG;
+	if (c == CACHE_HIT && !ix->msg) {
+		mb->octets = mb->rest.h.octets;
+		return MB_OK;
+	}
 	if (c == CACHE_HIT)
 		return MB_OK;
+	if (c == CACHE_GREW && !ix->msg) {
+		/* The new messages: login needs only their count and size. */
+		struct index *t = &mb->tail;
+		enum mb_status st = scan_status(scan_range(t, mb->fd,
+		    ix->scanned, mb->st.st_size, max_messages - ix->count));
+		if (st != MB_OK)
+			return st;
+		mb->octets = mb->rest.h.octets - mb->rest.last.octets;
+		for (size_t i = 0; i < t->count; i++)
+			mb->octets += t->msg[i].octets;
+		ix->count += t->count;
+		ix->scanned = t->scanned;
+		return MB_OK;
+	}
 	size_t fresh = ix->count;
 	enum mb_status st = scan_status(scan_range(ix, mb->fd, ix->scanned,
 	    mb->st.st_size, max_messages));
@@ -194,7 +212,8 @@ static enum mb_status path_problem(const char *path, int err)
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl)
 {
-	*mb = (struct mailbox){ .path = path, .fd = -1, .ix.uidl = uidl };
+	*mb = (struct mailbox){ .path = path, .fd = -1, .ix.uidl = uidl,
+	    .rest.fd = -1, .tail.uidl = uidl };
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
@@ -241,6 +260,110 @@ enum mb_status mailbox_open(struct mailbox *mb, const char *path,
 		uidl_unique(mb->ix.alt, mb->ix.count);
 out:
 	lock_release(&lk);
+	return st;
+}
+
+void mailbox_totals(const struct mailbox *mb, size_t *n,
+    unsigned long long *octets)
+{
+	const struct index *ix = &mb->ix;
+	*n = 0;
+	*octets = 0;
+	if (!ix->msg) {		/* the records not read yet: none deleted */
+		*n = ix->count;
+		*octets = mb->octets;
+		return;
+	}
+	for (size_t i = 0; i < ix->count; i++)
+		if (!ix->msg[i].deleted) {
+			++*n;
+			*octets += ix->msg[i].octets;
+		}
+}
+
+/* The records of a hit failed their checks after login: scan the part of
+ * the mailbox the login counted again, under the read lock.  The session
+ * goes on only when the scan finds the same count and octets: what the
+ * client was told at login still holds. */
+static enum mb_status rescan(struct mailbox *mb)
+{
+	struct index *ix = &mb->ix;
+	struct index again = { .uidl = ix->uidl };
+	struct lock lk;
+	struct stat now;
+	if (!lock_acquire(&lk, mb->fd, mb->path, false))
+		return errno == EAGAIN ? MB_LOCKED : MB_SYSERR;
+	enum mb_status st = MB_SYSERR;
+	if (fstat(mb->fd, &now) < 0)
+		goto out;
+	st = MB_DAMAGED;
+	if (now.st_ino != mb->st.st_ino || now.st_size < ix->scanned ||
+	    scan_range(&again, mb->fd, 0, ix->scanned, max_messages) != SCAN_OK)
+		goto out;
+	unsigned long long octets = 0;
+	for (size_t i = 0; i < again.count; i++)
+		octets += again.msg[i].octets;
+	if (again.count != ix->count || octets != mb->octets)
+		goto out;
+	st = MB_SYSERR;
+	if (!index_number(&again, 0))
+		goto out;
+	index_free(ix);
+	*ix = again;
+	again = (struct index){ 0 };
+	st = MB_OK;
+	/* The file as it was at login: the cache is written again. */
+	struct index_walk w;
+	if (same_state(&now, &mb->st) && !changed_just_now(&now) &&
+	    index_walk_begin(&w, ix, false))
+		cache_store(&w, mb->fd, &mb->st, state_dir());
+out:
+	index_free(&again);
+	lock_release(&lk);
+	return st;
+}
+
+/* The cache's records, msg (room for every message), and the messages
+ * scanned at login after them: the index.  A mailbox that grew gets its
+ * cache written again, while the file is as it was at login. */
+static enum mb_status join(struct mailbox *mb, struct message *msg)
+{
+	struct index *ix = &mb->ix, *t = &mb->tail;
+	size_t old = ix->count - t->count;
+	if (t->count > 0)
+		memcpy(msg + old, t->msg, t->count * sizeof(*msg));
+	ix->msg = msg;
+	ix->alloc = ix->count > mb->rest.h.count ? ix->count :
+	    (size_t)mb->rest.h.count;
+	bool grew = mb->cache == CACHE_GREW;
+	index_free(t);
+	if (!grew)
+		return MB_OK;
+	if (!index_number(ix, old))
+		return MB_SYSERR;
+	struct stat now;
+	struct index_walk w;
+	if (fstat(mb->fd, &now) == 0 && same_state(&now, &mb->st) &&
+	    !changed_just_now(&now) && index_walk_begin(&w, ix, false))
+		cache_store(&w, mb->fd, &mb->st, state_dir());
+	return MB_OK;
+}
+
+enum mb_status mailbox_index(struct mailbox *mb)
+{
+	if (mb->ix.msg || mb->ix.count == 0)
+		return MB_OK;
+	if (mb->damaged)
+		return MB_DAMAGED;
+	struct message *msg = NULL;
+	if (mb->rest.fd >= 0 && (msg = cache_load_rest(&mb->rest,
+	    mb->ix.count)) != NULL)
+		return join(mb, msg);
+	index_free(&mb->tail);
+	log_msg(LOG_NOTICE, "index cache: damaged after login: scanning "
+	    "the mailbox again");
+	enum mb_status st = rescan(mb);
+	mb->damaged = st == MB_DAMAGED;
 	return st;
 }
 
@@ -515,6 +638,8 @@ enum mb_status mailbox_update(struct mailbox *mb)
 {
 	const struct index *ix = &mb->ix;
 	size_t first = 0;
+	if (!ix->msg)		/* the records were never needed: no DELE */
+		return MB_OK;
 	while (first < ix->count && !ix->msg[first].deleted)
 		first++;
 	if (first == ix->count)
@@ -584,6 +709,8 @@ void mailbox_close(struct mailbox *mb)
 	if (mb->fd >= 0)
 		close(mb->fd);
 	index_free(&mb->ix);
+	index_free(&mb->tail);
+	cache_rest_drop(&mb->rest);
 	free(mb->ahead.buf);
 	mb->fd = -1;
 	mb->ahead.buf = NULL;
@@ -605,6 +732,8 @@ const char *mailbox_strerror(enum mb_status s)
 	case MB_LOCKED: return "locked by another program";
 	case MB_PENDING: return "an interrupted UPDATE is not finished yet";
 	case MB_UNSURE: return "UPDATE done, but fsync failed";
+	case MB_DAMAGED: return "its index cache was damaged after login, "
+	    "and the mailbox no longer holds what login counted";
 	}
 	return "?";
 }

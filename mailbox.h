@@ -10,6 +10,14 @@
  *                              file is an empty mailbox
  *                              and the index from the cache (cache.h) in
  *                              the state directory where it still holds
+ *   mailbox_totals(mb, n, octets)  the messages not deleted, and their
+ *                              octets (STAT)
+ *   mailbox_index(mb)          the records of every message in mb->ix.msg:
+ *                              a cache hit reads them when a command first
+ *                              needs them (cache.h); when they fail their
+ *                              checks, the mailbox is scanned again as it
+ *                              was at login, and MB_DAMAGED if that finds
+ *                              other messages than the login counted
  *   mailbox_send(mb, i, lines) queue message i (0-based) on the connection:
  *                              CRLF lines, dot-stuffed, hidden headers left
  *                              out, ".\r\n" at the end; lines < 0 sends it
@@ -30,6 +38,7 @@
 #ifndef POP3D_MAILBOX_H
 #define POP3D_MAILBOX_H
 
+#include "cache.h"
 #include "index.h"
 
 #include <stdbool.h>
@@ -42,8 +51,16 @@ struct mailbox {
 	const char *path;
 	int fd;			/* -1: no file, an empty mailbox */
 	struct stat st;		/* as scanned, or as last verified */
-	struct index ix;
+	struct index ix;	/* msg NULL until mailbox_index, when the
+				   cache was used (count and scanned set) */
 	int cache;		/* enum cache_result of the index cache */
+	/* Until mailbox_index: the cache's records, not read yet; for a
+	 * mailbox that grew, the messages scanned at login, to follow them;
+	 * and the octets of all messages. */
+	struct cache_rest rest;
+	struct index tail;
+	unsigned long long octets;
+	bool damaged;		/* the records failed, and so did a scan */
 	/* The block mailbox_send read last, kept for the next message: a
 	 * client that retrieves every message gets them through one pread
 	 * per SEND_BUFFER, not one or more per message.  It is a snapshot
@@ -76,11 +93,16 @@ enum mb_status {
 	MB_LOCKED,	/* the delivery lock could not be had in time */
 	MB_UNSURE,	/* UPDATE done, but fsync failed: deleted mail may return */
 	MB_PENDING,	/* an UPDATE could not be finished; the next start will */
+	MB_DAMAGED,	/* mailbox_index: the index cache failed its checks,
+			   and the mailbox no longer holds what login said */
 };
 
 void mailbox_limits(size_t max_messages, long long max_bytes);
 enum mb_status mailbox_open(struct mailbox *mb, const char *path,
     enum uidl_mode uidl);
+void mailbox_totals(const struct mailbox *mb, size_t *n,
+    unsigned long long *octets);
+enum mb_status mailbox_index(struct mailbox *mb);
 enum mb_status mailbox_send(struct mailbox *mb, size_t i, long lines);
 void mailbox_uidl(const struct mailbox *mb, size_t i, char *buf);
 enum mb_status mailbox_update(struct mailbox *mb);

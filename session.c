@@ -33,6 +33,7 @@ enum session_outcome session_ok(const char *text)
 static const char *const status_replies[][3] = {
 	[MB_OK] = {
 		[SESSION_OPEN] = "[SYS/PERM] cannot open the mailbox",
+		[SESSION_SEND] = "[SYS/TEMP] cannot read the mailbox now",
 		[SESSION_UPDATE] = "[SYS/TEMP] nothing deleted: cannot update "
 		    "the mailbox now" },
 	[MB_INUSE] = { [SESSION_OPEN] = "[IN-USE] the mailbox is in use by "
@@ -49,6 +50,8 @@ static const char *const status_replies[][3] = {
 	[MB_CHANGED] = { [SESSION_SEND] = "[SYS/TEMP] mailbox changed by "
 	    "another program", [SESSION_UPDATE] = "[SYS/TEMP] nothing deleted: "
 	    "mailbox changed by another program" },
+	[MB_DAMAGED] = { [SESSION_SEND] = "[SYS/TEMP] the mailbox changed "
+	    "and its index is damaged: log in again" },
 	[MB_UNSURE] = { [SESSION_UPDATE] = "[SYS/TEMP] messages deleted, but "
 	    "the disk reported an error: some may come back" },
 };
@@ -58,6 +61,18 @@ void session_reply_status(enum mb_status st, enum session_phase at)
 	const char *r = (size_t)st < sizeof(status_replies) /
 	    sizeof(status_replies[0]) ? status_replies[st][at] : NULL;
 	io_printf("-ERR %s\r\n", r ? r : status_replies[MB_OK][at]);
+}
+
+/* The records of every message, which a cache hit reads only when a
+ * command first needs them (mailbox.h).  On failure it has replied. */
+static bool need_index(struct session *c)
+{
+	enum mb_status st = mailbox_index(c->mb);
+	if (st == MB_OK)
+		return true;
+	log_msg(LOG_ERR, "indexing %s: %s", c->mb->path, mailbox_strerror(st));
+	session_reply_status(st, SESSION_SEND);
+	return false;
 }
 
 /* A message number: 1..count, decimal digits only, not deleted.  On failure
@@ -74,6 +89,8 @@ static bool message_number(struct session *c, const char *s, size_t *index)
 		session_err("no such message");
 		return false;
 	}
+	if (!need_index(c))
+		return false;
 	if (c->mb->ix.msg[n - 1].deleted) {
 		session_err("message is deleted");
 		return false;
@@ -118,10 +135,10 @@ static enum session_outcome cmd_quit(struct session *c)
 {
 	if (!session_want_args(c, 0, 0))
 		return SESSION_FAILED;
-	unsigned long deleted = 0;
-	for (size_t i = 0; i < c->mb->ix.count; i++)
-		deleted += c->mb->ix.msg[i].deleted;
-	size_t left = c->mb->ix.count - deleted;
+	size_t left;
+	unsigned long long octets;
+	mailbox_totals(c->mb, &left, &octets);
+	unsigned long deleted = (unsigned long)(c->mb->ix.count - left);
 	enum mb_status st = mailbox_update(c->mb);
 	if (st != MB_OK) {
 		log_msg(LOG_ERR, "UPDATE of %s failed: %s (state directory %s)",
@@ -141,24 +158,13 @@ static enum session_outcome cmd_quit(struct session *c)
 
 /* ---- TRANSACTION ------------------------------------------------------ */
 
-static void totals(const struct mailbox *mb, size_t *n, unsigned long long *sz)
-{
-	*n = 0;
-	*sz = 0;
-	for (size_t i = 0; i < mb->ix.count; i++)
-		if (!mb->ix.msg[i].deleted) {
-			(*n)++;
-			*sz += mb->ix.msg[i].octets;
-		}
-}
-
 static enum session_outcome cmd_stat(struct session *c)
 {
 	if (!session_want_args(c, 0, 0))
 		return SESSION_FAILED;
 	size_t n;
 	unsigned long long sz;
-	totals(c->mb, &n, &sz);
+	mailbox_totals(c->mb, &n, &sz);
 	io_printf("+OK %zu %llu\r\n", n, sz);
 	return SESSION_DONE;
 }
@@ -195,6 +201,8 @@ static enum session_outcome scan_listing(struct session *c, bool uidl)
 		}
 		return SESSION_DONE;
 	}
+	if (!need_index(c))
+		return SESSION_FAILED;
 	io_puts(uidl ? "+OK unique-id listing follows\r\n" :
 	    "+OK scan listing follows\r\n");
 	/* Formatted by hand: printf would cost more than all the rest of a
@@ -297,11 +305,11 @@ static enum session_outcome cmd_rset(struct session *c)
 {
 	if (!session_want_args(c, 0, 0))
 		return SESSION_FAILED;
-	for (size_t i = 0; i < c->mb->ix.count; i++)
+	for (size_t i = 0; c->mb->ix.msg && i < c->mb->ix.count; i++)
 		c->mb->ix.msg[i].deleted = false;
 	size_t n;
 	unsigned long long sz;
-	totals(c->mb, &n, &sz);
+	mailbox_totals(c->mb, &n, &sz);
 	io_printf("+OK maildrop has %zu messages (%llu octets)\r\n", n, sz);
 	return SESSION_DONE;
 }

@@ -70,14 +70,14 @@ int user_serve(const struct user_session *u)
 		mailbox_close(&mb);
 		return 1;
 	}
-	unsigned long long total = 0;
-	for (size_t i = 0; i < mb.ix.count; i++)
-		total += mb.ix.msg[i].octets;
+	size_t count;
+	unsigned long long total;
+	mailbox_totals(&mb, &count, &total);
 	log_msg(LOG_INFO, "login user=%s peer=%s method=%s uid=%lu gid=%lu "
 	    "messages=%zu tls=%s failures=%d", who, peer, u->method,
-	    (unsigned long)geteuid(), (unsigned long)getegid(), mb.ix.count,
+	    (unsigned long)geteuid(), (unsigned long)getegid(), count,
 	    u->tls, u->failures);
-	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, mb.ix.count,
+	io_printf("+OK %s has %zu messages (%llu octets)\r\n", who, count,
 	    total);
 
 	struct stats stats = { 0 };

@@ -14,21 +14,14 @@
  * records (cache.c's layout, 56 bytes each); else it patches the records
  * of a real scan, 10 bytes a patch (record, field, 8-byte value).  Bit 1:
  * mail is appended after the cache was written (the cache of a mailbox
- * that grew).
+ * that grew).  Bit 2: the header's octets are one more than the records'
+ * (a header that lies about them, with a good checksum).
  */
 #include "harness.h"
 
 #include "../digest.h"
 
-/* cache.c's header (the layout tests/poke.py knows too). */
-struct header {
-	char magic[8];
-	uint32_t version, order, header_size, record_size;
-	uint64_t dev, ino, size;
-	int64_t mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
-	uint64_t scanned, count;
-	uint8_t tail[SHA256_BYTES];
-};
+#include "../cache.h"
 
 static const char *path;
 static char cache[PATH_MAX];
@@ -41,15 +34,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The cache file: a header that matches the mailbox as it is, the n
- * records, the checksum. */
+/* The cache file (cache.h's layout): a header that matches the mailbox as
+ * it is, with the records' octets (plus `lie`) and its checksum, the n
+ * records, the checksum of the records and the header. */
 static void put_cache(const struct message *rec, size_t n, const char *mbox,
-    size_t size)
+    size_t size, uint64_t lie)
 {
 	struct stat st;
 	CHECK(stat(path, &st) == 0);
-	struct header h = {
-		.magic = "pop3dIX\n", .version = 1, .order = 0x01020304u,
+	struct cache_header h = {
+		.magic = "pop3dIX\n", .version = 3, .order = 0x01020304u,
 		.header_size = sizeof(h), .record_size = sizeof(*rec),
 		.dev = (uint64_t)st.st_dev, .ino = (uint64_t)st.st_ino,
 		.size = size, .scanned = size, .count = n,
@@ -61,10 +55,16 @@ static void put_cache(const struct message *rec, size_t n, const char *mbox,
 	digest_begin(&d);
 	digest_add(&d, mbox + size - t, t);
 	digest_end(&d, h.tail);
+	h.octets = lie;
+	for (size_t i = 0; i < n; i++)
+		h.octets += rec[i].octets;
+	digest_begin(&d);
+	digest_add(&d, &h, offsetof(struct cache_header, sum));
+	digest_end(&d, h.sum);
 	uint8_t sum[SHA256_BYTES];
 	digest_begin(&d);
-	digest_add(&d, &h, sizeof(h));
 	digest_add(&d, rec, n * sizeof(*rec));
+	digest_add(&d, &h, sizeof(h));
 	digest_end(&d, sum);
 	FILE *f = fopen(cache, "w");
 	CHECK(f && fwrite(&h, sizeof(h), 1, f) == 1 &&
@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		n = patched(&rec, rest, rest_len);
 	}
-	put_cache(rec, n, mbox, len);
+	put_cache(rec, n, mbox, len, (flags & 4) != 0);
 	free(rec);
 	char *now = malloc(len + 64);
 	CHECK(now);
@@ -139,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (ssize_t)(sizeof(more) - 1) && close(fd) == 0);
 	}
 	struct mailbox mb;
-	if (mailbox_open(&mb, path, UIDL_OWN) == MB_OK) {
+	if (mailbox_open(&mb, path, UIDL_OWN) == MB_OK &&
+	    mailbox_index(&mb) == MB_OK) {
 		char id[UIDL_MAX + 1];
 		for (size_t i = 0; i < mb.ix.count; i++) {
 			mailbox_uidl(&mb, i, id);

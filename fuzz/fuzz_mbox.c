@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		state_session_unlock();
 		return 0;
 	}
+	CHECK(mailbox_index(&mb) == MB_OK);
 	char id[UIDL_MAX + 1];
 	size_t kept = 0;
 	for (size_t i = 0; i < mb.ix.count; i++) {
@@ -67,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	state_session_unlock();
 
 	CHECK(mailbox_open(&mb, path, mode) == MB_OK);
+	CHECK(mailbox_index(&mb) == MB_OK);
 	CHECK(mb.ix.count == kept);
 	for (size_t i = 0, k = 0; i < count; i++) {
 		if (before[i].deleted)

@@ -56,13 +56,14 @@ expect_index() {
 	expect_index hit
 }
 
-# read_bytes: bytes that a STAT session reads from the mailbox (strace -y
-# names the file behind each descriptor).
+# read_bytes FILE [COMMANDS]: bytes that a session (login, COMMANDS with
+# CRLF ends, by default STAT, then QUIT) reads from FILE (strace -y names
+# the file behind each descriptor).
 read_bytes() {
 	ASAN_OPTIONS=$(no_leak_check) strace -f -y -e trace=read,pread64 -o "$T/trace" "$POP3D" \
 	    -a "file:$T/passwd" -m "$T/mail/%u" -t 5 --state-dir="$T/state" \
-	    < <(printf 'USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n') >/dev/null
-	grep "<$MBOX>" "$T/trace" | sed -n 's/.*= \([0-9]*\)$/\1/p' |
+	    < <(printf "USER alice\r\nPASS secret\r\n${2-STAT\r\n}QUIT\r\n") >/dev/null
+	grep "<$1>" "$T/trace" | sed -n 's/.*= \([0-9]*\)$/\1/p' |
 		awk '{ n += $1 } END { print n + 0 }'
 }
 
@@ -74,8 +75,8 @@ read_bytes() {
 			printf "From s%d@example.org Mon Jan  1 00:00:00 2024\nSubject: bulk %d\n\n%s\n\n", i, i, body }' >>"$MBOX"
 	settle
 	size=$(stat -c %s "$MBOX")
-	first=$(read_bytes)
-	second=$(read_bytes)
+	first=$(read_bytes "$MBOX")
+	second=$(read_bytes "$MBOX")
 	echo "mailbox $size bytes; read $first, then $second"
 	[ "$first" -ge "$size" ]
 	[ "$second" -lt $((size / 10)) ]
@@ -126,10 +127,20 @@ read_bytes() {
 	expect_index miss
 }
 
+# flip FILE OFFSET: inverts the bits of the byte at OFFSET (a byte written
+# over it could be the one already there).
+flip() {
+	python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1)[0]
+    f.seek(int(sys.argv[2])); f.write(bytes([b ^ 0xff]))' "$1" "$2"
+}
+
 @test "a damaged cache file is ignored and rebuilt" {
 	expect_index miss
-	# One byte of a digest in the records changed: the checksum fails.
-	printf 'X' | dd of="$T/state/mbox-index" bs=1 seek=165 conv=notrunc 2>/dev/null
+	# One byte of the header's checksum changed (the header is 168 bytes,
+	# its checksum the last 32 of them: tests/poke.py).
+	flip "$T/state/mbox-index" 165
 	expect_index miss
 	grep -q 'bad checksum' "$T/cachelog"
 	expect_index hit
@@ -140,6 +151,60 @@ read_bytes() {
 	# Not a cache at all.
 	printf 'From x\n' >"$T/state/mbox-index"
 	expect_index miss
+	expect_index hit
+}
+
+@test "a damaged record is found when a command first needs the records: the mailbox is scanned again, same answers" {
+	expect_index miss
+	# One byte of the first record's digest (at 168 + 32) changed: login
+	# and STAT read only the header and sampled records, LIST all of them.
+	flip "$T/state/mbox-index" 200
+	expect_index hit
+	grep -q 'index cache: not used: bad checksum' "$T/cachelog"
+	grep -q 'index cache: damaged after login: scanning the mailbox again' "$T/cachelog"
+	# The scan wrote the cache again.
+	expect_index hit
+	! grep -q 'damaged' "$T/cachelog"
+}
+
+# cached_2000: 2000 small messages more, and the cache of the mailbox.
+cached_2000() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	for i in $(seq 2000); do
+		printf 'From s%d@example.org Mon Jan  1 00:00:00 2024\nSubject: %d\n\nx\n\n' "$i" "$i"
+	done >>"$MBOX"
+	settle
+	expect_index miss
+}
+
+@test "login and STAT on a cache hit read the header and a few records, not the index" {
+	cached_2000
+	size=$(stat -c %s "$T/state/mbox-index")
+	stat_only=$(read_bytes "$T/state/mbox-index")
+	list=$(read_bytes "$T/state/mbox-index" 'STAT\r\nLIST\r\n')
+	echo "index $size bytes; STAT read $stat_only, STAT and LIST $list"
+	[ "$stat_only" -gt 0 ]
+	[ "$stat_only" -lt $((size / 20)) ]
+	[ "$list" -ge $((size - 200)) ]
+	# The count and octets of the header are those of a scan.
+	expect_index hit
+}
+
+@test "new mail: login and STAT read the header, a few records and the new mail, not the index" {
+	cached_2000
+	{ msg c@example.org three 'new'; msg a@example.org one 'hello'; } >>"$MBOX"
+	settle
+	size=$(stat -c %s "$T/state/mbox-index")
+	stat_only=$(read_bytes "$T/state/mbox-index")
+	echo "index $size bytes; STAT read $stat_only"
+	[ "$stat_only" -gt 0 ]
+	[ "$stat_only" -lt $((size / 20)) ]
+	# Still a mailbox that grew: a STAT session does not store the cache.
+	expect_index grew
+	run cat "$T/cached"
+	assert_line --index 3 --regexp '^\+OK 2005 [0-9]+$'
+	assert_line --regexp '^2005 [0-9a-f]{32}-3$'
+	# LIST read the records, numbered the new messages and stored the cache.
 	expect_index hit
 }
 
@@ -186,9 +251,9 @@ read_bytes() {
 	expect_index miss
 	expect_index hit
 	cp "$T/state/mbox-index" "$T/index-before"
-	# The records are the file's pages, mapped: DELE marks them in this
-	# process only (MAP_PRIVATE).  The session ends without QUIT, so
-	# nothing is deleted from the mailbox either.
+	# The records are read into the session's memory: DELE marks them
+	# there only.  The session ends without QUIT, so nothing is deleted
+	# from the mailbox either.
 	printf 'USER alice\r\nPASS secret\r\nDELE 1\r\nDELE 3\r\nLIST\r\n' |
 		"$POP3D" -d -a "file:$T/passwd" -m "$T/mail/%u" -t 5 \
 		--state-dir="$T/state" 2>"$T/log" | tr -d '\r' >"$T/out"

@@ -5,21 +5,25 @@ careless program would (tests/security.bats).
   poke.py show CACHE             the records: index start data end octets
   poke.py set CACHE [--raw] I FIELD=VALUE...
                                  sets fields of record I (start, data, end,
-                                 octets, occurrence); the checksum is made
-                                 to match unless --raw (a plain write into
-                                 the file, as another program's)
+                                 octets, occurrence); the header's octets
+                                 and both checksums are made to match
+                                 unless --raw (a plain write into the
+                                 file, as another program's)
   poke.py unline FILE FROM TO    every LF in bytes [FROM, TO) becomes 'X':
                                  same size, same inode
 
-The cache layout is cache.c's: a 128-byte header (the count at 88), then
-56-byte records (start, data, end, octets, digest[16], occurrence,
-deleted), then the SHA-256 of both.
+The cache layout is cache.h's: a 168-byte header (the count at 88, the
+records' octets at 128, the SHA-256 of the 136 bytes before it at 136),
+then 56-byte records (start, data, end, octets, digest[16], occurrence,
+deleted), then the SHA-256 of the records and the header.
 """
 import hashlib
 import struct
 import sys
 
-HEADER = 128
+HEADER = 168
+OCTETS = 128
+HEADER_SUM = 136
 RECORD = struct.Struct("=qqqQ16sII")
 FIELDS = ("start", "data", "end", "octets", "digest", "occurrence", "deleted")
 
@@ -59,7 +63,12 @@ def main():
         data[at:at + RECORD.size] = RECORD.pack(*recs[i])
         end = HEADER + count * RECORD.size
         if not raw:
-            data[end:end + 32] = hashlib.sha256(data[:end]).digest()
+            octets = sum(r[3] for r in recs) % 2**64
+            struct.pack_into("=Q", data, OCTETS, octets)
+            data[HEADER_SUM:HEADER] = hashlib.sha256(
+                data[:HEADER_SUM]).digest()
+            data[end:end + 32] = hashlib.sha256(
+                data[HEADER:end] + data[:HEADER]).digest()
         f.seek(0)
         f.write(data)
 

@@ -116,7 +116,7 @@ after_login() {
 	diff -u "$T/scanned" "$T/out"
 }
 
-@test "the cache file replaced in place by a consistent forgery after login: the session serves from the copy it checked" {
+@test "the cache file replaced in place by a consistent forgery after login: the records are refused, the mailbox scanned again" {
 	hidden_mbox 40
 	build_cache
 	session "" 'RETR 1' 'RETR 2' 'RETR 3' QUIT >"$T/scanned"
@@ -125,6 +125,49 @@ after_login() {
 		$POKE set $CACHE 1 start=$((end + 1))" 'RETR 1' 'RETR 2' 'RETR 3' QUIT
 	assert_success
 	diff -u "$T/scanned" "$T/out"
+}
+
+@test "new mail, and the cache's last record changed after login under the same header: the records are refused, the mailbox scanned again" {
+	hidden_mbox 3
+	build_cache
+	printf 'From n@example.org Mon Jan  1 00:00:00 2024\nSubject: new\n\nnew\n\n' >>"$MBOX"
+	sleep 0.05
+	session "" 'LIST' 'RETR 3' 'UIDL' QUIT >"$T/scanned"
+	# Login scanned again from the start of message 3 (the last record);
+	# the forgery moves its end, the header and checksums made to match.
+	run after_login "$POKE set $CACHE 2 end=$(($(record 2 end) - 1))" \
+		'LIST' 'RETR 3' 'UIDL' QUIT
+	assert_success
+	assert_output --partial 'index cache: grew'
+	assert_output --partial 'index cache: not used: the cache file changed after login'
+	diff -u "$T/scanned" "$T/out"
+}
+
+@test "the cache damaged after login and the mailbox rewritten since: -ERR [SYS/TEMP] for what needs the index, QUIT deletes nothing" {
+	hidden_mbox 5
+	build_cache
+	# Another program removes message 5 while the session is logged in;
+	# the cache's records are damaged at the same time.
+	run after_login "$POKE set $CACHE --raw 0 octets=7 &&
+		python3 -c 'import sys; p = sys.argv[1]; d = open(p, \"rb\").read()
+i = d.index(b\"From a@example.org\", d.index(b\"Subject: m5\") - 80)
+open(p, \"r+b\").truncate(i)' $MBOX && cp $MBOX $T/after" \
+		STAT LIST 'RETR 1' 'DELE 1' 'UIDL 2' QUIT
+	assert_success
+	assert_output --partial 'indexing '
+	assert_output --partial 'its index cache was damaged after login'
+	run cat "$T/out"
+	assert_line --index 2 --regexp '^\+OK alice has 5 messages \([0-9]+ octets\)$'
+	assert_line --index 3 --regexp '^\+OK 5 [0-9]+$'
+	for i in 4 5 6 7; do
+		assert_line --index $i '-ERR [SYS/TEMP] the mailbox changed and its index is damaged: log in again'
+	done
+	assert_line --index 8 '+OK bye, 5 messages left'
+	cmp "$MBOX" "$T/after"
+	# The next session scans the mailbox as it is now.
+	run session "$T/state" STAT QUIT
+	assert_line --index 3 --regexp '^\+OK 4 [0-9]+$'
+	grep -q 'index cache: miss$' "$T/log"
 }
 
 # big_mbox: message 1 has ~1 MiB of headers, then hidden ones, then a
