@@ -115,6 +115,9 @@ with_syslog() {
 			mount --bind "/dev/$n" "$dev/$n" || exit 99
 		done
 		mount --rbind "$dev" /dev || exit 99
+		# The directory is reused by every call of the test: a ready
+		# file and socket left by the last capture are not this one.
+		rm -f "$dev/ready" "$dev/log"
 		"$capture" /dev/log "$file" >"$dev/ready" &
 		pid=$!
 		for i in $(seq 200); do
