@@ -173,8 +173,10 @@ install: pop3d
 		$(DESTDIR)$(exampledir)/fail2ban/jail.d
 	install -m 755 pop3d pop3d-session $(DESTDIR)$(sbindir)
 	$(DOCSUBST) pop3d.8 >$(DESTDIR)$(mandir)/man8/pop3d.8
+	$(DOCSUBST) pop3d-session.8 >$(DESTDIR)$(mandir)/man8/pop3d-session.8
 	$(DOCSUBST) README >$(DESTDIR)$(docdir)/README
-	chmod 644 $(DESTDIR)$(mandir)/man8/pop3d.8 $(DESTDIR)$(docdir)/README
+	chmod 644 $(DESTDIR)$(mandir)/man8/pop3d.8 \
+		$(DESTDIR)$(mandir)/man8/pop3d-session.8 $(DESTDIR)$(docdir)/README
 	set -e; for f in systemd/pop3d.socket systemd/pop3d@.service \
 		systemd/pop3ds.socket systemd/pop3ds@.service; do \
 		$(SUBST) $$f >$(DESTDIR)$(systemdunitdir)/$${f#systemd/}; \
@@ -201,6 +203,7 @@ install: pop3d
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/pop3d $(DESTDIR)$(sbindir)/pop3d-session \
 		$(DESTDIR)$(mandir)/man8/pop3d.8 \
+		$(DESTDIR)$(mandir)/man8/pop3d-session.8 \
 		$(DESTDIR)$(docdir)/README \
 		$(DESTDIR)$(systemdunitdir)/pop3d.socket \
 		$(DESTDIR)$(systemdunitdir)/pop3d@.service \

@@ -14,6 +14,7 @@ expected() {
 	echo "$sbindir/pop3d"
 	echo "$sbindir/pop3d-session"
 	echo "$mandir/man8/pop3d.8"
+	echo "$mandir/man8/pop3d-session.8"
 	echo "$sysconfdir/pam.d/pop3"
 	echo "$prefix/lib/systemd/system/pop3d.socket"
 	echo "$prefix/lib/systemd/system/pop3d@.service"

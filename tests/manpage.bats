@@ -5,11 +5,23 @@
 load helpers
 
 MAN=$BATS_TEST_DIRNAME/../pop3d.8
+MAN_SESSION=$BATS_TEST_DIRNAME/../pop3d-session.8
 
 @test "man --warnings renders pop3d.8 without a warning" {
 	command -v man >/dev/null || skip "man (man-db) is not installed"
 	LC_ALL=C MANWIDTH=80 man --warnings -l "$MAN" 2>"$BATS_TEST_TMPDIR/err" >/dev/null
 	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output ''
+}
+
+@test "pop3d-session.8 renders without a warning, and mandoc -Tlint finds none" {
+	command -v man >/dev/null || skip "man (man-db) is not installed"
+	LC_ALL=C MANWIDTH=80 man --warnings -l "$MAN_SESSION" 2>"$BATS_TEST_TMPDIR/err" >/dev/null
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output ''
+	command -v mandoc >/dev/null || return 0
+	run mandoc -Tlint -Wwarning "$MAN_SESSION"
+	assert_success
 	assert_output ''
 }
 
