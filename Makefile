@@ -34,10 +34,11 @@ SRCS = pop3d.c session.c mailbox.c index.c scan.c cache.c digest.c update.c jour
 OBJS = $(SRCS:%.c=build/%.o)
 HDRS = $(wildcard *.h)
 # pop3d-session: the user's session (handover.h), which pop3d executes
-# from its own directory; without libssl and libpam.
+# from its own directory; without libssl and libpam, and without libcrypto,
+# which digest.c loads when a session first hashes much.
 SESSION_SRCS = usermain.c user.c session.c mailbox.c index.c scan.c cache.c digest.c \
 	update.c journal.c fdio.c lock.c state.c uidl.c io.c log.c netfs.c
-SESSION_LIBS = -lcrypto -lmd -llockfile
+SESSION_LIBS = -lmd -llockfile
 
 all: pop3d
 

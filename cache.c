@@ -66,7 +66,7 @@ static bool tail_sum(int fd, off_t end, uint8_t out[SHA256_BYTES])
 	digest_ctx d;
 	if (!fdio_pread_all(fd, buf, n, end - (off_t)n))
 		return false;
-	digest_begin(&d);
+	digest_begin_small(&d);
 	digest_add(&d, buf, n);
 	digest_end(&d, out);
 	return true;
@@ -94,7 +94,7 @@ static void fill_header(struct cache_header *h, const struct index_walk *w,
 static void header_sum(const struct cache_header *h, uint8_t out[SHA256_BYTES])
 {
 	digest_ctx d;
-	digest_begin(&d);
+	digest_begin_small(&d);
 	digest_add(&d, h, offsetof(struct cache_header, sum));
 	digest_end(&d, out);
 }

@@ -9,7 +9,8 @@
  * socketpair.  Nothing in the record is secret, and it comes from the
  * user's own process: the new image checks it for bounds, not for trust.
  * pop3d-session links neither libssl nor libpam (the cost of loading them
- * is paid once per connection, by the root parent).
+ * is paid once per connection, by the root parent), nor libcrypto, which
+ * it loads only when it hashes much (digest.c).
  *
  *   handover_prepare()   as root, once: pop3d-session, in the directory of
  *                        pop3d's own executable (/proc/self/exe), can be

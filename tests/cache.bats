@@ -190,6 +190,26 @@ cached_2000() {
 	expect_index hit
 }
 
+# crypto_loads [COMMANDS]: how often the user's session (pop3d-session)
+# opens libcrypto in a session (login, COMMANDS, QUIT).
+crypto_loads() {
+	ASAN_OPTIONS=$(no_leak_check) strace -f -e trace=execve,openat -o "$T/trace" "$POP3D" \
+	    -a "file:$T/passwd" -m "$T/mail/%u" -t 5 --state-dir="$T/state" \
+	    < <(printf "USER alice\r\nPASS secret\r\n${1-}QUIT\r\n") >/dev/null
+	grep -q 'execve(".*pop3d-session"' "$T/trace"
+	awk '/execve\(".*pop3d-session"/ { s[$1] = 1 }
+	    s[$1] && /openat\(.*libcrypto\.so/ && !/ENOENT/ { n++ }
+	    END { print n + 0 }' "$T/trace"
+}
+
+@test "a cache hit does not load libcrypto into the session; a scan and UIDL do" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	[ "$(crypto_loads)" = 1 ]	# the first scan
+	[ "$(crypto_loads)" = 0 ]	# login and STAT on a hit
+	[ "$(crypto_loads 'UIDL\r\n')" = 1 ]	# the records' checksum
+	expect_index hit
+}
+
 @test "new mail: login and STAT read the header, a few records and the new mail, not the index" {
 	cached_2000
 	{ msg c@example.org three 'new'; msg a@example.org one 'hello'; } >>"$MBOX"
