@@ -3,7 +3,7 @@
 # `make bench` runs the benchmark against ./pop3d (not part of `make check`);
 # see bench/README.md.  Settings can be given in the environment or on the
 # command line: make bench BENCH_SIZES=1000
-BENCH_VARS = BENCH_SIZES BENCH_RUNS BENCH_SERVERS BENCH_SCENARIOS BENCH_TIMEOUT \
+BENCH_VARS = BENCH_SIZES BENCH_RUNS BENCH_LOGIN_RUNS BENCH_SERVERS BENCH_SCENARIOS BENCH_TIMEOUT \
 	BENCH_WARMUP_MAX_N BENCH_SEED BENCH_WORK BENCH_TMP BENCH_RESULTS
 
 bench: pop3d

@@ -3,7 +3,7 @@
 
   check.py ref      --out OUT --n N --mbox PRISTINE --idx IDX --greeting G --ref REF.json
   check.py scenario --scenario S --out OUT --n N --mbox PRISTINE --idx IDX
-                    --greeting G --ref REF.json --live LIVE.mbox [--mid M]
+                    --greeting G --ref REF.json --live LIVE.mbox [--mid M] [--grow K]
   check.py floor    --out OUT --mbox PRISTINE [--stuff]
   check.py gen      --scenario S --n N [--mid M] [--login 0|1]   (writes the session to stdout)
 
@@ -17,7 +17,10 @@ The 'ref' mode checks one untimed session "LIST, RETR 1..N, QUIT" on the
 pristine mailbox against the ground truth and stores the server's LIST sizes
 and an MD5 of every message and of every message's header part (for TOP n 0).
 'scenario' mode checks a timed session's output against that reference and
-the mailbox left behind.  Prints "PASS <note>" or "FAIL <reason>" on the
+the mailbox left behind.  With --grow K (STAT only), the live mailbox is
+the pristine one with a copy of its first K messages appended: STAT must
+count N+K messages and the LIST sizes of both, and the live file must be
+exactly that.  Prints "PASS <note>" or "FAIL <reason>" on the
 first line; on FAIL a transcript excerpt follows on the next lines.
 """
 import argparse
@@ -346,6 +349,28 @@ def check_mailbox(a, t, ref, expect_idx):
     return note
 
 
+def check_grown(a, t):
+    """The live mailbox must be the pristine one plus a copy of its first
+    a.grow messages (up to the From_ line of the next one)."""
+    if a.scenario != "stat":
+        raise Fail("--grow is for the stat scenario only")
+    k = a.grow
+    o, ln, _ = t.ix[k - 1]
+    extra = o + ln + 1
+    size = os.path.getsize(a.mbox)
+    if os.path.getsize(a.live) != size + extra:
+        raise Fail("mailbox afterwards has %d octets, want %d + %d appended" % (
+            os.path.getsize(a.live), size, extra))
+    with open(a.live, "rb") as f:
+        f.seek(size)
+        if f.read(extra) != t.m[:extra]:
+            raise Fail("mailbox afterwards: the %d appended messages differ" % k)
+        f.seek(max(0, size - 4096))
+        if f.read(min(size, 4096)) != t.m[max(0, size - 4096):size]:
+            raise Fail("mailbox afterwards: the end of the original messages differs")
+    return "mailbox grown by %d messages (%d octets)" % (k, extra)
+
+
 def do_scenario(a):
     n = a.n
     with open(a.ref) as f:
@@ -366,8 +391,9 @@ def do_scenario(a):
         w = c.split()
         if w[0] == "STAT":
             x = line.split()
-            if len(x) < 3 or int(x[1]) != n or int(x[2]) != sum(sizes):
-                raise Fail("STAT %r, want +OK %d %d" % (line, n, sum(sizes)), pos, c)
+            wn, wo = n + a.grow, sum(sizes) + sum(sizes[:a.grow])
+            if len(x) < 3 or int(x[1]) != wn or int(x[2]) != wo:
+                raise Fail("STAT %r, want +OK %d %d" % (line, wn, wo), pos, c)
         elif w[0] == "LIST":
             raw = r.multi(c)
             ls = raw.split(b"\r\n")[:-1] if raw else []
@@ -419,7 +445,9 @@ def do_scenario(a):
     try:
         walk(data, session_cmds(sc, n, a.mid), a.greeting, a.login, h)
         t = Truth(a.mbox, a.idx)
-        if sc == "retrdele":
+        if a.grow:
+            note = check_grown(a, t)
+        elif sc == "retrdele":
             note = check_mailbox(a, t, ref, [])
         elif sc == "delemid":
             note = check_mailbox(a, t, ref, [i for i in range(n) if i != a.mid - 1])
@@ -471,6 +499,8 @@ def main():
     p.add_argument("--base", help="the mailbox the live copy was restored from")
     p.add_argument("--scenario")
     p.add_argument("--mid", type=int, default=0)
+    p.add_argument("--grow", type=int, default=0,
+                   help="stat: the live mailbox has a copy of its first GROW messages appended")
     p.add_argument("--stuff", action="store_true")
     a = p.parse_args()
     {"ref": do_ref, "scenario": do_scenario, "floor": do_floor, "gen": do_gen}[a.mode](a)

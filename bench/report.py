@@ -48,23 +48,18 @@ def main():
                 servers.append(srv)
             rows[(n, srv, sc)].append((int(run), tm.split(), st, note))
     servers.sort(key=lambda s: SERVER_ORDER.index(s) if s in SERVER_ORDER else 99)
+    # bench/run's bench_cached, bench_retrcat, bench_perconn (extra.tsv, the
+    # same columns): only for the targets section
+    xrows = collections.defaultdict(list)
+    xpath = os.path.join(a.tmp, "extra.tsv")
+    if os.path.exists(xpath):
+        with open(xpath) as f:
+            for l in f:
+                n, srv, sc, run, tm, st, note = l.rstrip("\n").split("\t")
+                xrows[(int(n), srv, sc)].append((int(run), tm.split(), st, note))
 
-    def cell(n, srv, sc):
-        """-> dict(status, wall, cpu, rss, runs, note) using timed runs (run>0)"""
-        rs = rows.get((n, srv, sc))
-        if not rs:
-            return None
-        bad = [r for r in rs if r[2] != "PASS"]
-        if bad:
-            return {"status": bad[0][2], "note": bad[0][3], "wall": None}
-        timed = [r for r in rs if r[0] > 0]
-        if not timed:
-            return {"status": "?", "note": "no timed runs", "wall": None}
-        wall = statistics.median(float(r[1][0]) for r in timed)
-        cpu = statistics.median(float(r[1][1]) + float(r[1][2]) for r in timed)
-        rss = statistics.median(int(r[1][3]) for r in timed) / 1024.0
-        return {"status": "PASS", "wall": wall, "cpu": cpu, "rss": rss, "runs": len(timed),
-                "note": timed[-1][3]}
+    cell = make_cell(rows)
+    xcell = make_cell(xrows)
 
     out = []
     w = out.append
@@ -88,7 +83,7 @@ def main():
       "**FAIL** means the output or the mailbox left behind was wrong (details "
       "below) and no time is quoted. `n/a` = server not available.\n")
 
-    targets(w, a, sizes, servers, cell)
+    targets(w, a, sizes, servers, cell, xcell, meta, any(k[1] == "pop3d" for k in xrows))
 
     for n in sizes:
         w("## N = %d messages\n" % n)
@@ -223,6 +218,29 @@ def main():
         f.write("\n".join(out) + "\n")
 
 
+def make_cell(rows):
+    def cell(n, srv, sc):
+        """-> dict(status, wall, cpu, user, sys, rss, runs, note) using timed runs (run>0)"""
+        rs = rows.get((n, srv, sc))
+        if not rs:
+            return None
+        bad = [r for r in rs if r[2] != "PASS"]
+        if bad:
+            return {"status": bad[0][2], "note": bad[0][3], "wall": None}
+        timed = [r for r in rs if r[0] > 0]
+        if not timed:
+            return {"status": "?", "note": "no timed runs", "wall": None}
+        wall = statistics.median(float(r[1][0]) for r in timed)
+        cpu = statistics.median(float(r[1][1]) + float(r[1][2]) for r in timed)
+        user = statistics.median(float(r[1][1]) for r in timed)
+        sys_ = statistics.median(float(r[1][2]) for r in timed)
+        rss = statistics.median(int(r[1][3]) for r in timed) / 1024.0
+        maxrss = max(int(r[1][3]) for r in timed) / 1024.0
+        return {"status": "PASS", "wall": wall, "cpu": cpu, "user": user, "sys": sys_, "rss": rss,
+                "maxrss": maxrss, "runs": len(timed), "note": timed[-1][3]}
+    return cell
+
+
 def mailbox_size(a, n):
     try:
         return os.path.getsize(os.path.join(a.work, "mbox-%d" % n))
@@ -303,10 +321,26 @@ def parse_io(path):
     return r
 
 
-def targets(w, a, sizes, servers, cell):
-    """The issue's six targets, checked against this run's numbers."""
-    if "pop3d" not in servers:
+BIG = 100000      # the mailbox size the limits of rows 5 (10.5 MiB) and 7 are for
+RSS_LIMIT = 10.5  # MiB, pop3d's peak RSS at N = BIG
+CACHED_LIMIT, GROWN_LIMIT, CONN_LIMIT, CAT_LIMIT = 1.1, 1.3, 1.0, 1.2
+XSCEN = [("cached", "cached login+STAT+QUIT"), ("grown", "cached login+STAT+QUIT, mailbox grown"),
+         ("retrcat", "RETR every message into cat > /dev/null")]
+HASHES = {"1": "MD5 crypt", "5": "SHA-256 crypt", "6": "SHA-512 crypt", "y": "yescrypt",
+          "2b": "bcrypt", "2y": "bcrypt", "gy": "gost-yescrypt"}
+
+
+def verdict(x, limit):
+    return "**met**" if x <= limit else "**NOT met**"
+
+
+def targets(w, a, sizes, servers, cell, xcell=None, meta=None, have_x=False):
+    """The issue's targets (the six of the first issue, then rows 7 to 9 and
+    the RSS limit of issue 16), checked against this run's numbers."""
+    if "pop3d" not in servers and not have_x:
         return
+    xcell = xcell or (lambda n, srv, sc: None)
+    meta = meta or {}
     w("## pop3d against its targets\n")
     w("Computed from the tables below and the strace logs of this run.\n")
     # 1. every scenario <= fastest peer; DELE middle <= 2.0 x popa3d; RETR <= 1.2 x floor
@@ -328,6 +362,7 @@ def targets(w, a, sizes, servers, cell):
     bad = [x for x in worst if x[0] > x[4]]
     w("1. Wall time against the fastest peer, every scenario and N (DELE of the middle message: "
       "against popa3d, limit 2.0): %s." % (
+          "not measured in this run" if not worst else
           "**met**" if not bad else "**missed** for " + "; ".join(
               "%s at N=%d: %.2f x %s (limit %.1f)" % (l, n, r, who, lim) for r, n, l, who, lim in bad)))
     dm = [x for x in worst if x[4] == 2.0]
@@ -357,10 +392,11 @@ def targets(w, a, sizes, servers, cell):
             c = cell(n, "pop3d", sc)
             if c and c["wall"] is not None:
                 vals.append("%.1f ms at N=%d" % (1000 * c["wall"], n))
-        parts.append("%s: %s" % (sc.upper() if sc != "stat" else "login+STAT", ", ".join(vals)))
+        if vals:
+            parts.append("%s: %s" % (sc.upper() if sc != "stat" else "login+STAT", ", ".join(vals)))
     big = cell(sizes[-1], "pop3d", "stat") if sizes else None
     w("2. With the index cache (second and later sessions), limit 20 ms at 100,000 messages: %s." %
-      "; ".join(parts))
+      ("; ".join(parts) or "not measured in this run"))
     # 2/3/4 from the strace logs
     if a.strace_n:
         n = int(a.strace_n)
@@ -414,6 +450,19 @@ def targets(w, a, sizes, servers, cell):
                 (rs[-1][1] - rs[0][1]) * 1048576 / (rs[-1][0] - rs[0][0]), rs[0][0], rs[-1][0])
         w("5. Peak RSS, the most of any scenario (limit: popa3d + 2 MiB, growth <= 100 bytes per "
           "message): %s%s%s." % (txt, grow, "" if not over else " **over at N=%s**" % over))
+    # 5, issue 16: at most 10.5 MiB at 100,000 messages, every scenario of pop3d
+    big = []
+    for sc, label in SCEN + XSCEN:
+        c = (cell if sc in dict(SCEN) else xcell)(BIG, "pop3d", sc)
+        if c and c["wall"] is not None:
+            big.append((c["rss"], label))
+    if big:
+        m, label = max(big)
+        w("   Limit %.1f MiB at N=%d (median of the timed runs, the highest of pop3d's %d scenarios "
+          "measured): %.1f MiB (%s): %s." % (RSS_LIMIT, BIG, len(big), m, label, verdict(m, RSS_LIMIT)))
+    else:
+        w("   Limit %.1f MiB at N=%d: not judged, N=%d is not in this run%s." % (
+            RSS_LIMIT, BIG, BIG, " (the highest at N=%d: %.1f MiB)" % rs[-1][:2] if rs else ""))
     # 6. writes
     if a.strace_n:
         fw = os.path.join(a.tmp, "strace-w-pop3d-%s.txt" % a.strace_n)
@@ -421,7 +470,110 @@ def targets(w, a, sizes, servers, cell):
         if calls:
             w("6. Output of RETR of every message (N=%s, one pipelined session): %d writes, %.0f bytes "
               "per write on average (limit >= 64 KiB)." % (a.strace_n, calls, nbytes / calls))
+    xtargets(w, sizes, xcell, meta)
     w("")
+
+
+def xtargets(w, sizes, xcell, meta):
+    """Rows 7 to 9 (issue 16), from bench/run's extra.tsv."""
+    runs = meta.get("login_runs", "?")
+    grow = meta.get("grow", "?")
+
+    def ms(x):
+        return "%.2f" % (1000 * x)
+
+    def ratio_rows(sc, limit):
+        parts, at_big = [], None
+        for n in sizes:
+            c, one = xcell(n, "pop3d", sc), xcell(n, "pop3d", sc + "-1")
+            if c is None and one is None:
+                continue
+            bad = [d for d in (c, one) if d is None or d["wall"] is None]
+            if bad:
+                d = bad[0] or {"status": "missing", "note": ""}
+                parts.append("N=%d: **%s** (%s)" % (n, d["status"], d.get("note", "")))
+                if n == BIG:
+                    at_big = False
+                continue
+            r = c["cpu"] / one["cpu"] if one["cpu"] > 0 else float("inf")
+            parts.append("N=%d: %s / %s ms = %.2f (wall %s / %s ms)" % (
+                n, ms(c["cpu"]), ms(one["cpu"]), r, ms(c["wall"]), ms(one["wall"])))
+            if n == BIG:
+                at_big = r
+        if not parts:
+            return None
+        if at_big is None:
+            v = "not judged, N=%d is not in this run" % BIG
+        elif at_big is False:
+            v = "**NOT met** (no result at N=%d)" % BIG
+        else:
+            v = "%s (%.2f at N=%d)" % (verdict(at_big, limit), at_big, BIG)
+        return "; ".join(parts) + ": " + v
+
+    r7 = ratio_rows("cached", CACHED_LIMIT)
+    if r7:
+        w("7. Cached login (pop3d, its index cache kept between sessions): median CPU (user+sys) of "
+          "login+STAT+QUIT on N messages over the same on a 1-message mailbox (its own cache), the two "
+          "alternating run by run, %s timed runs each; limit %.1f at N=%d: %s." % (
+              runs, CACHED_LIMIT, BIG, r7))
+    r7g = ratio_rows("grown", GROWN_LIMIT)
+    if r7g:
+        w("   The same with %s messages appended to the mailbox since the session that wrote the cache "
+          "(pop3d's -d log says \"index cache: grew\" before and after the timed runs); limit %.1f at "
+          "N=%d: %s." % (grow, GROWN_LIMIT, BIG, r7g))
+
+    p, q = xcell(1, "pop3d", "perconn"), xcell(1, "popa3d", "perconn")
+    if p or q:
+        h = meta.get("hash", "").split()
+        how = ""
+        if len(h) == 3:
+            how = "; password hash: %s (`$%s$`, %s)%s" % (
+                HASHES.get(h[0], h[0]), h[0],
+                ("5000 rounds, the default" if h[0] in ("5", "6") else "default cost")
+                if h[1] == "default" else h[1],
+                ", the same string in the PAM account's shadow entry and in pop3d's password file"
+                if h[2] == "same" else ", **not** the same string for both")
+
+        def one(name, c):
+            if c is None:
+                return "%s: not run" % name
+            if c["wall"] is None:
+                return "%s: **%s** (%s)" % (name, c["status"], c["note"])
+            return "%s CPU %s ms, wall %s ms" % (name, ms(c["cpu"]), ms(c["wall"]))
+        txt = "%s; %s" % (one("pop3d", p), one("popa3d", q))
+        if p and q and p["wall"] is not None and q["wall"] is not None:
+            rc, rw = p["cpu"] / q["cpu"], p["wall"] / q["wall"]
+            txt += "; pop3d/popa3d: CPU %.2f %s, wall %.2f %s" % (
+                rc, verdict(rc, CONN_LIMIT), rw, verdict(rw, CONN_LIMIT))
+        else:
+            txt += "; **NOT met** (no ratio)"
+        w("8. Per connection: login+STAT+QUIT on a 1-message mailbox, pop3d (`-a file:`) and popa3d "
+          "(PAM, pam_unix), both started as root with privilege separation%s; median of %s timed runs "
+          "each, alternating; limit %.1f: %s." % (how, runs, CONN_LIMIT, txt))
+
+    for n in reversed(sizes):
+        c, f = xcell(n, "pop3d", "retrcat"), xcell(n, "floor", "retrcat")
+        if c is None and f is None:
+            continue
+
+        def t(name, d):
+            if d is None:
+                return "%s: not run" % name
+            if d["wall"] is None:
+                return "%s: **%s** (%s)" % (name, d["status"], d["note"])
+            return "%s wall %.3f s (user %.3f s, sys %.3f s)" % (name, d["wall"], d["user"], d["sys"])
+        txt = "%s; %s" % (t("pop3d", c), t("floor", f))
+        if c and f and c["wall"] is not None and f["wall"] is not None:
+            r = c["wall"] / f["wall"]
+            txt += "; wall ratio %.2f: %s" % (r, verdict(r, CAT_LIMIT))
+        else:
+            txt += ": **NOT met** (no ratio)"
+        w("9. RETR of every message of the largest mailbox (N=%d) into a plain reader, `cat > /dev/null`, "
+          "against bench/floor.c into the same, the mailbox in the page cache; wall clock and rusage of the "
+          "timed process (with the processes it forks and waits for; not cat), median of %d timed runs "
+          "each, alternating; "
+          "limit %.1f: %s." % (n, (c or f or {}).get("runs", 0), CAT_LIMIT, txt))
+        break
 
 
 def parse_strace_c(path):
