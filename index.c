@@ -151,7 +151,9 @@ bool index_walk_begin(struct index_walk *w, const struct index *ix,
 	}
 	w->count = w->left = kept > 0 ? kept - 1 : 0;
 	w->scanned = last;
-	if (!twins || deleted == 0)
+	/* Nothing to hand out (everything deleted, or all but one kept
+	 * message): no tables, 1 MiB at 100,000 deleted messages. */
+	if (!twins || deleted == 0 || w->count == 0)
 		return true;
 	/* An identical message deleted before a kept one counts no more:
 	 * twin holds the deleted messages' digests, seen[] how many of each
