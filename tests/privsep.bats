@@ -57,6 +57,19 @@ await_child() {
 	poll first_child "$1"
 }
 
+# await_pop3d_child PID: the first child of pop3d's process PID, once PID
+# runs pop3d (or valgrind running it).  Until then PID may still be the
+# shell of tests/valgrind-pop3d, whose command substitution is a child that
+# is gone a moment later.
+runs_program() {
+	case $(readlink "/proc/$1/exe" 2>/dev/null) in
+	'' | */sh | */dash | */bash) return 1 ;;
+	esac
+}
+await_pop3d_child() {
+	poll runs_program "$1" && await_child "$1"
+}
+
 # uids PID: real, effective, saved and fs uid of PID; "gone" (and failure)
 # when PID has exited.  The file is read once: a process may exit between
 # any two reads.
@@ -101,7 +114,7 @@ exited() {
 	CLIENT_PID=$!
 	exec 4>"$T/to_server"
 	root_pid=$(await_child "$SERVER_PID")
-	login_pid=$(await_child "$root_pid")
+	login_pid=$(await_pop3d_child "$root_pid")
 	# The client is connected and has sent nothing.
 	[ "$(uids "$root_pid")" = "0 0 0 0" ]
 	[ "$(uids "$login_pid")" = "$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID" ]
@@ -142,7 +155,7 @@ exited() {
 	CLIENT_PID=$!
 	exec 4>"$T/to_server"
 	root_pid=$(await_child "$SERVER_PID")
-	login_pid=$(await_child "$root_pid")
+	login_pid=$(await_pop3d_child "$root_pid")
 	poll grep -q 'TLS established' "$T/server.log"
 	assert_equal "$(uids "$login_pid")" "$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID"
 	assert_equal "$(readlink "/proc/$login_pid/root")" "$T/empty"
@@ -308,7 +321,7 @@ forge() {
 	RUNNER_PID=$!
 	exec 4>"$T/in"
 	POP3D_PID=$(await_child "$RUNNER_PID")
-	STOPPED_PID=$(await_child "$POP3D_PID")
+	STOPPED_PID=$(await_pop3d_child "$POP3D_PID")
 	kill -STOP "$STOPPED_PID"
 	# The deadline runs from before the login process was forked: the
 	# parent ends within 3 s of now plus its grace (2 s), whatever the
