@@ -13,7 +13,7 @@ HARDEN   = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 ALL_CFLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) $(WERROR) $(HARDEN) $(CFLAGS)
 LDFLAGS  ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = -lpam -lcrypt -lssl -lcrypto -lmd -llockfile
+LIBS     = -lcrypt -lmd -llockfile -lresolv
 
 # Installation directories (GNU names).  sysconfdir is /etc whatever PREFIX
 # is: PAM and xinetd read only there.
@@ -27,7 +27,7 @@ exampledir ?= $(datadir)/pop3d
 docdir     ?= $(datadir)/doc/pop3d
 DESTDIR    ?=
 
-SRCS = pop3d.c session.c mailbox.c index.c scan.c cache.c digest.c update.c journal.c fdio.c \
+SRCS = pop3d.c session.c mailbox.c index.c scan.c cache.c digest.c dynload.c update.c journal.c fdio.c \
 	lock.c state.c uidl.c auth.c auth_pam.c privs.c io.c log.c tls.c \
 	privsep.c login.c sasl.c base64.c apop.c netfs.c addr.c proxy.c handover.c \
 	user.c
@@ -36,7 +36,7 @@ HDRS = $(wildcard *.h)
 # pop3d-session: the user's session (handover.h), which pop3d executes
 # from its own directory; without libssl and libpam, and without libcrypto,
 # which digest.c loads when a session first hashes much.
-SESSION_SRCS = usermain.c user.c session.c mailbox.c index.c scan.c cache.c digest.c \
+SESSION_SRCS = usermain.c user.c session.c mailbox.c index.c scan.c cache.c digest.c dynload.c \
 	update.c journal.c fdio.c lock.c state.c uidl.c io.c log.c netfs.c
 SESSION_LIBS = -lmd -llockfile
 
@@ -86,7 +86,7 @@ FUZZ_FLAGS = -std=c17 -D_DEFAULT_SOURCE $(WARN) -Werror -g -O1 -fno-omit-frame-p
 FUZZ_SRCS = $(filter-out pop3d.c,$(SRCS))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/harness.h $(FUZZ_SRCS) $(HDRS)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) $(LIBS) -lcrypto
 
 fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 

@@ -78,7 +78,7 @@ bool auth_configure(const char *spec)
 {
 	if (strcmp(spec, "pam") == 0) {
 		backend = BACKEND_PAM;
-		return true;
+		return auth_pam_load();
 	}
 	if (strncmp(spec, "file:", 5) == 0 && spec[5] != '\0') {
 		backend = BACKEND_FILE;

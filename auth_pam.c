@@ -13,6 +13,7 @@
  * manager) for every poll of every mail client.
  */
 #include "auth_pam.h"
+#include "dynload.h"
 #include "log.h"
 
 #include <pwd.h>
@@ -23,6 +24,37 @@
 
 static const char *service = DEFAULT_PAM_SERVICE;
 static char rhost[64];
+/* libpam's functions, loaded by auth_pam_load (dynload.h): the names
+ * below are libpam's, and each call goes through the pointer.  pop3d does
+ * not link libpam, so a function missing here fails the build. */
+#define PAM_FUNCTIONS(X) X(pam_acct_mgmt) X(pam_authenticate) \
+	X(pam_close_session) X(pam_end) X(pam_get_item) X(pam_open_session) \
+	X(pam_set_item) X(pam_setcred) X(pam_start) X(pam_strerror)
+#define POINTER(f)	__typeof__(f) *f;
+#define SYMBOL(f)	{ #f, (void **)&libpam.f },
+#define LIBPAM		"libpam.so.0"	/* Linux-PAM's soname since 1999 */
+static struct { PAM_FUNCTIONS(POINTER) } libpam;
+static const struct dynload_sym libpam_syms[] = { PAM_FUNCTIONS(SYMBOL) };
+#define pam_acct_mgmt		libpam.pam_acct_mgmt
+#define pam_authenticate	libpam.pam_authenticate
+#define pam_close_session	libpam.pam_close_session
+#define pam_end			libpam.pam_end
+#define pam_get_item		libpam.pam_get_item
+#define pam_open_session	libpam.pam_open_session
+#define pam_set_item		libpam.pam_set_item
+#define pam_setcred		libpam.pam_setcred
+#define pam_start		libpam.pam_start
+#define pam_strerror		libpam.pam_strerror
+
+bool auth_pam_load(void)
+{
+	const char *why = dynload(LIBPAM, libpam_syms,
+	    sizeof(libpam_syms) / sizeof(libpam_syms[0]));
+	if (why)
+		log_msg(LOG_ERR, "PAM: cannot load %s: %s", LIBPAM, why);
+	return !why;
+}
+
 static pam_handle_t *pamh;
 static bool creds_set, session_open, with_session;
 

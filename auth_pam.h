@@ -2,6 +2,9 @@
  * auth_pam.h: the PAM backend behind auth.h.  Runs in the process that
  * stays root (when started as root); never touches a mailbox.
  *
+ *   auth_pam_load()              loads libpam (dynload.h), before any other
+ *                                call but the three settings; false (logged)
+ *                                when it cannot be
  *   auth_pam_set_service(name)   the PAM service (-s, default "pop3")
  *   auth_pam_set_session(on)     --pam-session: open a PAM session (the
  *                                session stack) for each login; default
@@ -25,6 +28,7 @@
 
 #include "account.h"
 
+bool auth_pam_load(void);
 void auth_pam_set_service(const char *name);
 void auth_pam_set_session(bool open_session);
 void auth_pam_set_rhost(const char *host);

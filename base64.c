@@ -5,9 +5,8 @@
 #include "base64.h"
 
 #include <limits.h>
+#include <resolv.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -36,11 +35,13 @@ bool base64_decode(const char *in, size_t len, unsigned char *out, size_t cap,
 	if ((pad == 1 && (base64_sextet(in[len - 2]) & 0x03)) ||
 	    (pad == 2 && (base64_sextet(in[len - 3]) & 0x0f)))
 		return false;
-	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n != base64_max(len)) {
+	if (in[len] != '\0')
+		return false;
+	int n = b64_pton(in, out, cap);
+	if (n < 0 || (size_t)n != base64_max(len) - pad) {
 		memset(out, 0, cap);
 		return false;
 	}
-	*outlen = (size_t)n - pad;
+	*outlen = (size_t)n;
 	return true;
 }

@@ -21,17 +21,13 @@
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "digest.h"
+#include "dynload.h"
 
-#include <dlfcn.h>
 #include <openssl/opensslv.h>
 #include <stdbool.h>
 
-#define STR(x)		#x
-#define XSTR(x)		STR(x)
-#define LIBCRYPTO	"libcrypto.so." XSTR(OPENSSL_SHLIB_VERSION)
-
 static struct {
-	bool tried;
+	bool tried, loaded;
 	int (*init)(SHA256_CTX *);
 	int (*update)(SHA256_CTX *, const void *, size_t);
 	int (*final)(unsigned char *, SHA256_CTX *);
@@ -40,18 +36,17 @@ static struct {
 /* libcrypto's functions, loaded once: false when it cannot be. */
 static bool fast(void)
 {
+	static const struct dynload_sym syms[] = {
+		{ "SHA256_Init", (void **)&crypto.init },
+		{ "SHA256_Update", (void **)&crypto.update },
+		{ "SHA256_Final", (void **)&crypto.final },
+	};
 	if (!crypto.tried) {
 		crypto.tried = true;
-		void *h = dlopen(LIBCRYPTO, RTLD_NOW | RTLD_LOCAL);
-		if (h) {
-			*(void **)&crypto.init = dlsym(h, "SHA256_Init");
-			*(void **)&crypto.update = dlsym(h, "SHA256_Update");
-			*(void **)&crypto.final = dlsym(h, "SHA256_Final");
-		}
-		if (!crypto.init || !crypto.update || !crypto.final)
-			crypto.init = NULL;
+		crypto.loaded = !dynload("libcrypto.so."
+		    DYNLOAD_XSTR(OPENSSL_SHLIB_VERSION), syms, 3);
 	}
-	return crypto.init != NULL;
+	return crypto.loaded;
 }
 
 void digest_begin(digest_ctx *d)

@@ -8,9 +8,9 @@
  * carries, and the client: fds 0/1 (the socket), or the TLS relay's
  * socketpair.  Nothing in the record is secret, and it comes from the
  * user's own process: the new image checks it for bounds, not for trust.
- * pop3d-session links neither libssl nor libpam (the cost of loading them
- * is paid once per connection, by the root parent), nor libcrypto, which
- * it loads only when it hashes much (digest.c).
+ * pop3d-session links neither libssl nor libpam, nor libcrypto, which it
+ * loads only when it hashes much (digest.c); pop3d links none of them
+ * either, and loads them only when its settings use them (dynload.h).
  *
  *   handover_prepare()   as root, once: pop3d-session, in the directory of
  *                        pop3d's own executable (/proc/self/exe), can be

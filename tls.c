@@ -18,6 +18,7 @@
  * direction OpenSSL asks for (the io_transport contract).
  */
 #include "tls.h"
+#include "dynload.h"
 #include "log.h"
 #include "params.h"
 
@@ -35,6 +36,56 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* libssl and libcrypto's functions, loaded by tls_configure (dynload.h).
+ * The names below are OpenSSL's, and its macros (SSL_CTX_set_mode...)
+ * expand to them: each call goes through the pointer.  pop3d does not
+ * link libssl, so a function missing here fails the build. */
+#define OPENSSL_FUNCTIONS(X) X(ERR_clear_error) X(ERR_error_string_n) \
+	X(ERR_get_error) X(EVP_PKEY_free) X(PEM_read_PrivateKey) \
+	X(SSL_CIPHER_get_name) X(SSL_CTX_check_private_key) X(SSL_CTX_ctrl) \
+	X(SSL_CTX_new) X(SSL_CTX_set_cipher_list) X(SSL_CTX_set_num_tickets) \
+	X(SSL_CTX_set_options) X(SSL_CTX_use_PrivateKey) \
+	X(SSL_CTX_use_certificate_chain_file) X(SSL_accept) \
+	X(SSL_get_current_cipher) X(SSL_get_error) X(SSL_get_rfd) \
+	X(SSL_get_version) X(SSL_get_wfd) X(SSL_has_pending) X(SSL_new) \
+	X(SSL_read) X(SSL_set_rfd) X(SSL_set_wfd) X(SSL_shutdown) \
+	X(SSL_write) X(TLS_server_method)
+#define POINTER(f)	__typeof__(f) *f;
+#define SYMBOL(f)	{ #f, (void **)&openssl.f },
+static struct { OPENSSL_FUNCTIONS(POINTER) } openssl;
+static const struct dynload_sym openssl_syms[] = {
+	OPENSSL_FUNCTIONS(SYMBOL)
+};
+#define ERR_clear_error			openssl.ERR_clear_error
+#define ERR_error_string_n		openssl.ERR_error_string_n
+#define ERR_get_error			openssl.ERR_get_error
+#define EVP_PKEY_free			openssl.EVP_PKEY_free
+#define PEM_read_PrivateKey		openssl.PEM_read_PrivateKey
+#define SSL_CIPHER_get_name		openssl.SSL_CIPHER_get_name
+#define SSL_CTX_check_private_key	openssl.SSL_CTX_check_private_key
+#define SSL_CTX_ctrl			openssl.SSL_CTX_ctrl
+#define SSL_CTX_new			openssl.SSL_CTX_new
+#define SSL_CTX_set_cipher_list		openssl.SSL_CTX_set_cipher_list
+#define SSL_CTX_set_num_tickets		openssl.SSL_CTX_set_num_tickets
+#define SSL_CTX_set_options		openssl.SSL_CTX_set_options
+#define SSL_CTX_use_PrivateKey		openssl.SSL_CTX_use_PrivateKey
+#define SSL_CTX_use_certificate_chain_file \
+	openssl.SSL_CTX_use_certificate_chain_file
+#define SSL_accept			openssl.SSL_accept
+#define SSL_get_current_cipher		openssl.SSL_get_current_cipher
+#define SSL_get_error			openssl.SSL_get_error
+#define SSL_get_rfd			openssl.SSL_get_rfd
+#define SSL_get_version			openssl.SSL_get_version
+#define SSL_get_wfd			openssl.SSL_get_wfd
+#define SSL_has_pending			openssl.SSL_has_pending
+#define SSL_new				openssl.SSL_new
+#define SSL_read			openssl.SSL_read
+#define SSL_set_rfd			openssl.SSL_set_rfd
+#define SSL_set_wfd			openssl.SSL_set_wfd
+#define SSL_shutdown			openssl.SSL_shutdown
+#define SSL_write			openssl.SSL_write
+#define TLS_server_method		openssl.TLS_server_method
 
 static SSL_CTX *ctx;
 static SSL *ssl;
@@ -277,6 +328,12 @@ bool tls_configure(const struct tls_config *cfg)
 		return true;
 	if (!cfg->cert || !cfg->key) {
 		log_msg(LOG_ERR, "TLS: --tls needs --tls-cert and --tls-key");
+		return false;
+	}
+	const char *why = dynload("libssl.so." DYNLOAD_XSTR(OPENSSL_SHLIB_VERSION),
+	    openssl_syms, sizeof(openssl_syms) / sizeof(openssl_syms[0]));
+	if (why) {
+		log_msg(LOG_ERR, "TLS: cannot load OpenSSL: %s", why);
 		return false;
 	}
 	int min = TLS1_2_VERSION;

@@ -289,7 +289,7 @@ forge() {
 	local src=$BATS_TEST_DIRNAME/.. san=
 	case $POP3D in */build-san/*) san="-fsanitize=address,undefined -g" ;; esac
 	[ -x "$T/forge" ] || cc -std=c17 -D_DEFAULT_SOURCE -I"$src" $san -o "$T/forge" \
-		"$src/tests/privsep_forge.c" "$src/privsep.c" "$src/io.c" "$src/tls.c" \
+		"$src/tests/privsep_forge.c" "$src/privsep.c" "$src/io.c" "$src/tls.c" "$src/dynload.c" \
 		"$src/fdio.c" \
 		"$src/proxy.c" "$src/addr.c" \
 		"$src/log.c" -lssl -lcrypto
