@@ -6,7 +6,6 @@
  * weak (Leurent, FSE 2007): it is off unless --apop is given.
  */
 #include "apop.h"
-#include "dynload.h"
 #include "log.h"
 #include "params.h"
 
@@ -18,13 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/opensslv.h>
-
 static const char *apop_path;
-/* libcrypto's constant-time comparison, loaded by apop_configure
- * (dynload.h: pop3d does not link libcrypto). */
-static __typeof__(CRYPTO_memcmp) *same_bytes;
 static char timestamp[128];
 
 /* The secrets are the passwords themselves: nobody else may read them. */
@@ -35,14 +28,6 @@ static FILE *open_secrets(void)
 
 bool apop_configure(const char *path)
 {
-	static const struct dynload_sym sym = { "CRYPTO_memcmp",
-	    (void **)&same_bytes };
-	const char *why = dynload("libcrypto.so."
-	    DYNLOAD_XSTR(OPENSSL_SHLIB_VERSION), &sym, 1);
-	if (why) {
-		log_msg(LOG_ERR, "APOP: cannot load libcrypto: %s", why);
-		return false;
-	}
 	apop_path = path;
 	FILE *f = open_secrets();
 	if (!f) {
@@ -139,7 +124,7 @@ enum auth_result apop_check(const char *user, const char *digest)
 		return AUTH_TEMPFAIL;
 	if (found == 0)
 		strcpy(secret, "no such user: the same work all the same");
-	char want[MD5_DIGEST_STRING_LENGTH], got[APOP_DIGEST_LEN];
+	char want[MD5_DIGEST_STRING_LENGTH], got[APOP_DIGEST_LEN + 1];
 	MD5_CTX ctx;
 	MD5Init(&ctx);
 	MD5Update(&ctx, (const uint8_t *)timestamp, strlen(timestamp));
@@ -150,7 +135,8 @@ enum auth_result apop_check(const char *user, const char *digest)
 		return AUTH_FAIL;
 	for (int i = 0; i < APOP_DIGEST_LEN; i++)
 		got[i] = (char)(digest[i] | 0x20);	/* hex: lower case */
-	bool same = same_bytes(want, got, APOP_DIGEST_LEN) == 0;
+	got[APOP_DIGEST_LEN] = '\0';
+	bool same = auth_equal(want, got);
 	explicit_bzero(want, sizeof(want));
 	return same && found == 1 ? AUTH_OK : AUTH_FAIL;
 }

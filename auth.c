@@ -174,9 +174,7 @@ static enum auth_result lookup(const char *user, char *hash, size_t hsize,
 	return r;
 }
 
-/* Compares without an early exit, so the time does not tell how many
- * leading characters matched. */
-static bool equal_const_time(const char *a, const char *b)
+bool auth_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	unsigned char d = (unsigned char)(la != lb);
@@ -202,7 +200,7 @@ static enum auth_result file_login(const char *user, const char *pass,
 	if (!cd)
 		return AUTH_TEMPFAIL;
 	const char *out = crypt_r(pass, hash, cd);
-	bool ok = usable && out && out[0] != '*' && equal_const_time(out, hash);
+	bool ok = usable && out && out[0] != '*' && auth_equal(out, hash);
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	explicit_bzero(hash, sizeof(hash));

@@ -31,6 +31,9 @@
  *                                 removed: 1; 0 at the end; -1 for a line
  *                                 longer than size - 2 octets (the rest of
  *                                 it is skipped)
+ *   auth_equal(a, b)              strings a and b are equal, compared
+ *                                 without an early exit: the time does not
+ *                                 tell how many leading characters matched
  */
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H
@@ -52,5 +55,6 @@ void auth_forget(void);
 bool auth_is_pam(void);
 FILE *auth_open_trusted(const char *path, const char *what, bool secret);
 int auth_read_line(FILE *f, char *line, size_t size);
+bool auth_equal(const char *a, const char *b);
 
 #endif

@@ -30,10 +30,9 @@ static char rhost[64];
 #define PAM_FUNCTIONS(X) X(pam_acct_mgmt) X(pam_authenticate) \
 	X(pam_close_session) X(pam_end) X(pam_get_item) X(pam_open_session) \
 	X(pam_set_item) X(pam_setcred) X(pam_start) X(pam_strerror)
-#define POINTER(f)	__typeof__(f) *f;
-#define SYMBOL(f)	{ #f, (void **)&libpam.f },
+#define SYMBOL(f)	DYNLOAD_SYM(libpam, f)
 #define LIBPAM		"libpam.so.0"	/* Linux-PAM's soname since 1999 */
-static struct { PAM_FUNCTIONS(POINTER) } libpam;
+static struct { PAM_FUNCTIONS(DYNLOAD_POINTER) } libpam;
 static const struct dynload_sym libpam_syms[] = { PAM_FUNCTIONS(SYMBOL) };
 #define pam_acct_mgmt		libpam.pam_acct_mgmt
 #define pam_authenticate	libpam.pam_authenticate

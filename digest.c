@@ -27,7 +27,7 @@
 #include <stdbool.h>
 
 static struct {
-	bool tried, loaded;
+	bool tried;
 	int (*init)(SHA256_CTX *);
 	int (*update)(SHA256_CTX *, const void *, size_t);
 	int (*final)(unsigned char *, SHA256_CTX *);
@@ -43,10 +43,10 @@ static bool fast(void)
 	};
 	if (!crypto.tried) {
 		crypto.tried = true;
-		crypto.loaded = !dynload("libcrypto.so."
-		    DYNLOAD_XSTR(OPENSSL_SHLIB_VERSION), syms, 3);
+		dynload("libcrypto.so." DYNLOAD_XSTR(OPENSSL_SHLIB_VERSION),
+		    syms, 3);	/* on failure the pointers stay NULL */
 	}
-	return crypto.loaded;
+	return crypto.init != NULL;
 }
 
 void digest_begin(digest_ctx *d)

@@ -7,11 +7,11 @@
  * (measured: `pop3d --version` exec'd 500 times, user+sys, 6.2 ms each
  * linked with the three, 2.6 ms without); a connection without TLS, or
  * with the password file, needs not all of them.  So neither program
- * links them: tls.c loads libssl when TLS is configured, apop.c libcrypto
- * for --apop, auth_pam.c libpam for -a pam, all in the root parent at
- * startup, and digest.c libcrypto when a session first hashes much; all
- * before chroot(2), where the libraries can still be found.  The package
- * depends on them by name (debian/control).
+ * links them: tls.c loads libssl when TLS is configured and auth_pam.c
+ * libpam for -a pam, both in the root parent at startup, and digest.c
+ * libcrypto when a session first hashes much; all before chroot(2),
+ * where the libraries can still be found.  The package depends on them
+ * by name (debian/control).
  *
  *   struct dynload_sym     a name and the function pointer it is loaded into
  *   dynload(soname, syms, n)  loads the library (once per process; later
@@ -28,6 +28,12 @@ struct dynload_sym {
 	const char *name;
 	void **fn;	/* (void **)&pointer: POSIX dlsym(3)'s rule */
 };
+
+/* In an X-macro list of a library's function names: a member that points
+ * to a function of f's type, and the entry that loads it into
+ * table.f. */
+#define DYNLOAD_POINTER(f)	__typeof__(f) *f;
+#define DYNLOAD_SYM(table, f)	{ #f, (void **)&table.f },
 
 #define DYNLOAD_STR(x)	#x
 #define DYNLOAD_XSTR(x)	DYNLOAD_STR(x)

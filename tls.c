@@ -51,9 +51,8 @@
 	X(SSL_get_version) X(SSL_get_wfd) X(SSL_has_pending) X(SSL_new) \
 	X(SSL_read) X(SSL_set_rfd) X(SSL_set_wfd) X(SSL_shutdown) \
 	X(SSL_write) X(TLS_server_method)
-#define POINTER(f)	__typeof__(f) *f;
-#define SYMBOL(f)	{ #f, (void **)&openssl.f },
-static struct { OPENSSL_FUNCTIONS(POINTER) } openssl;
+#define SYMBOL(f)	DYNLOAD_SYM(openssl, f)
+static struct { OPENSSL_FUNCTIONS(DYNLOAD_POINTER) } openssl;
 static const struct dynload_sym openssl_syms[] = {
 	OPENSSL_FUNCTIONS(SYMBOL)
 };
